@@ -1,0 +1,56 @@
+"""Constants for the Ovopark integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "ovopark"
+LOGGER = logging.getLogger(__package__)
+
+# Config entry data keys (fixed: see the README's configuration section).
+CONF_URL: Final = "url"
+CONF_API_KEY: Final = "api_key"
+CONF_API_SECRET: Final = "api_secret"
+CONF_USERNAME: Final = "username"
+CONF_PASSWORD: Final = "password"
+CONF_TIMESTAMP_ZONE: Final = "timestamp_zone"
+CONF_STORE_IDS: Final = "store_ids"
+
+# Options.
+CONF_PROTOCOL: Final = "protocol"
+CONF_QUALITY: Final = "quality"
+CONF_SNAPSHOT_CACHE: Final = "snapshot_cache"
+CONF_STORES: Final = "stores"
+
+PROTOCOL_RTSP: Final = "rtsp"
+PROTOCOL_HLS: Final = "hls"
+QUALITY_MAIN: Final = "main"
+QUALITY_SUB: Final = "sub"
+
+DEFAULT_TIMESTAMP_ZONE: Final = "Asia/Shanghai"
+DEFAULT_PROTOCOL: Final = PROTOCOL_RTSP
+DEFAULT_QUALITY: Final = QUALITY_MAIN
+DEFAULT_SNAPSHOT_CACHE: Final = 30
+MIN_SNAPSHOT_CACHE: Final = 10
+
+REGION_CHINA: Final = "china"
+REGION_INTERNATIONAL: Final = "international"
+REGION_CUSTOM: Final = "custom"
+REGION_URLS: Final = {
+    REGION_CHINA: "https://openapi.ovopark.com/m.api",
+    REGION_INTERNATIONAL: "https://openapi.opretail.com/m.api",
+}
+
+STORES_INTERVAL: Final = timedelta(minutes=30)
+CAMERAS_INTERVAL: Final = timedelta(minutes=5)
+
+MANUFACTURER: Final = "Ovopark"
+
+# config flow
+CONF_REGION: Final = "region"
+SECTION_ADVANCED: Final = "advanced"
+UTC_ZONE: Final = "UTC"
+METHOD_GET_DEPARTMENTS: Final = "open.organize.departments.getDepartments"
+MAX_SNAPSHOT_CACHE: Final = 3600
