@@ -1,0 +1,48 @@
+"""Client of the Ovopark (万店掌 / Opretail) open platform; no Home Assistant imports."""
+
+from .client import OvoparkClient
+from .errors import (
+    CODE_NAMES,
+    OvoparkApiError,
+    OvoparkAuthError,
+    OvoparkClockError,
+    OvoparkConnectionError,
+    OvoparkDeviceNotFound,
+    OvoparkError,
+    OvoparkMethodError,
+    OvoparkPermissionError,
+    OvoparkRateLimitError,
+    OvoparkRequestError,
+    OvoparkResponseError,
+    OvoparkServerError,
+    OvoparkTimeoutError,
+    error_for_code,
+)
+from .models import Camera, DeviceState, MediaUrls, OvoparkAccount, PtzCommand, Store
+from .signing import sign
+
+__all__ = [
+    "CODE_NAMES",
+    "Camera",
+    "DeviceState",
+    "MediaUrls",
+    "OvoparkAccount",
+    "OvoparkApiError",
+    "OvoparkAuthError",
+    "OvoparkClient",
+    "OvoparkClockError",
+    "OvoparkConnectionError",
+    "OvoparkDeviceNotFound",
+    "OvoparkError",
+    "OvoparkMethodError",
+    "OvoparkPermissionError",
+    "OvoparkRateLimitError",
+    "OvoparkRequestError",
+    "OvoparkResponseError",
+    "OvoparkServerError",
+    "OvoparkTimeoutError",
+    "PtzCommand",
+    "Store",
+    "error_for_code",
+    "sign",
+]

@@ -1,0 +1,407 @@
+"""Asynchronous client of the Ovopark (万店掌 / Opretail) open platform."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from datetime import datetime
+import logging
+import time
+from typing import Any, Final
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from .errors import (
+    CLOCK_CODE,
+    DEFAULT_RETRY_AFTER,
+    TOKEN_CODE,
+    TRANSIENT_CODES,
+    OvoparkAuthError,
+    OvoparkConnectionError,
+    OvoparkError,
+    OvoparkResponseError,
+    OvoparkServerError,
+    OvoparkTimeoutError,
+    error_for_code,
+)
+from .models import (
+    Camera,
+    DeviceState,
+    Envelope,
+    MediaUrls,
+    OvoparkAccount,
+    PtzCommand,
+    Store,
+    StoresPage,
+    parse_cameras,
+    parse_login,
+    parse_snapshot,
+)
+from .signing import SIGN_METHODS, format_value, sign
+
+_LOGGER = logging.getLogger(__name__)
+
+METHOD_LOGIN: Final = "open.shopweb.security.mobileLogin"
+METHOD_STORES: Final = "open.organize.departments.getDepartments"
+METHOD_DEVICES: Final = "open.shopweb.device.getVideoDeviceList"
+METHOD_MEDIA_PLAY: Final = "open.shopweb.device.startNewMediaPlay"
+METHOD_SNAPSHOT: Final = "open.shopweb.device.snapshot"
+METHOD_DEVICE_STATE: Final = "open.shopweb.device.getDeviceStates"
+METHOD_PTZ: Final = "open.shopweb.device.ptzCtrlAll"
+
+CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
+HEADER_AUTHENTICATOR: Final = "authenticator"
+DEFAULT_RETRY_DELAYS: Final = (0.2, 0.5)
+MAX_PAGES: Final = 1000
+JPEG_MAGIC: Final = b"\xff\xd8"
+
+
+class OvoparkClient:
+    """Client of the platform's signed form API (`m.api`)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        aid: str = "S107",
+        sign_method: str = "md5",
+        timestamp_zone: str = "Asia/Shanghai",
+        account: OvoparkAccount | None = None,
+        request_timeout: float = 15.0,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        rate_limit_retry_after: float = DEFAULT_RETRY_AFTER,
+        page_size: int = 50,
+    ) -> None:
+        if sign_method not in SIGN_METHODS:
+            raise ValueError(f"sign_method must be one of {SIGN_METHODS}")
+        self._session = session
+        self.base_url = base_url
+        self.api_key = api_key
+        self._api_secret = api_secret
+        self.aid = aid
+        self.sign_method = sign_method
+        self.timestamp_zone = ZoneInfo(timestamp_zone)
+        self.account = account
+        self.request_timeout = request_timeout
+        # One delay per retry: the length bounds the number of retries of an idempotent call.
+        self.retry_delays: tuple[float, ...] = tuple(retry_delays)
+        self.rate_limit_retry_after = rate_limit_retry_after
+        self.page_size = page_size
+        self.clock_offset = 0.0
+        self.enterprise_id: int | None = None
+        self._token: str | None = None
+        self._login_lock = asyncio.Lock()
+        self._stats: dict[str, dict[str, Any]] = {}
+
+    def __repr__(self) -> str:
+        """Describe the client without its secrets."""
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, aid={self.aid!r}, "
+            f"sign_method={self.sign_method!r}, account={self.account!r})"
+        )
+
+    @property
+    def logged_in(self) -> bool:
+        """Whether an account token is held."""
+        return self._token is not None
+
+    def timestamp(self) -> str:
+        """Return `_timestamp` from the clock corrected by the platform's offset."""
+        moment = datetime.fromtimestamp(time.time() + self.clock_offset, tz=self.timestamp_zone)
+        return moment.strftime("%Y%m%d%H%M%S")
+
+    # --- the one request method -------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        version: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        idempotent: bool,
+        use_token: bool = True,
+    ) -> Any:
+        """Call a platform method and return its `data`, raising typed errors."""
+        business = {k: v for k, v in (params or {}).items() if v is not None}
+        if use_token and self.account is not None and self._token is None:
+            await self._ensure_login(None)
+        retries = 0
+        resynced = False
+        relogged = False
+        while True:
+            token = self._token if use_token else None
+            try:
+                envelope = await self._send(method, version, business, token)
+            except OvoparkResponseError:
+                raise
+            except OvoparkConnectionError:
+                # Timeouts, refused connections and HTTP 5xx: safe to repeat only for reads.
+                if idempotent and retries < len(self.retry_delays):
+                    await asyncio.sleep(self.retry_delays[retries])
+                    retries += 1
+                    continue
+                raise
+            code = envelope.code
+            if code == 0:
+                return envelope.data
+            if code in TRANSIENT_CODES and idempotent and retries < len(self.retry_delays):
+                await asyncio.sleep(self.retry_delays[retries])
+                retries += 1
+                continue
+            if code == CLOCK_CODE and not resynced:
+                # The offset was already updated from this response's systime.
+                resynced = True
+                continue
+            if code == TOKEN_CODE and use_token and self.account is not None and not relogged:
+                relogged = True
+                await self._ensure_login(token)
+                continue
+            raise error_for_code(
+                code, envelope.codename, method, retry_after=self.rate_limit_retry_after
+            )
+
+    async def _send(
+        self, method: str, version: str, business: Mapping[str, object], token: str | None
+    ) -> Envelope:
+        """Sign, POST and decode one request; no retries."""
+        params: dict[str, object] = {
+            "_aid": self.aid,
+            "_akey": self.api_key,
+            "_mt": method,
+            "_sm": self.sign_method,
+            "_requestMode": "post",
+            "_version": version,
+            "_timestamp": self.timestamp(),
+            "_format": "json",
+            **business,
+        }
+        params["_sig"] = sign(params, self._api_secret, self.sign_method)
+        body = urlencode(
+            [(name, format_value(value)) for name, value in params.items()], encoding="utf-8"
+        )
+        headers = {"Content-Type": CONTENT_TYPE, "Accept": "application/json"}
+        if token is not None:
+            headers[HEADER_AUTHENTICATOR] = token
+        names = sorted(business)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                async with self._session.post(
+                    self.base_url, data=body.encode("ascii"), headers=headers
+                ) as response:
+                    status = response.status
+                    raw = await response.read()
+        except TimeoutError as err:
+            self._record(method, names, "timeout", started)
+            raise OvoparkTimeoutError(
+                f"{method}: no answer within {self.request_timeout:g} s", method=method
+            ) from err
+        except (aiohttp.ClientError, OSError, ValueError) as err:
+            self._record(method, names, type(err).__name__, started)
+            raise OvoparkConnectionError(
+                f"{method}: connection failed ({type(err).__name__})", method=method
+            ) from err
+        if status >= 500:
+            self._record(method, names, f"HTTP {status}", started)
+            raise OvoparkServerError(f"{method}: HTTP {status}", method=method)
+        if status != 200:
+            self._record(method, names, f"HTTP {status}", started)
+            raise OvoparkResponseError(f"{method}: HTTP {status}", method=method)
+        try:
+            envelope = Envelope.from_body(raw)
+        except OvoparkResponseError as err:
+            self._record(method, names, "malformed", started)
+            err.method = method
+            raise
+        if envelope.systime_ms is not None:
+            self.clock_offset = envelope.systime_ms / 1000 - time.time()
+        self._record(method, names, envelope.code, started)
+        return envelope
+
+    def _record(self, method: str, names: list[str], outcome: object, started: float) -> None:
+        """Count the call and its outcome for diagnostics, and log it."""
+        entry = self._stats.setdefault(method, {"calls": 0, "errors": 0, "last_outcome": None})
+        entry["calls"] += 1
+        if outcome != 0:
+            entry["errors"] += 1
+        entry["last_outcome"] = outcome
+        _log_call(method, names, outcome, started)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per-method call counters and the last outcome (return code or transport failure)."""
+        return {method: dict(entry) for method, entry in self._stats.items()}
+
+    async def _ensure_login(self, stale_token: str | None) -> None:
+        """Log in unless another task already replaced the stale token."""
+        async with self._login_lock:
+            if self._token is None or self._token == stale_token:
+                await self.login()
+
+    def _parse[T](self, method: str, parser: Callable[[Any], T], data: Any) -> T:
+        """Run a model parser, labelling its error with the method."""
+        try:
+            return parser(data)
+        except OvoparkResponseError as err:
+            err.method = method
+            raise
+
+    # --- public methods ---------------------------------------------------------
+
+    async def login(self) -> None:
+        """Log the account in and keep its token for the `authenticator` header."""
+        if self.account is None:
+            raise OvoparkAuthError("no account configured", method=METHOD_LOGIN)
+        self._token = None
+        data = await self._request(
+            METHOD_LOGIN,
+            "v1",
+            {"userName": self.account.username, "password": self.account.password},
+            idempotent=True,
+            use_token=False,
+        )
+        token, enterprise_id = self._parse(METHOD_LOGIN, parse_login, data)
+        self._token = token
+        self.enterprise_id = enterprise_id
+
+    async def stores(self) -> list[Store]:
+        """Return every store of the account, fetching all pages."""
+        stores: dict[int, Store] = {}
+        for page_number in range(1, MAX_PAGES + 1):
+            data = await self._request(
+                METHOD_STORES,
+                "v1",
+                {"pageNumber": page_number, "pageSize": self.page_size},
+                idempotent=True,
+            )
+            page = self._parse(METHOD_STORES, StoresPage.from_api, data)
+            new = [store for store in page.stores if store.id not in stores]
+            # An empty page, or one that repeats what we have, ends the listing.
+            if not new:
+                break
+            stores.update((store.id, store) for store in new)
+            if page.total is not None and len(stores) >= page.total:
+                break
+        else:
+            _LOGGER.warning("%s: stopped after %d pages", METHOD_STORES, MAX_PAGES)
+        return list(stores.values())
+
+    async def cameras(self, store_id: int) -> list[Camera]:
+        """Return the cameras of one store."""
+        data = await self._request(METHOD_DEVICES, "v1", {"id": store_id}, idempotent=True)
+        return self._parse(METHOD_DEVICES, lambda value: parse_cameras(value, store_id), data)
+
+    async def all_cameras(
+        self, store_ids: Iterable[int] | None = None, *, concurrency: int = 4
+    ) -> list[Camera]:
+        """Return the cameras of the given stores (default: all), deduplicated by id."""
+        ids = [store.id for store in await self.stores()] if store_ids is None else list(store_ids)
+        semaphore = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(store_id: int) -> list[Camera]:
+            async with semaphore:
+                return await self.cameras(store_id)
+
+        results = await _gather_first_error([one(store_id) for store_id in ids])
+        cameras: dict[int, Camera] = {}
+        for group in results:
+            for camera in group:
+                cameras.setdefault(camera.id, camera)
+        return list(cameras.values())
+
+    async def start_media_play(
+        self, device_id: int, *, sub_stream: bool = False, standing_until: int | None = None
+    ) -> MediaUrls:
+        """Open (or join) a relay channel; never retried, a retry could open a second channel."""
+        params: dict[str, object] = {"deviceId": device_id, "isSlave": 1 if sub_stream else 0}
+        if standing_until is not None:
+            params["permanent"] = True
+            params["timeout"] = int(standing_until)
+        data = await self._request(METHOD_MEDIA_PLAY, "v1", params, idempotent=False)
+        urls = self._parse(METHOD_MEDIA_PLAY, MediaUrls.from_api, data)
+        if not urls.any:
+            raise OvoparkResponseError(
+                f"{METHOD_MEDIA_PLAY}: no stream address", method=METHOD_MEDIA_PLAY
+            )
+        return urls
+
+    async def snapshot(self, device_id: int) -> str:
+        """Return the address of a fresh JPEG still of the device."""
+        data = await self._request(METHOD_SNAPSHOT, "v1", {"id": device_id}, idempotent=True)
+        return self._parse(METHOD_SNAPSHOT, parse_snapshot, data)
+
+    async def snapshot_bytes(self, device_id: int) -> bytes:
+        """Take a still and download its JPEG bytes."""
+        url = await self.snapshot(device_id)
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                async with self._session.get(url) as response:
+                    status = response.status
+                    content = await response.read()
+        except TimeoutError as err:
+            raise OvoparkTimeoutError(
+                f"{METHOD_SNAPSHOT}: image download timed out", method=METHOD_SNAPSHOT
+            ) from err
+        except (aiohttp.ClientError, OSError, ValueError) as err:
+            raise OvoparkConnectionError(
+                f"{METHOD_SNAPSHOT}: image download failed ({type(err).__name__})",
+                method=METHOD_SNAPSHOT,
+            ) from err
+        if status >= 500:
+            raise OvoparkServerError(
+                f"{METHOD_SNAPSHOT}: image download HTTP {status}", method=METHOD_SNAPSHOT
+            )
+        if status != 200:
+            raise OvoparkResponseError(
+                f"{METHOD_SNAPSHOT}: image download HTTP {status}", method=METHOD_SNAPSHOT
+            )
+        if not content.startswith(JPEG_MAGIC):
+            raise OvoparkResponseError(
+                f"{METHOD_SNAPSHOT}: image is not a JPEG", method=METHOD_SNAPSHOT
+            )
+        return content
+
+    async def device_state(self, device_id: int) -> DeviceState:
+        """Return whether the device is online, and its name."""
+        data = await self._request(METHOD_DEVICE_STATE, "v2", {"id": device_id}, idempotent=True)
+        return self._parse(METHOD_DEVICE_STATE, DeviceState.from_api, data)
+
+    async def ptz(
+        self,
+        device_id: int,
+        command: int | PtzCommand,
+        *,
+        param1: int | None = None,
+        speed: int = 8,
+    ) -> None:
+        """Send one pan/tilt/zoom command; moving must be followed by `PtzCommand.STOP`."""
+        await self._request(
+            METHOD_PTZ,
+            "v1",
+            {"id": device_id, "commandValue": int(command), "param1": param1, "param2": speed},
+            idempotent=False,
+        )
+
+
+def _log_call(method: str, names: list[str], outcome: object, started: float) -> None:
+    """Log one call: method, business parameter names, outcome and duration only."""
+    _LOGGER.debug("%s %s -> %s in %.3f s", method, names, outcome, time.monotonic() - started)
+
+
+async def _gather_first_error[T](calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run calls concurrently; on the first error cancel the rest and raise it."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as errors:
+        first = errors.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        if isinstance(first, OvoparkError):
+            raise first from first.__cause__
+        raise
+    return [task.result() for task in tasks]
