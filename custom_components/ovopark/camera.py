@@ -1,0 +1,135 @@
+"""Camera platform: one entity per platform camera, streamed through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from homeassistant.components.camera import Camera
+from homeassistant.components.camera.const import CameraEntityFeature
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .api import (
+    Camera as PlatformCamera,
+    OvoparkDeviceNotFound,
+    OvoparkError,
+    OvoparkPermissionError,
+)
+from .channels import signal_channel_result
+from .const import (
+    CONF_PROTOCOL,
+    CONF_SNAPSHOT_CACHE,
+    DEFAULT_SNAPSHOT_CACHE,
+    DOMAIN,
+    MIN_SNAPSHOT_CACHE,
+    PROTOCOL_HLS,
+)
+from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
+from .entity import OvoparkEntity
+from .errors import translation_for
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: OvoparkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a camera entity per listed camera, and later ones as they appear."""
+    coordinator = entry.runtime_data.coordinator
+    known: set[int] = set()
+
+    @callback
+    def add_new() -> None:
+        new = [cam for cam_id, cam in coordinator.data.cameras.items() if cam_id not in known]
+        known.update(cam.id for cam in new)
+        if new:
+            async_add_entities(OvoparkCamera(coordinator, entry, cam) for cam in new)
+
+    add_new()
+    entry.async_on_unload(coordinator.async_add_listener(add_new))
+
+
+class OvoparkCamera(OvoparkEntity, Camera):
+    """A store camera: live view through the stream gateway, stills from the snapshot method."""
+
+    _attr_translation_key = "live"
+    _attr_supported_features = CameraEntityFeature.STREAM
+    _attr_brand = "Ovopark"
+
+    def __init__(
+        self, coordinator: OvoparkCoordinator, entry: OvoparkConfigEntry, camera: PlatformCamera
+    ) -> None:
+        """Initialise the entity and its still cache."""
+        OvoparkEntity.__init__(self, coordinator, camera)
+        Camera.__init__(self)
+        self._entry = entry
+        self._cache_seconds = max(
+            MIN_SNAPSHOT_CACHE,
+            int(entry.options.get(CONF_SNAPSHOT_CACHE, DEFAULT_SNAPSHOT_CACHE)),
+        )
+        # The MJPEG fallback polls stills at this interval: keep it at the cache period.
+        self._attr_frame_interval = float(self._cache_seconds)
+        self._protocol = entry.options.get(CONF_PROTOCOL)
+        if self._protocol != PROTOCOL_HLS:
+            self.stream_options = {"rtsp_transport": "tcp"}
+        self._still: bytes | None = None
+        self._still_at = 0.0
+        self._still_lock = asyncio.Lock()
+        self._refused: OvoparkError | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the gateway's allocation results for this camera."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                signal_channel_result(self._entry.entry_id, str(self.camera_id)),
+                self._handle_channel_result,
+            )
+        )
+
+    @callback
+    def _handle_channel_result(self, err: Exception | None) -> None:
+        """A refused camera (gone or forbidden) is unavailable until a channel opens again."""
+        refused = err if isinstance(err, (OvoparkDeviceNotFound, OvoparkPermissionError)) else None
+        if refused is not self._refused:
+            self._refused = refused
+            self.async_write_ha_state()
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while offline, unlisted or refused by the platform."""
+        return super().available and self._refused is None
+
+    async def stream_source(self) -> str:
+        """The gateway's stable loopback address: no platform call, no I/O."""
+        runtime = self._entry.runtime_data
+        if self._protocol == PROTOCOL_HLS:
+            return runtime.gateway.hls_url(runtime.gateway_token, str(self.camera_id))
+        return runtime.gateway.rtsp_url(runtime.gateway_token, str(self.camera_id))
+
+    async def async_camera_image(
+        self, width: int | None = None, height: int | None = None
+    ) -> bytes | None:
+        """One cached JPEG per cache period from the snapshot method; never a channel."""
+        async with self._still_lock:
+            if self._still is not None and time.monotonic() - self._still_at < self._cache_seconds:
+                return self._still
+            try:
+                image = await self._entry.runtime_data.client.snapshot_bytes(self.camera_id)
+            except OvoparkError as err:
+                key, placeholders = translation_for(err, self.camera.name)
+                if key != "device_not_found":
+                    key, placeholders = "snapshot_failed", {"camera": self.camera.name}
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key=key,
+                    translation_placeholders=placeholders,
+                ) from err
+            self._still, self._still_at = image, time.monotonic()
+            return image

@@ -1,0 +1,189 @@
+"""Actions of the Ovopark integration: stream addresses for external consumers, PTZ."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.util import dt as dt_util
+import probatio as vol
+
+from .api import OvoparkError, PtzCommand
+from .const import DOMAIN
+from .coordinator import OvoparkConfigEntry
+from .errors import to_ha_error
+
+SERVICE_GET_STREAM_URLS = "get_stream_urls"
+SERVICE_PTZ = "ptz"
+SERVICE_PTZ_PRESET = "ptz_preset"
+
+ATTR_SUB_STREAM = "sub_stream"
+ATTR_STANDING_UNTIL = "standing_until"
+ATTR_DIRECTION = "direction"
+ATTR_DURATION = "duration"
+ATTR_SPEED = "speed"
+ATTR_PRESET = "preset"
+
+DIRECTIONS: dict[str, PtzCommand] = {
+    "up": PtzCommand.UP,
+    "down": PtzCommand.DOWN,
+    "left": PtzCommand.LEFT,
+    "right": PtzCommand.RIGHT,
+    "zoom_in": PtzCommand.ZOOM_IN,
+    "zoom_out": PtzCommand.ZOOM_OUT,
+}
+
+_TARGET = {vol.Required(ATTR_ENTITY_ID): cv.comp_entity_ids}
+
+STREAM_URLS_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Optional(ATTR_SUB_STREAM, default=False): cv.boolean,
+        vol.Optional(ATTR_STANDING_UNTIL): cv.datetime,
+    }
+)
+PTZ_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Required(ATTR_DIRECTION): vol.In(list(DIRECTIONS)),
+        vol.Optional(ATTR_DURATION, default=0.5): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1, max=10)
+        ),
+        vol.Optional(ATTR_SPEED, default=8): vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
+    }
+)
+PTZ_PRESET_SCHEMA = vol.Schema(
+    {**_TARGET, vol.Required(ATTR_PRESET): vol.All(vol.Coerce(int), vol.Range(min=1, max=255))}
+)
+
+
+def _cameras(call: ServiceCall) -> list[tuple[str, OvoparkConfigEntry, int]]:
+    """Resolve the call's target to (entity id, loaded entry, platform camera id)."""
+    registry = er.async_get(call.hass)
+    found: list[tuple[str, OvoparkConfigEntry, int]] = []
+    for entity_id in call.data[ATTR_ENTITY_ID]:
+        entity = registry.async_get(entity_id)
+        entry = (
+            call.hass.config_entries.async_get_entry(entity.config_entry_id)
+            if entity is not None and entity.platform == DOMAIN and entity.config_entry_id
+            else None
+        )
+        if entity is None or entry is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="not_ovopark_camera",
+                translation_placeholders={"entity_id": entity_id},
+            )
+        if entry.state is not ConfigEntryState.LOADED:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="entry_not_loaded"
+            )
+        found.append((entity_id, entry, int(entity.unique_id)))
+    return found
+
+
+def _camera_name(entry: OvoparkConfigEntry, camera_id: int) -> str:
+    cam = entry.runtime_data.coordinator.data.cameras.get(camera_id)
+    return cam.name if cam else str(camera_id)
+
+
+async def _async_get_stream_urls(call: ServiceCall) -> ServiceResponse:
+    """Open a channel per camera and return all its addresses (admins only)."""
+    if call.context.user_id:
+        user = await call.hass.auth.async_get_user(call.context.user_id)
+        if user is None or not user.is_admin:
+            raise Unauthorized(context=call.context)
+    standing_until: int | None = None
+    if (until := call.data.get(ATTR_STANDING_UNTIL)) is not None:
+        until = dt_util.as_utc(
+            until if until.tzinfo else until.replace(tzinfo=dt_util.get_default_time_zone())
+        )
+        if until <= dt_util.utcnow():
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="standing_until_past"
+            )
+        standing_until = int(until.timestamp())
+    result: dict[str, Any] = {}
+    for entity_id, entry, camera_id in _cameras(call):
+        camera = entry.runtime_data.coordinator.data.cameras.get(camera_id)
+        sub = bool(call.data[ATTR_SUB_STREAM]) and (camera is None or camera.has_sub_stream)
+        try:
+            urls = await entry.runtime_data.client.start_media_play(
+                camera_id, sub_stream=sub, standing_until=standing_until
+            )
+        except OvoparkError as err:
+            raise to_ha_error(err, _camera_name(entry, camera_id)) from err
+        result[entity_id] = {
+            **asdict(urls),
+            "sub_stream": sub,
+            "standing_until": dt_util.utc_from_timestamp(standing_until).isoformat()
+            if standing_until
+            else None,
+        }
+    return {"cameras": result}
+
+
+async def _async_ptz(call: ServiceCall) -> None:
+    """Move a PTZ camera for a while, then stop it."""
+    command = DIRECTIONS[call.data[ATTR_DIRECTION]]
+    for _entity_id, entry, camera_id in _ptz_cameras(call):
+        client = entry.runtime_data.client
+        try:
+            await client.ptz(camera_id, command, speed=call.data[ATTR_SPEED])
+            await asyncio.sleep(call.data[ATTR_DURATION])
+            await client.ptz(camera_id, PtzCommand.STOP, speed=call.data[ATTR_SPEED])
+        except OvoparkError as err:
+            raise to_ha_error(err, _camera_name(entry, camera_id)) from err
+
+
+async def _async_ptz_preset(call: ServiceCall) -> None:
+    """Send a PTZ camera to a preset position."""
+    for _entity_id, entry, camera_id in _ptz_cameras(call):
+        try:
+            await entry.runtime_data.client.ptz(
+                camera_id, PtzCommand.PRESET, param1=call.data[ATTR_PRESET]
+            )
+        except OvoparkError as err:
+            raise to_ha_error(err, _camera_name(entry, camera_id)) from err
+
+
+def _ptz_cameras(call: ServiceCall) -> list[tuple[str, OvoparkConfigEntry, int]]:
+    """Targets that have PTZ; a clear error for one that has not."""
+    cameras = _cameras(call)
+    for entity_id, entry, camera_id in cameras:
+        camera = entry.runtime_data.coordinator.data.cameras.get(camera_id)
+        if camera is None or not camera.ptz:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="ptz_not_supported",
+                translation_placeholders={"camera": _camera_name(entry, camera_id) or entity_id},
+            )
+    return cameras
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_STREAM_URLS,
+        _async_get_stream_urls,
+        schema=STREAM_URLS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(DOMAIN, SERVICE_PTZ, _async_ptz, schema=PTZ_SCHEMA)
+    hass.services.async_register(
+        DOMAIN, SERVICE_PTZ_PRESET, _async_ptz_preset, schema=PTZ_PRESET_SCHEMA
+    )

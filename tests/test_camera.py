@@ -1,0 +1,194 @@
+"""Camera entities: no channel on probes, stills from the snapshot method, live video on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import av
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import media_source
+from homeassistant.components.camera import (
+    Camera,
+    async_get_image,
+    async_get_stream_source,
+)
+from homeassistant.components.camera.webrtc import (
+    CameraWebRTCProvider,
+    RTCIceCandidateInit,
+    WebRTCSendMessage,
+    async_register_webrtc_provider,
+)
+from homeassistant.components.stream.const import HLS_PROVIDER
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+import pytest
+
+from custom_components.ovopark.const import CONF_PROTOCOL, DOMAIN, PROTOCOL_HLS, PROTOCOL_RTSP
+from simulator.core import Simulator
+
+from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for
+
+
+class RecordingProvider(CameraWebRTCProvider):
+    """A WebRTC provider that only records which stream sources Home Assistant probes."""
+
+    def __init__(self) -> None:
+        self.probed: list[str] = []
+
+    @property
+    def domain(self) -> str:
+        return "test_webrtc"
+
+    @callback
+    def async_is_supported(self, stream_source: str) -> bool:
+        self.probed.append(stream_source)
+        return True
+
+    async def async_handle_async_webrtc_offer(
+        self, camera: Camera, offer_sdp: str, session_id: str, send_message: WebRTCSendMessage
+    ) -> None:
+        raise NotImplementedError
+
+    async def async_on_webrtc_candidate(
+        self, session_id: str, candidate: RTCIceCandidateInit
+    ) -> None:
+        raise NotImplementedError
+
+
+async def _setup(hass: HomeAssistant, sim: Simulator, **options: Any) -> str:
+    entry = entry_for(sim, options=options)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry.entry_id
+
+
+def _entity_id(hass: HomeAssistant, camera_id: int) -> str:
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(camera_id))
+    assert entity_id is not None
+    return entity_id
+
+
+async def test_probes_and_browsing_open_no_channel(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    assert await async_setup_component(hass, "camera", {})
+    assert await async_setup_component(hass, "stream", {})
+    provider = RecordingProvider()
+    unregister = async_register_webrtc_provider(hass, provider)
+    await hass.async_block_till_done()
+
+    await _setup(hass, simulator)
+    assert len(provider.probed) >= 8
+
+    # A second provider makes Home Assistant refresh every camera's providers (probing again).
+    second = RecordingProvider()
+    unregister_second = async_register_webrtc_provider(hass, second)
+    await hass.async_block_till_done()
+    assert await async_setup_component(hass, "media_source", {})
+    browse = await media_source.async_browse_media(hass, "media-source://camera")
+    assert len(browse.children) == 8
+    unregister_second()
+    unregister()
+    await hass.async_block_till_done()
+
+    assert len(second.probed) >= 8
+    assert simulator.count(START_MEDIA_PLAY) == 0
+    for source in provider.probed:
+        parts = urlsplit(source)
+        assert parts.hostname == "127.0.0.1"
+        assert parse_qs(parts.query)["auth"][0]
+        assert simulator.config.api_secret not in source
+
+
+@pytest.mark.parametrize(("protocol", "scheme"), [(PROTOCOL_RTSP, "rtsp"), (PROTOCOL_HLS, "http")])
+async def test_stream_source_is_a_stable_gateway_address(
+    hass: HomeAssistant, simulator: Simulator, protocol: str, scheme: str
+) -> None:
+    await _setup(hass, simulator, **{CONF_PROTOCOL: protocol})
+    entity_id = _entity_id(hass, 1001)
+    first = await async_get_stream_source(hass, entity_id)
+    second = await async_get_stream_source(hass, entity_id)
+    assert first == second
+    assert first is not None
+    assert urlsplit(first).scheme == scheme
+    assert "1001" in urlsplit(first).path
+    assert simulator.count(START_MEDIA_PLAY) == 0
+
+
+async def test_stills_come_from_the_snapshot_method_and_are_cached(
+    hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    await _setup(hass, simulator)
+    entity_id = _entity_id(hass, 1001)
+    images = [await async_get_image(hass, entity_id, width=w) for w in (None, 640, 320, 160)]
+    assert all(image.content_type == "image/jpeg" for image in images)
+    assert images[0].content.startswith(b"\xff\xd8")
+    assert simulator.count(SNAPSHOT) == 1
+
+    freezer.tick(31)
+    await async_get_image(hass, entity_id)
+    assert simulator.count(SNAPSHOT) == 2
+    assert simulator.count(START_MEDIA_PLAY) == 0
+
+
+async def test_still_failure_is_a_translated_error(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    await _setup(hass, simulator)
+    entity_id = _entity_id(hass, 1001)
+    simulator.faults.return_code(103064, times=1, method=SNAPSHOT)
+    with pytest.raises(HomeAssistantError) as err:
+        await async_get_image(hass, entity_id)
+    assert err.value.__cause__ is not None or err.value.translation_key is not None
+
+
+def _decode(init: bytes, segment: bytes) -> int:
+    with av.open(io.BytesIO(init + segment)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+async def _first_segment_frames(hass: HomeAssistant, hass_client: Any, stream: Any) -> int:
+    client = await hass_client()
+    base = stream.endpoint_url(HLS_PROVIDER).rsplit("/", 1)[0]
+    playlist = ""
+    for _ in range(300):
+        resp = await client.get(f"{base}/playlist.m3u8")
+        if resp.status == 200:
+            playlist = await resp.text()
+            if "#EXTINF" in playlist:
+                break
+        await asyncio.sleep(0.1)
+    assert "#EXTINF" in playlist
+    segment = next(
+        line for line in playlist.splitlines() if "segment/" in line and not line.startswith("#")
+    ).lstrip("./")
+    init = await (await client.get(f"{base}/init.mp4")).read()
+    data = await (await client.get(f"{base}/{segment}")).read()
+    return await hass.async_add_executor_job(_decode, init, data)
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+@pytest.mark.parametrize("protocol", [PROTOCOL_RTSP, PROTOCOL_HLS])
+async def test_stream_worker_gets_video_through_the_gateway(
+    hass: HomeAssistant, hass_client: Any, simulator: Simulator, protocol: str
+) -> None:
+    assert await async_setup_component(hass, "stream", {"stream": {}})
+    await _setup(hass, simulator, **{CONF_PROTOCOL: protocol})
+    entity_id = _entity_id(hass, 1001)
+    camera = hass.data["camera"].get_entity(entity_id)
+    stream = await camera.async_create_stream()
+    assert stream is not None
+    stream.add_provider(HLS_PROVIDER)
+    await stream.start()
+    try:
+        assert await _first_segment_frames(hass, hass_client, stream) > 0
+        assert simulator.count(START_MEDIA_PLAY) == 1
+    finally:
+        await stream.stop()

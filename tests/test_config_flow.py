@@ -1,0 +1,1025 @@
+"""Config, reauth, reconfigure and options flows, run by Home Assistant against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+import json
+import logging
+from pathlib import Path
+import re
+import socket
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers.translation import async_get_translations
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import yaml
+
+from custom_components.ovopark.config_flow import OvoparkClient
+from custom_components.ovopark.const import (
+    CONF_API_KEY,
+    CONF_API_SECRET,
+    CONF_PASSWORD,
+    CONF_PROTOCOL,
+    CONF_QUALITY,
+    CONF_REGION,
+    CONF_SNAPSHOT_CACHE,
+    CONF_STORE_IDS,
+    CONF_STORES,
+    CONF_TIMESTAMP_ZONE,
+    CONF_URL,
+    CONF_USERNAME,
+    DOMAIN,
+    REGION_CHINA,
+    REGION_CUSTOM,
+    REGION_INTERNATIONAL,
+    REGION_URLS,
+    SECTION_ADVANCED,
+)
+from simulator.config import KeyInfo
+from simulator.core import Simulator
+
+DEPARTMENTS = "open.organize.departments.getDepartments"
+DEVICE_LIST = "open.shopweb.device.getVideoDeviceList"
+LOGIN = "open.shopweb.security.mobileLogin"
+FIRST_STORE = 263851
+SECOND_STORE = 263852
+ACCOUNT = {"owner": "account-pass"}
+COMPONENT = Path(__file__).parent.parent / "custom_components" / DOMAIN
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Keep entry setup out of the flow tests (the HA-core flow test convention)."""
+    with (
+        patch("custom_components.ovopark.async_setup_entry", return_value=True) as setup,
+        patch("custom_components.ovopark.async_unload_entry", return_value=True),
+    ):
+        yield setup
+
+
+def _input(sim: Simulator, **overrides: Any) -> dict[str, Any]:
+    """The user step's form, filled for the simulator (custom gateway)."""
+    advanced = {CONF_TIMESTAMP_ZONE: "Asia/Shanghai", **overrides.pop(SECTION_ADVANCED, {})}
+    return {
+        CONF_REGION: REGION_CUSTOM,
+        CONF_URL: sim.gateway_url,
+        CONF_API_KEY: sim.config.api_key,
+        CONF_API_SECRET: sim.config.api_secret,
+        SECTION_ADVANCED: advanced,
+        **overrides,
+    }
+
+
+def _data(sim: Simulator, **extra: Any) -> dict[str, Any]:
+    """The entry data the flow must store for the simulator."""
+    return {
+        CONF_URL: sim.gateway_url,
+        CONF_API_KEY: sim.config.api_key,
+        CONF_API_SECRET: sim.config.api_secret,
+        CONF_TIMESTAMP_ZONE: "Asia/Shanghai",
+        **extra,
+    }
+
+
+def _entry(sim: Simulator, **extra: Any) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=sim.data.stores[FIRST_STORE].name,
+        unique_id=sim.config.api_key,
+        data=_data(sim, **extra),
+    )
+
+
+def _store_name(sim: Simulator, store_id: int = FIRST_STORE) -> str:
+    return sim.data.stores[store_id].name
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/m.api"
+
+
+async def _start(hass: HomeAssistant) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {}
+    return result
+
+
+def _grant_only(*methods: str) -> Callable[[Simulator], None]:
+    def apply(sim: Simulator) -> None:
+        sim.config.keys[sim.config.api_key] = KeyInfo(
+            secret=sim.config.api_secret, granted_methods=set(methods)
+        )
+
+    return apply
+
+
+# --- user step: happy paths -------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_custom_url(
+    hass: HomeAssistant, simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == _store_name(simulator)
+    assert result["data"] == _data(simulator)
+    assert result["result"].unique_id == simulator.config.api_key
+    assert [(c.method, c.params) for c in simulator.calls] == [
+        (DEPARTMENTS, {"pageNumber": "1", "pageSize": "50"}),
+        (DEVICE_LIST, {"id": str(FIRST_STORE)}),
+    ]
+    assert simulator.config.api_secret not in caplog.text
+
+
+@pytest.mark.parametrize("region", [REGION_CHINA, REGION_INTERNATIONAL])
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_region(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+    region: str,
+) -> None:
+    # The regions' real gateways are on the internet: point the chosen one at the simulator.
+    monkeypatch.setitem(REGION_URLS, region, simulator.gateway_url)
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, **{CONF_REGION: region, CONF_URL: "ignored"})
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator)
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_with_account(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.accounts = dict(ACCOUNT)
+    simulator.config.require_token = True
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        _input(simulator, advanced={CONF_USERNAME: " owner ", CONF_PASSWORD: "account-pass"}),
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator, username="owner", password="account-pass")
+    assert [c.method for c in simulator.calls] == [LOGIN, DEPARTMENTS, DEVICE_LIST]
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_token_lost_once_relogs_in(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.accounts = dict(ACCOUNT)
+    simulator.config.require_token = True
+    simulator.faults.return_code(9990001, times=1, method=DEPARTMENTS)
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        _input(simulator, advanced={CONF_USERNAME: "owner", CONF_PASSWORD: "account-pass"}),
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert [c.method for c in simulator.calls] == [
+        LOGIN,
+        DEPARTMENTS,
+        LOGIN,
+        DEPARTMENTS,
+        DEVICE_LIST,
+    ]
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_clock_skew_resynced(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.clock_skew = 3 * 86400.0
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator)
+    assert [c.code for c in simulator.calls_of(DEPARTMENTS)] == [16, 0]
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_utc_fallback(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.timestamp_zone = "UTC"
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator, timestamp_zone="UTC")
+    # Shanghai stamps are 8 h off for a UTC gateway, resync or not; UTC then works.
+    assert [c.code for c in simulator.calls_of(DEPARTMENTS)] == [16, 16, 0]
+
+
+# --- user step: every error, then recovered to an entry ----------------------------------
+
+
+def _nothing(sim: Simulator) -> None:
+    """Break nothing in the simulator."""
+
+
+ERROR_CASES = [
+    pytest.param(
+        _nothing, {CONF_API_SECRET: "wrong"}, {"base": "invalid_auth"}, {}, id="sign_wrong_7"
+    ),
+    pytest.param(
+        _nothing, {CONF_API_KEY: "unknown-key"}, {"base": "invalid_auth"}, {}, id="key_unlawful_2"
+    ),
+    *[
+        pytest.param(
+            lambda sim, code=code: sim.faults.return_code(code),
+            {},
+            {"base": "invalid_auth"},
+            {},
+            id=f"injected_{code}",
+        )
+        for code in (2, 3, 7, 12, 103094, 103095)
+    ],
+    pytest.param(
+        lambda sim: sim.config.keys.update(
+            {sim.config.api_key: KeyInfo(secret=sim.config.api_secret, expired=True)}
+        ),
+        {},
+        {"base": "invalid_auth"},
+        {},
+        id="key_expired_3",
+    ),
+    pytest.param(
+        lambda sim: sim.config.keys.update(
+            {sim.config.api_key: KeyInfo(secret=sim.config.api_secret, aid="S999")}
+        ),
+        {},
+        {"base": "invalid_auth"},
+        {},
+        id="aid_not_same_12",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.http_status(500, times=3),
+        {},
+        {"base": "cannot_connect"},
+        {},
+        id="http_500",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.return_code(-500, times=3),
+        {},
+        {"base": "cannot_connect"},
+        {},
+        id="code_-500",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.return_code(-999, times=3, method=DEVICE_LIST),
+        {},
+        {"base": "cannot_connect"},
+        {},
+        id="code_-999_device_list",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.drop_connection(times=3),
+        {},
+        {"base": "cannot_connect"},
+        {},
+        id="dropped",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.malformed("html"),
+        {},
+        {"base": "cannot_connect"},
+        {},
+        id="garbage_html",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.malformed("truncated"),
+        {},
+        {"base": "cannot_connect"},
+        {},
+        id="garbage_truncated",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.malformed("wrong_types", method=DEVICE_LIST),
+        {},
+        {"base": "cannot_connect"},
+        {},
+        id="garbage_device_list",
+    ),
+    pytest.param(
+        _nothing, {CONF_URL: "refused"}, {"base": "cannot_connect"}, {}, id="refused_port"
+    ),
+    pytest.param(
+        _grant_only(DEPARTMENTS),
+        {},
+        {"base": "method_not_granted"},
+        {"method": DEVICE_LIST},
+        id="method_not_granted_9",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.return_code(9, method=DEVICE_LIST),
+        {},
+        {"base": "method_not_granted"},
+        {"method": DEVICE_LIST},
+        id="injected_9",
+    ),
+    pytest.param(
+        # The gateway reads stamps in a zone that is neither Shanghai nor UTC.
+        lambda sim: setattr(sim.config, "timestamp_zone", "Pacific/Kiritimati"),
+        {},
+        {"base": "clock"},
+        {},
+        id="clock_foreign_zone",
+    ),
+    pytest.param(
+        # Shanghai stamp and its resync; the UTC retry is then 8 h off by itself.
+        lambda sim: sim.faults.return_code(16, times=2),
+        {},
+        {"base": "clock"},
+        {},
+        id="clock_16",
+    ),
+    pytest.param(
+        lambda sim: setattr(sim.config, "timestamp_zone", "Pacific/Kiritimati"),
+        {SECTION_ADVANCED: {CONF_TIMESTAMP_ZONE: "UTC"}},
+        {"base": "clock"},
+        {},
+        id="clock_utc_chosen",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.rate_limit(), {}, {"base": "rate_limited"}, {}, id="rate_limited"
+    ),
+    pytest.param(
+        lambda sim: sim.data.stores.clear(), {}, {"base": "no_stores"}, {}, id="no_stores"
+    ),
+    pytest.param(
+        _nothing,
+        {CONF_URL: "ftp://example.com/m.api"},
+        {CONF_URL: "invalid_url"},
+        {},
+        id="invalid_url",
+    ),
+    pytest.param(_nothing, {CONF_URL: "   "}, {CONF_URL: "invalid_url"}, {}, id="missing_url"),
+    pytest.param(
+        _nothing,
+        {SECTION_ADVANCED: {CONF_TIMESTAMP_ZONE: "Mars/Olympus_Mons"}},
+        {"base": "invalid_timezone"},
+        {},
+        id="invalid_timezone",
+    ),
+    pytest.param(
+        _nothing,
+        {SECTION_ADVANCED: {CONF_USERNAME: "owner"}},
+        {"base": "account_incomplete"},
+        {},
+        id="account_incomplete",
+    ),
+]
+
+
+@pytest.mark.parametrize(("breaker", "overrides", "errors", "placeholders"), ERROR_CASES)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_errors_recover(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    breaker: Callable[[Simulator], None],
+    overrides: dict[str, Any],
+    errors: dict[str, str],
+    placeholders: dict[str, str],
+) -> None:
+    stores = dict(simulator.data.stores)
+    breaker(simulator)
+    result = await _start(hass)
+    bad = _input(simulator, **overrides)
+    bad[CONF_URL] = {"refused": _closed_port_url()}.get(bad[CONF_URL], bad[CONF_URL])
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], bad)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == errors
+    assert result["description_placeholders"] == placeholders
+
+    simulator.faults.clear()
+    simulator.config.keys.clear()
+    simulator.config.timestamp_zone = "Asia/Shanghai"
+    simulator.data.stores.update(stores)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == _store_name(simulator)
+    assert result["data"] == _data(simulator)
+    assert result["result"].unique_id == simulator.config.api_key
+
+
+ACCOUNT_ERROR_CASES = [
+    pytest.param(
+        lambda sim: sim.faults.return_code(9990001, times=2, method=DEPARTMENTS),
+        "account-pass",
+        id="token_not_exist_twice",
+    ),
+    pytest.param(_nothing, "wrong-pass", id="login_password_103095"),
+    pytest.param(
+        lambda sim: sim.faults.fail_login(103094, times=1), "account-pass", id="login_103094"
+    ),
+]
+
+
+@pytest.mark.parametrize(("breaker", "password"), ACCOUNT_ERROR_CASES)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_account_errors_recover(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    breaker: Callable[[Simulator], None],
+    password: str,
+) -> None:
+    simulator.config.accounts = dict(ACCOUNT)
+    simulator.config.require_token = True
+    breaker(simulator)
+    result = await _start(hass)
+    account = {CONF_USERNAME: "owner", CONF_PASSWORD: password}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, advanced=account)
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    # Secrets are never sent back to the form as suggestions.
+    assert "account-pass" not in repr(result["data_schema"].schema)
+    assert simulator.config.api_secret not in repr(result["data_schema"].schema)
+
+    simulator.faults.clear()
+    account[CONF_PASSWORD] = "account-pass"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, advanced=account)
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator, username="owner", password="account-pass")
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_login_not_granted_recovers(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.accounts = dict(ACCOUNT)
+    _grant_only(DEPARTMENTS, DEVICE_LIST)(simulator)
+    account = {CONF_USERNAME: "owner", CONF_PASSWORD: "account-pass"}
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, advanced=account)
+    )
+
+    assert result["errors"] == {"base": "method_not_granted"}
+    assert result["description_placeholders"] == {"method": LOGIN}
+
+    simulator.config.keys.clear()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, advanced=account)
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator, username="owner", password="account-pass")
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_unknown_error_recovers(
+    hass: HomeAssistant, simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = await _start(hass)
+    with patch.object(OvoparkClient, "stores", side_effect=RuntimeError("boom")):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], _input(simulator)
+        )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "unknown"}
+    assert "Unexpected error" in caplog.text
+    assert "boom" in caplog.text
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator)
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_already_configured(hass: HomeAssistant, simulator: Simulator) -> None:
+    _entry(simulator).add_to_hass(hass)
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, **{CONF_API_KEY: f" {simulator.config.api_key} "})
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert simulator.calls == []
+
+
+# --- store ids when getDepartments is not granted --------------------------------------------
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_store_ids_step(hass: HomeAssistant, simulator: Simulator) -> None:
+    _grant_only(DEVICE_LIST)(simulator)
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "stores"
+    assert result["errors"] == {}
+    assert result["description_placeholders"] == {"method": DEPARTMENTS}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: "263852, abc"}
+    )
+    assert result["step_id"] == "stores"
+    assert result["errors"] == {CONF_STORE_IDS: "invalid_store_ids"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: " , "}
+    )
+    assert result["errors"] == {CONF_STORE_IDS: "invalid_store_ids"}
+
+    # A number, but not a store of this key: the device list comes back empty.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: "263852,999"}
+    )
+    assert result["step_id"] == "stores"
+    assert result["errors"] == {"base": "invalid_store_ids"}
+
+    simulator.faults.http_status(503, times=3)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: "263852"}
+    )
+    assert result["step_id"] == "stores"
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    simulator.faults.return_code(103064, method=DEVICE_LIST)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: "263852"}
+    )
+    assert result["errors"] == {"base": "invalid_store_ids"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: "263852\uff0c263851, 263852"}
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == _store_name(simulator, SECOND_STORE)
+    assert result["data"] == _data(simulator, store_ids=[SECOND_STORE, FIRST_STORE])
+    assert simulator.count(DEPARTMENTS) == 1
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_store_ids_with_utc_gateway(hass: HomeAssistant, simulator: Simulator) -> None:
+    _grant_only(DEVICE_LIST)(simulator)
+    simulator.config.timestamp_zone = "UTC"
+    result = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+    assert result["step_id"] == "stores"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: "263851"}
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator, timestamp_zone="UTC", store_ids=[FIRST_STORE])
+
+
+# --- reauth ----------------------------------------------------------------------------------
+
+
+REAUTH_ERROR_CASES = [
+    pytest.param(_nothing, "wrong", {"base": "invalid_auth"}, {}, id="wrong_secret"),
+    pytest.param(
+        lambda sim: sim.faults.http_status(502, times=3),
+        None,
+        {"base": "cannot_connect"},
+        {},
+        id="cannot_connect",
+    ),
+    pytest.param(
+        _grant_only(DEVICE_LIST),
+        None,
+        {"base": "method_not_granted"},
+        {"method": DEPARTMENTS},
+        id="departments_not_granted",
+    ),
+    pytest.param(
+        lambda sim: sim.faults.return_code(16, times=4), None, {"base": "clock"}, {}, id="clock"
+    ),
+]
+
+
+@pytest.mark.parametrize(("breaker", "secret", "errors", "placeholders"), REAUTH_ERROR_CASES)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reauth_errors_recover(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    breaker: Callable[[Simulator], None],
+    secret: str | None,
+    errors: dict[str, str],
+    placeholders: dict[str, str],
+) -> None:
+    entry = _entry(simulator, api_secret="old-secret")
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert [str(key) for key in result["data_schema"].schema] == [CONF_API_SECRET]
+    breaker(simulator)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_SECRET: secret or simulator.config.api_secret}
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert result["description_placeholders"] == {"name": entry.title, **placeholders}
+
+    simulator.faults.clear()
+    simulator.config.keys.clear()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_SECRET: simulator.config.api_secret}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data == _data(simulator)
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reauth_with_account(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.accounts = dict(ACCOUNT)
+    simulator.config.require_token = True
+    entry = _entry(simulator, username="owner", password="old-pass")
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert [str(key) for key in result["data_schema"].schema] == [CONF_API_SECRET, CONF_PASSWORD]
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_API_SECRET: simulator.config.api_secret, CONF_PASSWORD: "old-pass"},
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_API_SECRET: simulator.config.api_secret, CONF_PASSWORD: "account-pass"},
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data == _data(simulator, username="owner", password="account-pass")
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reauth_store_ids_entry(hass: HomeAssistant, simulator: Simulator) -> None:
+    _grant_only(DEVICE_LIST)(simulator)
+    entry = _entry(simulator, api_secret="old", store_ids=[SECOND_STORE])
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_SECRET: simulator.config.api_secret}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data == _data(simulator, store_ids=[SECOND_STORE])
+    assert [c.method for c in simulator.calls] == [DEVICE_LIST]
+
+
+# --- reconfigure -----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reconfigure(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.accounts = dict(ACCOUNT)
+    simulator.config.timestamp_zone = "UTC"
+    entry = _entry(simulator, url=_closed_port_url(), api_secret="old")
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+    assert suggested[CONF_REGION] == REGION_CUSTOM
+    assert suggested[CONF_URL] == entry.data[CONF_URL]
+
+    reconf = _input(
+        simulator,
+        advanced={CONF_USERNAME: "owner", CONF_PASSWORD: "wrong", CONF_TIMESTAMP_ZONE: "UTC"},
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], reconf)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    reconf[SECTION_ADVANCED][CONF_PASSWORD] = "account-pass"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], reconf)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data == _data(
+        simulator, username="owner", password="account-pass", timestamp_zone="UTC"
+    )
+    assert entry.unique_id == simulator.config.api_key
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reconfigure_region_keeps_store_ids(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(REGION_URLS, REGION_INTERNATIONAL, simulator.gateway_url)
+    _grant_only(DEVICE_LIST)(simulator)
+    entry = _entry(simulator, url=REGION_URLS[REGION_CHINA], store_ids=[FIRST_STORE])
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+    assert suggested[CONF_REGION] == REGION_CHINA
+    assert suggested[CONF_URL] is None
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, **{CONF_REGION: REGION_INTERNATIONAL})
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data == _data(simulator, store_ids=[FIRST_STORE])
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reconfigure_to_store_ids(hass: HomeAssistant, simulator: Simulator) -> None:
+    _grant_only(DEVICE_LIST)(simulator)
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+    assert result["step_id"] == "stores"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: "263852"}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data == _data(simulator, store_ids=[SECOND_STORE])
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reconfigure_other_key_aborts(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.config.keys["other-key"] = KeyInfo(secret="other-secret")
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+    before = dict(entry.data)
+    result = await entry.start_reconfigure_flow(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        _input(simulator, **{CONF_API_KEY: "other-key", CONF_API_SECRET: "other-secret"}),
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unique_id_mismatch"
+    assert entry.data == before
+    assert simulator.calls == []
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def _store_choices(result: dict[str, Any]) -> list[dict[str, str]]:
+    selector = next(
+        value for key, value in result["data_schema"].schema.items() if str(key) == CONF_STORES
+    )
+    return list(selector.config["options"])
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> None:
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    assert _store_choices(result) == [
+        {"value": str(store.id), "label": f"{store.name} ({store.id})"}
+        for store in simulator.data.stores.values()
+    ]
+    defaults = {str(key): key.default() for key in result["data_schema"].schema}
+    assert defaults == {
+        CONF_PROTOCOL: "rtsp",
+        CONF_QUALITY: "main",
+        CONF_SNAPSHOT_CACHE: 30,
+        CONF_STORES: [],
+    }
+
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_SNAPSHOT_CACHE: 5}
+        )
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_PROTOCOL: "hls",
+            CONF_QUALITY: "sub",
+            CONF_SNAPSHOT_CACHE: 60.0,
+            CONF_STORES: [str(SECOND_STORE)],
+        },
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        CONF_PROTOCOL: "hls",
+        CONF_QUALITY: "sub",
+        CONF_SNAPSHOT_CACHE: 60,
+        CONF_STORES: [SECOND_STORE],
+    }
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_options_defaults_from_entry(hass: HomeAssistant, simulator: Simulator) -> None:
+    options = {
+        CONF_PROTOCOL: "hls",
+        CONF_QUALITY: "sub",
+        CONF_SNAPSHOT_CACHE: 60,
+        CONF_STORES: [SECOND_STORE],
+    }
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options=options)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    defaults = {str(key): key.default() for key in result["data_schema"].schema}
+    assert defaults == {**options, CONF_STORES: [str(SECOND_STORE)]}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == options
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_options_platform_unreachable(hass: HomeAssistant, simulator: Simulator) -> None:
+    entry = _entry(simulator, url=_closed_port_url(), store_ids=[SECOND_STORE])
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_STORES: [SECOND_STORE]})
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    assert _store_choices(result) == [
+        {"value": str(SECOND_STORE), "label": f"{SECOND_STORE} ({SECOND_STORE})"}
+    ]
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_STORES: []})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        CONF_PROTOCOL: "rtsp",
+        CONF_QUALITY: "main",
+        CONF_SNAPSHOT_CACHE: 30,
+        CONF_STORES: [],
+    }
+
+
+async def test_options_loaded_entry_reloads(hass: HomeAssistant, simulator: Simulator) -> None:
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    runtime = entry.runtime_data
+    calls = len(simulator.calls)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    # The coordinator already knows the stores: no platform call to show the form.
+    assert len(simulator.calls) == calls
+    assert {choice["value"] for choice in _store_choices(result)} == {
+        str(FIRST_STORE),
+        str(SECOND_STORE),
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_STORES: [str(FIRST_STORE)]}
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_STORES] == [FIRST_STORE]
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not runtime
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+# --- translations ----------------------------------------------------------------------------
+
+
+def _flatten(node: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in node.items():
+        path = f"{prefix}/{key}"
+        flat.update(_flatten(value, path) if isinstance(value, dict) else {path: value})
+    return flat
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\{(\w+)\}", text))
+
+
+def test_en_is_resolved_strings() -> None:
+    strings = _flatten(json.loads((COMPONENT / "strings.json").read_text()))
+    english = _flatten(json.loads((COMPONENT / "translations" / "en.json").read_text()))
+    assert set(strings) == set(english)
+    assert not [text for text in english.values() if "[%key:" in text]
+    assert {k: v for k, v in strings.items() if "[%key:" not in v} == {
+        k: v for k, v in english.items() if "[%key:" not in strings[k]
+    }
+
+
+@pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant"])
+def test_chinese_translations(language: str) -> None:
+    english = _flatten(json.loads((COMPONENT / "translations" / "en.json").read_text()))
+    chinese = _flatten(json.loads((COMPONENT / "translations" / f"{language}.json").read_text()))
+    assert set(chinese) == set(english)
+    assert {k: _placeholders(v) for k, v in chinese.items()} == {
+        k: _placeholders(v) for k, v in english.items()
+    }
+    same = {k for k, v in chinese.items() if v == english[k]}
+    assert same == {"/selector/protocol/options/hls", "/selector/protocol/options/rtsp"}
+
+
+def test_simplified_and_traditional_differ() -> None:
+    hans = _flatten(json.loads((COMPONENT / "translations" / "zh-Hans.json").read_text()))
+    hant = _flatten(json.loads((COMPONENT / "translations" / "zh-Hant.json").read_text()))
+    assert len({k for k in hans if hans[k] != hant[k]}) > len(hans) * 0.9
+
+
+_RE_URL = re.compile(
+    r"(((ftp|ftps|scp|http|https|mqtt|mqtts|socket|socks5):\/\/|www\.)"
+    r"[a-z0-9]+([\-\.]{1}[a-z0-9]+)*\.[a-z]{2,5}(:[0-9]{1,5})?(\/.*)?)",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "strings.json",
+        "translations/en.json",
+        "translations/zh-Hans.json",
+        "translations/zh-Hant.json",
+    ],
+)
+def test_strings_follow_hassfest_value_rules(name: str) -> None:
+    values = _flatten(json.loads((COMPONENT / name).read_text()))
+    assert [k for k, v in values.items() if _RE_URL.search(v)] == []
+    assert [k for k, v in values.items() if v != v.strip()] == []
+    assert [k for k, v in values.items() if re.search(r"'\{\w+\}'|<[a-z/]", v)] == []
+
+
+def test_services_are_translated() -> None:
+    services = yaml.safe_load((COMPONENT / "services.yaml").read_text())
+    strings = json.loads((COMPONENT / "strings.json").read_text())["services"]
+    assert set(strings) == set(services)
+    assert {name: set(strings[name]["fields"]) for name in services} == {
+        name: set(service["fields"]) for name, service in services.items()
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hans", "zh-Hant"])
+async def test_translations_load_in_home_assistant(hass: HomeAssistant, language: str) -> None:
+    translations = await async_get_translations(hass, language, "config", {DOMAIN})
+    expected = json.loads((COMPONENT / "translations" / f"{language}.json").read_text())
+
+    assert (
+        translations[f"component.{DOMAIN}.config.error.method_not_granted"]
+        == expected["config"]["error"]["method_not_granted"]
+    )
+    assert (
+        translations[f"component.{DOMAIN}.config.step.user.sections.advanced.name"]
+        == expected["config"]["step"]["user"]["sections"]["advanced"]["name"]
+    )

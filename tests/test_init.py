@@ -1,0 +1,182 @@
+"""Setting up, refreshing and unloading config entries against the simulator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.ovopark.const import CONF_STORE_IDS, CONF_STORES, DOMAIN
+from simulator.core import Simulator
+
+from .common import DEPARTMENTS, DEVICE_LIST, START_MEDIA_PLAY, entry_for
+
+
+async def _refresh(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    freezer.tick(timedelta(minutes=5, seconds=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_setup_creates_cameras_and_devices(hass: HomeAssistant, simulator: Simulator) -> None:
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert len(entities) == 8
+    assert len(devices) == 8
+    assert {e.unique_id for e in entities} == {str(i) for i in simulator.data.cameras}
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, "1001"), entry.entry_id)
+    assert device is not None
+    assert device.manufacturer == "Ovopark"
+    assert device.name == simulator.data.cameras[1001].name
+    assert simulator.count(START_MEDIA_PLAY) == 0
+    assert simulator.count(DEPARTMENTS) == 1
+    assert simulator.count(DEVICE_LIST) == 2
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_cameras_appear_and_disappear(
+    hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    new = simulator.data.add_camera(263851, name="Loading dock")
+    del simulator.data.cameras[1002]
+    await _refresh(hass, freezer)
+
+    ent_reg = er.async_get(hass)
+    dev_reg = dr.async_get(hass)
+    assert ent_reg.async_get_entity_id("camera", DOMAIN, str(new.id)) is not None
+    assert ent_reg.async_get_entity_id("camera", DOMAIN, "1002") is None
+    assert dev_reg.async_get_device_by_identifier((DOMAIN, "1002"), entry.entry_id) is None
+    assert dev_reg.async_get_device_by_identifier((DOMAIN, str(new.id)), entry.entry_id) is not None
+    assert len(er.async_entries_for_config_entry(ent_reg, entry.entry_id)) == 8
+
+
+async def test_offline_camera_unavailable_then_back(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1003")
+    assert entity_id is not None
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+
+    simulator.data.cameras[1003].online = False
+    await _refresh(hass, freezer)
+    await _refresh(hass, freezer)
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+
+    simulator.data.cameras[1003].online = True
+    await _refresh(hass, freezer)
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+    name = simulator.data.cameras[1003].name
+    assert caplog.text.count(f"Camera {name} is unavailable") == 1
+    assert caplog.text.count(f"Camera {name} is available again") == 1
+
+
+async def test_platform_outage_marks_entities_unavailable_and_recovers(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1001")
+    coordinator = entry.runtime_data.coordinator
+
+    simulator.faults.http_status(502, times=None)
+    await coordinator.async_refresh()
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+    assert entry.state is ConfigEntryState.LOADED
+
+    simulator.faults.clear()
+    await coordinator.async_refresh()
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+
+
+async def test_store_filter_option(hass: HomeAssistant, simulator: Simulator) -> None:
+    entry = entry_for(simulator, options={CONF_STORES: ["263852"]})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    assert {e.unique_id for e in entities} == {"1005", "1006", "1007", "1008"}
+    assert [c.params.get("id") for c in simulator.calls_of(DEVICE_LIST)] == ["263852"]
+
+
+async def test_typed_store_ids_skip_the_store_list(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry = entry_for(simulator, **{CONF_STORE_IDS: [263851]})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert simulator.count(DEPARTMENTS) == 0
+    assert len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)) == 4
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, "1001"), entry.entry_id)
+    assert device is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "state"),
+    [
+        (7, ConfigEntryState.SETUP_ERROR),
+        (9, ConfigEntryState.SETUP_ERROR),
+        (15, ConfigEntryState.SETUP_ERROR),
+        (-100, ConfigEntryState.SETUP_RETRY),
+        (16, ConfigEntryState.SETUP_RETRY),
+    ],
+)
+async def test_setup_errors(
+    hass: HomeAssistant, simulator: Simulator, code: int, state: ConfigEntryState
+) -> None:
+    simulator.faults.return_code(code, times=None)
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is state
+
+
+async def test_auth_failure_at_setup_starts_reauth(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry = entry_for(simulator, api_secret="wrong")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress()
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+async def test_unreachable_platform_is_not_ready(hass: HomeAssistant, simulator: Simulator) -> None:
+    simulator.faults.http_status(500, times=None)
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
