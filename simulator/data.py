@@ -5,9 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import random
 
-_STORE_CITIES = ["上海", "杭州", "北京", "深圳", "成都", "Suzhou", "Nanjing", "广州", "Wuhan", "西安"]
+_STORE_CITIES = [
+    "上海",
+    "杭州",
+    "北京",
+    "深圳",
+    "成都",
+    "Suzhou",
+    "Nanjing",
+    "广州",
+    "Wuhan",
+    "西安",
+]
 _STORE_KINDS = ["旗舰店", "Outlet", "便利店", "Mall Store", "专卖店"]
-_CAMERA_SPOTS = ["Entrance", "收银台", "Back door", "仓库", "Aisle", "货架区", "Parking", "Fitting room"]
+_CAMERA_SPOTS = [
+    "Entrance",
+    "收银台",
+    "Back door",
+    "仓库",
+    "Aisle",
+    "货架区",
+    "Parking",
+    "Fitting room",
+]
 
 
 @dataclass
@@ -42,7 +62,9 @@ class SimData:
 
     def cameras_of(self, store_id: int) -> list[SimCamera]:
         """Cameras of one store, in id order."""
-        return sorted((c for c in self.cameras.values() if c.store_id == store_id), key=lambda c: c.id)
+        return sorted(
+            (c for c in self.cameras.values() if c.store_id == store_id), key=lambda c: c.id
+        )
 
     def add_camera(self, store_id: int, name: str | None = None, **kwargs: object) -> SimCamera:
         """Add a camera to a store (tests use this for cameras that appear later)."""

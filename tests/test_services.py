@@ -42,9 +42,7 @@ async def test_get_stream_urls_returns_every_address(
 ) -> None:
     await _setup(hass, simulator)
     entity_id = _entity(hass, 1001)
-    response = await _call(
-        hass, "get_stream_urls", {"entity_id": entity_id}, return_response=True
-    )
+    response = await _call(hass, "get_stream_urls", {"entity_id": entity_id}, return_response=True)
     urls = response["cameras"][entity_id]
     assert urls["rtsp"].startswith("rtsp://127.0.0.1:")
     assert urls["hls"].endswith("index.m3u8")

@@ -1,0 +1,111 @@
+"""Run the simulated platform until Ctrl-C: `python -m simulator --stores 2 --cameras 4`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+from simulator.config import SimConfig
+from simulator.core import Simulator
+from simulator.data import generate
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
+    parser.add_argument("--stores", type=int, default=2)
+    parser.add_argument("--cameras", type=int, default=4, help="cameras per store")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="gateway port (0: any free port)")
+    parser.add_argument("--key", default=SimConfig.api_key)
+    parser.add_argument("--secret", default=SimConfig.api_secret)
+    parser.add_argument("--offline-every", type=int, default=0)
+    parser.add_argument("--ptz-every", type=int, default=3)
+    parser.add_argument("--no-sub-every", type=int, default=4)
+    parser.add_argument("--h265-every", type=int, default=0)
+    parser.add_argument(
+        "--account", action="append", default=[], metavar="USER:PASSWORD", help="login account"
+    )
+    parser.add_argument(
+        "--require-token", action="store_true", help="device methods need the account token"
+    )
+    parser.add_argument("--no-timestamp-check", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON line instead")
+    return parser.parse_args(argv)
+
+
+def describe(sim: Simulator) -> dict[str, Any]:
+    """Collect what a script needs to talk to the running simulator."""
+    info: dict[str, Any] = {
+        "gateway": sim.gateway_url,
+        "key": sim.config.api_key,
+        "secret": sim.config.api_secret,
+        "aid": sim.config.aid,
+        "stores": sorted(sim.data.stores),
+        "cameras": len(sim.data.cameras),
+    }
+    for name in ("rtsp_port", "http_port", "https_port", "rtmp_port"):
+        value = getattr(sim.relay, name, None)
+        if value is not None:
+            info[name] = value
+    if sim.config.accounts:
+        info["accounts"] = sorted(sim.config.accounts)
+    return info
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Start the simulator, print its addresses, and wait for SIGINT/SIGTERM."""
+    config = SimConfig(
+        api_key=args.key,
+        api_secret=args.secret,
+        host=args.host,
+        port=args.port,
+        accounts=dict(a.split(":", 1) for a in args.account),
+        require_token=args.require_token,
+        check_timestamp=not args.no_timestamp_check,
+    )
+    data = generate(
+        stores=args.stores,
+        cameras_per_store=args.cameras,
+        seed=args.seed,
+        offline_every=args.offline_every,
+        ptz_every=args.ptz_every,
+        no_sub_every=args.no_sub_every,
+        h265_every=args.h265_every,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with Simulator(config, data) as sim:
+        info = describe(sim)
+        if args.json:
+            print(json.dumps(info, ensure_ascii=False), flush=True)
+        else:
+            for name, value in info.items():
+                shown = " ".join(map(str, value)) if isinstance(value, list) else value
+                print(f"{name}: {shown}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line program."""
+    args = parse_args(argv)
+    for account in args.account:
+        if ":" not in account:
+            print(f"--account wants USER:PASSWORD, got {account!r}", file=sys.stderr)
+            return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Settings of one simulated platform: keys, accounts, clock rules, lifecycle timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class KeyInfo:
+    """One developer key the gateway accepts (looked up by `_akey`)."""
+
+    secret: str
+    aid: str = "S107"
+    expired: bool = False
+    granted_methods: set[str] | None = None  # None: every method
+
+
+@dataclass
+class SimConfig:
+    """Everything tunable about the simulated platform; tests mutate it freely at run time."""
+
+    api_key: str = "sim-key"
+    api_secret: str = "sim-secret"  # noqa: S105 - a throwaway test credential
+    aid: str = "S107"
+    keys: dict[str, KeyInfo] = field(default_factory=dict)  # extra keys; override the default one
+    accounts: dict[str, str] = field(default_factory=dict)  # username -> password
+    enterprise_id: int = 90001
+    require_token: bool = False
+    token_methods: set[str] | None = None  # methods needing the token; None: all but the login
+    timestamp_zone: str = "Asia/Shanghai"
+    timestamp_window: float = 600.0
+    check_timestamp: bool = True
+    clock_skew: float = 0.0
+    page_size_default: int = 10
+    denied_devices: set[int] = field(default_factory=set)  # device methods answer 103064
+    device_error_code: int = -500  # offline camera, PTZ on a camera without PTZ
+    no_sub_code: int = -500  # sub stream asked of a camera without one
+    no_sub_delay: float = 16.0  # seconds before that failure (the real platform: ~16 s)
+    pull_window: float = 10.0
+    hls_idle: float = 15.0
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    def key_info(self, akey: str) -> KeyInfo | None:
+        """Look up the key registered under `akey`, the default key included."""
+        if akey in self.keys:
+            return self.keys[akey]
+        if akey == self.api_key:
+            return KeyInfo(secret=self.api_secret, aid=self.aid)
+        return None
+
+    def needs_token(self, method: str) -> bool:
+        """Whether `method` must carry a valid account token."""
+        if not self.require_token:
+            return False
+        if self.token_methods is None:
+            return method != "open.shopweb.security.mobileLogin"
+        return method in self.token_methods

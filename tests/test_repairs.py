@@ -1,0 +1,83 @@
+"""Refused channels: the camera reflects it, repairs and reauth are raised."""
+
+from __future__ import annotations
+
+from homeassistant.components.camera import async_get_stream_source
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+
+from custom_components.ovopark.const import DOMAIN
+from simulator.core import Simulator
+
+from .common import START_MEDIA_PLAY, entry_for
+from .rtsp_client import RtspClient
+
+
+async def _setup(hass: HomeAssistant, sim: Simulator) -> tuple[str, str]:
+    entry = entry_for(sim)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1001")
+    assert entity_id is not None
+    return entry.entry_id, entity_id
+
+
+async def _describe(hass: HomeAssistant, entity_id: str) -> int:
+    source = await async_get_stream_source(hass, entity_id)
+    assert source is not None
+    async with RtspClient(source) as client:
+        answer = await client.request("DESCRIBE", headers={"Accept": "application/sdp"})
+    await hass.async_block_till_done()
+    return answer.status
+
+
+async def test_permission_refusal_raises_a_repair_and_recovers(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    _entry_id, entity_id = await _setup(hass, simulator)
+    simulator.config.denied_devices.add(1001)
+
+    assert await _describe(hass, entity_id) == 404
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001")
+    assert issue is not None
+    assert issue.translation_key == "permission_denied"
+
+    simulator.config.denied_devices.clear()
+    assert await _describe(hass, entity_id) == 200
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
+    assert simulator.count(START_MEDIA_PLAY) == 2
+
+
+async def test_method_not_granted_raises_a_repair(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    _entry_id, entity_id = await _setup(hass, simulator)
+    simulator.faults.return_code(9, times=1, method=START_MEDIA_PLAY)
+    assert await _describe(hass, entity_id) == 503
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"method_not_granted_{START_MEDIA_PLAY}")
+    assert issue is not None
+    assert issue.translation_placeholders == {"method": START_MEDIA_PLAY}
+
+
+async def test_credential_refusal_starts_reauth(hass: HomeAssistant, simulator: Simulator) -> None:
+    entry_id, entity_id = await _setup(hass, simulator)
+    simulator.faults.return_code(7, times=1, method=START_MEDIA_PLAY)
+    assert await _describe(hass, entity_id) == 503
+    flows = hass.config_entries.flow.async_progress()
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+    assert hass.config_entries.async_get_entry(entry_id).state is ConfigEntryState.LOADED
+
+
+async def test_offline_camera_is_refused_without_a_platform_call(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry_id, entity_id = await _setup(hass, simulator)
+    simulator.data.cameras[1001].online = False
+    await hass.config_entries.async_get_entry(entry_id).runtime_data.coordinator.async_refresh()
+    assert await _describe(hass, entity_id) == 503
+    assert simulator.count(START_MEDIA_PLAY) == 0
