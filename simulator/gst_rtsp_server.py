@@ -1,0 +1,164 @@
+"""RTSP media backend of the simulator's relay: GStreamer's RTSP server.
+
+Run by the *system* Python (Debian ``python3-gi`` + ``gir1.2-gst-rtsp-server-1.0``), never imported
+by the venv: ``/usr/bin/python3 simulator/gst_rtsp_server.py [--host 127.0.0.1]``.
+
+Line protocol (one JSON object per line):
+
+- stdout, first line: ``{"ready": <port>}`` once the server listens (port chosen by the kernel).
+- stdin: ``{"op": "mount", "path": "/cam/1001/main", "codec": "H264", "width": 640, "height": 360,
+  "fps": 15, "label": "Entrance 1 (main)", "pattern": "smpte"}`` → stdout ``{"ok": "/cam/1001/main"}``
+  (or ``{"error": "...", "path": ...}``). Mounting an existing path again is a no-op.
+- stdin closed (the simulator went away) → the server exits.
+
+Each mount is a *shared* media factory: all clients of one camera stream share one encoder.
+Video: ``videotestsrc`` with the camera's label (CJK-capable font when installed) and a wall clock
+overlaid, 1 s key frames, H.264 (x264enc) or H.265 (x265enc). TCP transport only: a UDP-only SETUP
+is answered ``461 Unsupported Transport`` by the server itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+LABEL_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, DejaVu Sans, Sans 18"
+CLOCK_FONT = "DejaVu Sans Mono, Monospace 16"
+PATTERNS = {
+    "smpte",
+    "ball",
+    "pinwheel",
+    "spokes",
+    "colors",
+    "smpte75",
+    "bar",
+    "gradient",
+    "circular",
+}
+
+
+def _encoder(codec: str, fps: int) -> str:
+    gop = max(1, int(fps))  # one key frame per second
+    if codec.upper() in {"H265", "HEVC"}:
+        return (
+            f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} "
+            "! video/x-h265,profile=main ! h265parse "
+            "! rtph265pay name=pay0 pt=96 config-interval=1"
+        )
+    return (
+        f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
+        "! video/x-h264,profile=constrained-baseline ! h264parse "
+        "! rtph264pay name=pay0 pt=96 config-interval=1"
+    )
+
+
+def launch_line(spec: dict) -> str:
+    """Return the gst-launch description of one mount's media."""
+    width, height, fps = (
+        int(spec.get("width", 640)),
+        int(spec.get("height", 360)),
+        int(spec.get("fps", 15)),
+    )
+    pattern = spec.get("pattern", "smpte")
+    if pattern not in PATTERNS:
+        pattern = "smpte"
+    return (
+        f"( videotestsrc is-live=true pattern={pattern} "
+        f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
+        f'! textoverlay name=label halignment=left valignment=top shaded-background=true font-desc="{LABEL_FONT}" '
+        f'! clockoverlay halignment=right valignment=bottom shaded-background=true font-desc="{CLOCK_FONT}" '
+        'time-format="%Y-%m-%d %H:%M:%S" '
+        f"! videoconvert ! video/x-raw,format=I420 ! {_encoder(spec.get('codec', 'H264'), fps)} )"
+    )
+
+
+class Backend:
+    """The RTSP server and its mounts."""
+
+    def __init__(self, host: str) -> None:
+        self.server = GstRtspServer.RTSPServer()
+        self.server.set_address(host)
+        self.server.set_service("0")
+        self.mounts = self.server.get_mount_points()
+        self.paths: set[str] = set()
+        self.loop = GLib.MainLoop()
+        self._buf = b""
+
+    def mount(self, spec: dict) -> dict:
+        path = str(spec["path"])
+        if path in self.paths:
+            return {"ok": path}
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch_line(spec))
+        factory.set_shared(True)
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+        label = str(spec.get("label", path))
+        factory.connect("media-configure", self._on_media_configure, label)
+        self.mounts.add_factory(path, factory)
+        self.paths.add(path)
+        return {"ok": path}
+
+    @staticmethod
+    def _on_media_configure(_factory, media, label: str) -> None:
+        element = media.get_element()
+        overlay = element.get_by_name("label") if element is not None else None
+        if overlay is not None:
+            overlay.set_property("text", label)
+
+    def _reply(self, obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj, ensure_ascii=True) + "\n")
+        sys.stdout.flush()
+
+    def _on_stdin(self, fd: int, condition: int) -> bool:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.loop.quit()
+            return False
+        self._buf += chunk
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            if not line.strip():
+                continue
+            try:
+                spec = json.loads(line)
+                if spec.get("op") == "mount":
+                    self._reply(self.mount(spec))
+                else:
+                    self._reply({"error": f"unknown op {spec.get('op')!r}"})
+            except Exception as err:  # report every failure to the parent
+                self._reply({"error": repr(err), "path": None})
+        return True
+
+    def run(self) -> None:
+        if self.server.attach(None) == 0:
+            raise SystemExit("cannot attach the RTSP server")
+        GLib.io_add_watch(
+            sys.stdin.fileno(), GLib.IO_IN | GLib.IO_HUP | GLib.IO_ERR, self._on_stdin
+        )
+        self._reply({"ready": self.server.get_bound_port()})
+        self.loop.run()
+
+
+def main() -> None:
+    """Serve until stdin closes."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    Gst.init(None)
+    Backend(args.host).run()
+
+
+if __name__ == "__main__":
+    main()
