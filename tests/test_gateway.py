@@ -1,0 +1,1078 @@
+"""The stream gateway: parsing and rewriting, then real sockets against the simulated platform."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+import io
+import logging
+import socket
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import av
+from homeassistant.components.camera import DynamicStreamSettings
+from homeassistant.components.stream import create_stream
+from homeassistant.components.stream.const import HLS_PROVIDER
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+
+from custom_components.ovopark.api import (
+    MediaUrls,
+    OvoparkClient,
+    OvoparkConnectionError,
+    OvoparkDeviceNotFound,
+    OvoparkPermissionError,
+)
+from custom_components.ovopark.gateway import StreamGateway, StreamUnavailableError
+from custom_components.ovopark.gateway_hls import HlsSession, master_playlist, rewrite_playlist
+from custom_components.ovopark.gateway_rtsp import (
+    InterleavedFrame,
+    RtspMessage,
+    RtspProtocolError,
+    UrlMap,
+    filter_transport,
+    parse_head,
+    read_item,
+    rewrite_response,
+    split_gateway_url,
+)
+from simulator.config import SimConfig
+from simulator.core import Simulator
+
+from .rtsp_client import RtspClient
+
+START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
+RELAY = "rtsp://10.1.2.3:5555/rtsp/0f8e7d6c5b4a39281706f5e4d3c2b1a0"
+GATEWAY = "rtsp://127.0.0.1:4321/1001"
+CHANNEL = "0f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def feed(data: bytes) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return reader
+
+
+# --- RTSP framing ---------------------------------------------------------------------
+
+
+async def test_read_item_mixes_frames_and_requests() -> None:
+    frame = InterleavedFrame(1, b"\x80\xc8" + bytes(30))
+    keepalive = (
+        b"GET_PARAMETER rtsp://127.0.0.1:4321/1001/ RTSP/1.0\r\nCSeq: 7\r\nSession: 12\r\n\r\n"
+    )
+    teardown = b"TEARDOWN rtsp://127.0.0.1:4321/1001/ RTSP/1.0\r\nCSeq: 8\r\n\r\n"
+    # The payload deliberately contains what looks like a request and a '$' of its own.
+    tricky = InterleavedFrame(0, b"$\x00\x00\x04OPTIONS * RTSP/1.0\r\n\r\n")
+    reader = feed(frame.to_bytes() + keepalive + tricky.to_bytes() + b"\r\n" + teardown)
+
+    items = [await read_item(reader) for _ in range(5)]
+
+    assert items[0] == frame
+    assert isinstance(items[1], RtspMessage)
+    assert items[1].method == "GET_PARAMETER"
+    assert items[1].header("cseq") == "7"
+    assert items[2] == tricky
+    assert isinstance(items[3], RtspMessage)
+    assert items[3].method == "TEARDOWN"
+    assert items[4] is None
+
+
+async def test_read_item_reads_body_by_content_length() -> None:
+    body = b"v=0\r\no=- 1 1 IN IP4 10.1.2.3\r\n"
+    raw = (
+        b"RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Type: application/sdp\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+        + InterleavedFrame(0, b"x").to_bytes()
+    )
+    reader = feed(raw)
+
+    answer = await read_item(reader)
+    frame = await read_item(reader)
+
+    assert isinstance(answer, RtspMessage)
+    assert answer.is_response
+    assert answer.status == 200
+    assert answer.body == body
+    assert frame == InterleavedFrame(0, b"x")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x00\x01garbage\r\n\r\n",
+        b"HELLO\r\n\r\n",
+        b"OPTIONS * RTSP/1.0\r\nno colon here\r\n\r\n",
+        b"OPTIONS * RTSP/1.0\r\nContent-Length: x\r\n\r\n",
+        b"OPTIONS * RTSP/1.0\r\nContent-Length: 99999999\r\n\r\n",
+        b"OPTIONS * RTSP/1.0\r\nContent-Length: 10\r\n\r\nshort",
+        b"$\x00\x00\x10short",
+        b"OPTIONS * RTSP/1.0\r\nCSeq: 1",
+    ],
+)
+async def test_read_item_rejects_garbage(raw: bytes) -> None:
+    with pytest.raises(RtspProtocolError):
+        await read_item(feed(raw))
+
+
+async def test_read_item_clean_eof() -> None:
+    assert await read_item(feed(b"")) is None
+    assert await read_item(feed(b"\r\n")) is None
+
+
+def test_message_round_trip_fixes_content_length() -> None:
+    message = parse_head(
+        b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Length: 1\r\nX-Folded: a\r\n b\r\n"
+    )
+    message.body = b"hello"
+
+    assert message.header("x-folded") == "a b"
+    assert message.to_bytes() == (
+        b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nX-Folded: a b\r\nContent-Length: 5\r\n\r\nhello"
+    )
+
+
+def test_set_header_replaces_duplicates() -> None:
+    message = RtspMessage(
+        "SETUP x RTSP/1.0", [("Transport", "a"), ("CSeq", "1"), ("transport", "b")]
+    )
+    message.set_header("Transport", "c")
+    assert message.headers == [("Transport", "c"), ("CSeq", "1")]
+
+
+# --- URL mapping and rewriting -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("rtsp://127.0.0.1:4321/1001?auth=TOKEN", ("1001", "TOKEN")),
+        ("rtsp://localhost/1001/trackID=0?x=1&auth=T", ("1001", "T")),
+        ("rtsp://127.0.0.1:4321/1001", ("1001", None)),
+        ("rtsp://127.0.0.1:4321/1001?auth=T/trackID=1", ("1001", "T")),
+        ("rtsp://127.0.0.1:4321/?auth=T", None),
+        ("http://127.0.0.1:4321/1001?auth=T", None),
+        ("*", None),
+    ],
+)
+def test_split_gateway_url(url: str, expected: tuple[str, str | None] | None) -> None:
+    assert split_gateway_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"{GATEWAY}?auth=TOKEN", RELAY),
+        (f"{GATEWAY}/?auth=TOKEN", f"{RELAY}/"),
+        (f"{GATEWAY}/trackID=0", f"{RELAY}/trackID=0"),
+        ("rtsp://localhost:4321/1001/trackID=1", f"{RELAY}/trackID=1"),
+        (f"{GATEWAY}?auth=TOKEN/trackID=0", f"{RELAY}/trackID=0"),
+        (f"{GATEWAY}?a=1&auth=TOKEN&b=2", f"{RELAY}?a=1&b=2"),
+        ("*", "*"),
+        ("rtsp://127.0.0.1:4321/1002?auth=TOKEN", None),
+        ("rtsp://127.0.0.1:4321/10012", None),
+    ],
+)
+def test_url_map_to_relay(url: str, expected: str | None) -> None:
+    assert UrlMap(GATEWAY, RELAY, "1001").to_relay(url) == expected
+
+
+def test_url_map_to_relay_keeps_relay_query() -> None:
+    urls = UrlMap(GATEWAY, "rtsp://10.1.2.3/live/abc?sig=1", "1001")
+    assert (
+        urls.to_relay(f"{GATEWAY}/trackID=0?auth=T&x=2")
+        == "rtsp://10.1.2.3/live/abc/trackID=0?sig=1&x=2"
+    )
+
+
+def test_url_map_to_gateway_rewrites_headers() -> None:
+    urls = UrlMap(GATEWAY, RELAY, "1001")
+    assert urls.to_gateway(f"{RELAY}/") == f"{GATEWAY}/"
+    assert (
+        urls.to_gateway(f"url={RELAY}/trackID=0;seq=1;rtptime=9,url={RELAY}/trackID=1;seq=5")
+        == f"url={GATEWAY}/trackID=0;seq=1;rtptime=9,url={GATEWAY}/trackID=1;seq=5"
+    )
+    # Another path on the relay still must not reach the consumer; other hosts are left alone.
+    assert urls.to_gateway("rtsp://10.1.2.3:5555/other") == GATEWAY
+    assert urls.to_gateway("rtsp://example.com/x") == "rtsp://example.com/x"
+    assert urls.to_gateway(f"note /rtsp/{CHANNEL}") == "note /1001"
+
+
+def test_rewrite_describe_answer() -> None:
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 10.1.2.3\r\ns=Session\r\nc=IN IP4 10.1.2.3\r\nt=0 0\r\n"
+        f"a=control:{RELAY}\r\nm=video 0 RTP/AVP 96\r\na=control:{RELAY}/trackID=0\r\n"
+    ).encode()
+    answer = RtspMessage(
+        "RTSP/1.0 200 OK",
+        [
+            ("CSeq", "2"),
+            ("Content-Base", f"{RELAY}/"),
+            ("Content-Location", f"{RELAY}/"),
+            ("Content-Type", "application/sdp"),
+            ("Content-Length", str(len(sdp))),
+        ],
+        sdp,
+    )
+
+    rewrite_response(answer, UrlMap(GATEWAY, RELAY, "1001"), "DESCRIBE")
+    raw = answer.to_bytes()
+
+    assert b"10.1.2.3" not in raw
+    assert CHANNEL.encode() not in raw
+    assert b"5555" not in raw
+    assert answer.header("Content-Base") == f"{GATEWAY}/"
+    assert answer.header("Content-Location") == f"{GATEWAY}/"
+    assert f"a=control:{GATEWAY}/trackID=0".encode() in answer.body
+    assert len(answer.body) != len(sdp)
+    assert raw.count(b"Content-Length") == 1
+    assert f"Content-Length: {len(answer.body)}\r\n".encode() in raw
+
+
+def test_rewrite_describe_adds_missing_content_base() -> None:
+    answer = RtspMessage("RTSP/1.0 200 OK", [("CSeq", "2")], b"")
+    rewrite_response(answer, UrlMap(GATEWAY, RELAY, "1001"), "DESCRIBE")
+    assert answer.header("Content-Base") == f"{GATEWAY}/"
+
+
+def test_rewrite_keeps_binary_bodies() -> None:
+    answer = RtspMessage(
+        "RTSP/1.0 200 OK", [("Content-Type", "application/octet-stream")], b"\xff/rtsp/"
+    )
+    rewrite_response(answer, UrlMap(GATEWAY, RELAY, "1001"), "GET_PARAMETER")
+    assert answer.body == b"\xff/rtsp/"
+
+
+@pytest.mark.parametrize(
+    ("transport", "expected"),
+    [
+        ("RTP/AVP/TCP;unicast;interleaved=0-1", "RTP/AVP/TCP;unicast;interleaved=0-1"),
+        ("RTP/AVP;unicast;client_port=5000-5001", None),
+        ("RTP/AVP/UDP;unicast;client_port=5000-5001", None),
+        ("RTP/AVP;multicast", None),
+        ("", None),
+        (
+            "RTP/AVP;unicast;client_port=5000-5001, RTP/AVP/TCP;unicast;interleaved=0-1",
+            "RTP/AVP/TCP;unicast;interleaved=0-1",
+        ),
+    ],
+)
+def test_filter_transport(transport: str, expected: str | None) -> None:
+    assert filter_transport(transport) == expected
+
+
+# --- HLS playlists -------------------------------------------------------------------------
+
+HLS_UPSTREAM = f"http://10.1.2.3:6681/rtsp/{CHANNEL}/index.m3u8"
+
+
+def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
+    session = HlsSession("sid", "T", "1001", HLS_UPSTREAM)
+    playlist = (
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:3\n"
+        '#EXT-X-MAP:URI="init.mp4"\n'
+        '#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k?id=1"\n'
+        "#EXTINF:1.0,\nseg_00003.ts\n"
+        f"#EXTINF:1.0,\nhttp://10.1.2.3:6681/rtsp/{CHANNEL}/seg_00004.ts?x=1\n"
+        f"#EXTINF:1.0,\n/rtsp/{CHANNEL}/{CHANNEL}_5.ts\n"
+    )
+
+    out = rewrite_playlist(playlist, HLS_UPSTREAM, lambda url: f"{session.local_name(url)}?auth=T")
+
+    assert CHANNEL not in out
+    assert "10.1.2.3" not in out
+    assert "keys.example" not in out
+    lines = out.splitlines()
+    assert "seg_00003.ts?auth=T" in lines
+    assert '#EXT-X-MAP:URI="init.mp4?auth=T"' in lines
+    names = dict(session.names)
+    assert names["seg_00003.ts"] == f"http://10.1.2.3:6681/rtsp/{CHANNEL}/seg_00003.ts"
+    assert names["init.mp4"] == f"http://10.1.2.3:6681/rtsp/{CHANNEL}/init.mp4"
+    assert f"http://10.1.2.3:6681/rtsp/{CHANNEL}/{CHANNEL}_5.ts" in names.values()
+    # Stable names across reloads: the same upstream URI keeps its local name.
+    again = rewrite_playlist(
+        playlist, HLS_UPSTREAM, lambda url: f"{session.local_name(url)}?auth=T"
+    )
+    assert again == out
+
+
+def test_session_names_are_bounded_and_unique() -> None:
+    session = HlsSession("sid", "T", "1001", HLS_UPSTREAM)
+    first = session.local_name("http://a/x/seg.ts")
+    second = session.local_name("http://b/y/seg.ts")
+    reserved = session.local_name("http://a/x/index.m3u8")
+    assert first == "seg.ts"
+    assert second != first
+    assert second.endswith(".ts")
+    assert reserved != "index.m3u8"
+    for n in range(600):
+        session.local_name(f"http://a/x/seg{n}.ts")
+    assert len(session.names) == 512
+    assert len(session.by_url) == 512
+
+
+def test_master_playlist_points_at_session() -> None:
+    text = master_playlist("SID", "TOK")
+    assert text.splitlines()[-1] == "s/SID/index.m3u8?auth=TOK"
+    assert "#EXT-X-STREAM-INF:BANDWIDTH=" in text
+
+
+# --- The gateway on real sockets ---------------------------------------------------------------
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    """The real 10 s pull window: the GStreamer backend's first PLAY can take seconds under load."""
+    return SimConfig(pull_window=10.0, hls_idle=2.0, no_sub_delay=0.05)
+
+
+@pytest.fixture
+async def gateway(socket_enabled: None) -> AsyncIterator[StreamGateway]:
+    gw = StreamGateway(hls_idle=5.0)
+    await gw.start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+@pytest.fixture
+async def client(simulator: Simulator) -> AsyncIterator[OvoparkClient]:
+    async with aiohttp.ClientSession() as session:
+        yield OvoparkClient(
+            session,
+            base_url=simulator.gateway_url,
+            api_key=simulator.config.api_key,
+            api_secret=simulator.config.api_secret,
+        )
+
+
+class Results:
+    """Records on_result callbacks."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Exception | None]] = []
+
+    def __call__(self, camera_id: str, error: Exception | None) -> None:
+        self.calls.append((camera_id, error))
+
+
+def platform_allocator(client: OvoparkClient) -> Callable[[str], Awaitable[MediaUrls]]:
+    async def allocate(camera_id: str) -> MediaUrls:
+        return await client.start_media_play(int(camera_id))
+
+    return allocate
+
+
+def media_plays(sim: Simulator) -> int:
+    return sum(1 for call in sim.calls if call.method == START_MEDIA_PLAY)
+
+
+async def test_listeners_bound_to_loopback(gateway: StreamGateway) -> None:
+    sockets = gateway.sockets
+    assert len(sockets) == 2
+    assert {host for host, _ in sockets} == {"127.0.0.1"}
+    assert all(port > 0 for _, port in sockets)
+    assert gateway.running
+    assert gateway.rtsp_url("T", "1001") == f"rtsp://127.0.0.1:{sockets[0][1]}/1001?auth=T"
+    assert (
+        gateway.hls_url("T", "1001") == f"http://127.0.0.1:{sockets[1][1]}/1001/index.m3u8?auth=T"
+    )
+
+
+async def test_stop_leaves_nothing_listening(socket_enabled: None) -> None:
+    gw = StreamGateway()
+    await gw.start()
+    await gw.start()  # idempotent
+    ports = [port for _, port in gw.sockets]
+    await gw.stop()
+    assert gw.sockets == []
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+            pass
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?auth=", "?auth=wrong-token", "?other=1"],
+    ids=["none", "empty", "wrong", "other"],
+)
+async def test_rtsp_wrong_token_is_404_without_platform_call(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway, query: str
+) -> None:
+    results = Results()
+    token = gateway.register(platform_allocator(client), on_result=results)
+    url = gateway.rtsp_url(token, "1001").split("?")[0] + query
+
+    async with RtspClient(url) as rtsp:
+        answer = await rtsp.request("OPTIONS")
+        assert answer.status == 404
+        assert await rtsp.read_until_closed()
+
+    assert media_plays(simulator) == 0
+    assert results.calls == []
+    assert gateway.stats()["refusals"] == 0
+
+
+async def test_rtsp_unknown_path_is_404(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    token = gateway.register(platform_allocator(client))
+    port = gateway.sockets[0][1]
+    for url in (
+        f"rtsp://127.0.0.1:{port}/?auth={token}",
+        f"rtsp://127.0.0.1:{port}/bad%20id?auth={token}",
+    ):
+        async with RtspClient(url) as rtsp:
+            assert (await rtsp.request("DESCRIBE")).status == 404
+    async with RtspClient(f"rtsp://127.0.0.1:{port}/") as rtsp:
+        assert (await rtsp.request("OPTIONS", "*")).status == 404
+    assert media_plays(simulator) == 0
+
+
+async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGateway) -> None:
+    calls: list[str] = []
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        calls.append(camera_id)
+        return MediaUrls()
+
+    gateway.register(allocate)
+    port = gateway.sockets[0][1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"\x16\x03\x01 not rtsp\r\n\r\n")
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"$\x00\x00\x01x")  # a frame before any request
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (OvoparkDeviceNotFound("gone", code=103092), 404),
+        (OvoparkPermissionError("denied", code=103064), 404),
+        (OvoparkConnectionError("down"), 503),
+        (RuntimeError("allocator bug"), 503),
+        (None, 503),  # a channel without an RTSP address
+    ],
+)
+async def test_rtsp_refusals(gateway: StreamGateway, error: Exception | None, status: int) -> None:
+    results = Results()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        if error is not None:
+            raise error
+        return MediaUrls(hls="http://127.0.0.1:9/x/index.m3u8")
+
+    token = gateway.register(allocate, on_result=results)
+    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        answer = await rtsp.request("OPTIONS")
+        assert answer.status == status
+        assert answer.header("cseq") == "1"
+        assert await rtsp.read_until_closed()
+
+    assert len(results.calls) == 1
+    camera, reported = results.calls[0]
+    assert camera == "1001"
+    if error is None:
+        assert isinstance(reported, StreamUnavailableError)
+    else:
+        assert reported is error
+    assert gateway.stats()["refusals"] == 1
+
+
+async def test_refusal_from_the_platform(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    results = Results()
+    token = gateway.register(platform_allocator(client), on_result=results)
+
+    async with RtspClient(gateway.rtsp_url(token, "999999")) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 404
+
+    assert media_plays(simulator) == 1
+    assert [type(err) for _, err in results.calls] == [OvoparkDeviceNotFound]
+
+
+async def test_result_callback_errors_are_contained(gateway: StreamGateway) -> None:
+    def broken(camera_id: str, error: Exception | None) -> None:
+        raise ValueError("callback bug")
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        raise OvoparkConnectionError("down")
+
+    token = gateway.register(allocate, on_result=broken)
+    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 503
+
+
+async def test_hls_wrong_token_and_unknown_paths_are_404(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    token = gateway.register(platform_allocator(client))
+    base = gateway.hls_url(token, "1001").split("?")[0]
+    port = gateway.sockets[1][1]
+    async with aiohttp.ClientSession() as http:
+        for url in (
+            base,
+            f"{base}?auth=wrong",
+            f"http://127.0.0.1:{port}/1001/s/nosuchsession/index.m3u8?auth={token}",
+            f"http://127.0.0.1:{port}/1001/s/nosuchsession/seg.ts?auth={token}",
+            f"http://127.0.0.1:{port}/1001/other?auth={token}",
+            f"http://127.0.0.1:{port}/?auth={token}",
+        ):
+            async with http.get(url) as resp:
+                assert resp.status == 404, url
+        async with http.post(f"{base}?auth={token}") as resp:
+            assert resp.status == 405
+    assert media_plays(simulator) == 0
+
+
+async def test_unregister_refuses_the_old_token(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    token = gateway.register(platform_allocator(client))
+    assert gateway.entries == 1
+    gateway.unregister(token)
+    assert gateway.entries == 0
+    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 404
+    assert media_plays(simulator) == 0
+
+
+def test_stats_never_name_tokens() -> None:
+    gw = StreamGateway()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls()
+
+    token = gw.register(allocate)
+    stats: dict[str, Any] = gw.stats()
+    assert token not in repr(stats)
+    assert stats["channels_opened"] == 0
+    assert stats["consumers"] == {}
+
+
+# --- Media through the gateway (the simulator's relay: GStreamer + ffmpeg) ----------------------
+
+
+class RecordingAllocator:
+    """The platform allocator, remembering every channel's addresses (for leak checks)."""
+
+    def __init__(self, client: OvoparkClient) -> None:
+        self.client = client
+        self.urls: list[MediaUrls] = []
+
+    async def __call__(self, camera_id: str) -> MediaUrls:
+        urls = await self.client.start_media_play(int(camera_id))
+        self.urls.append(urls)
+        return urls
+
+    def secrets(self) -> set[str]:
+        """Relay ports and channel ids: nothing a consumer may ever see."""
+        found: set[str] = set()
+        for urls in self.urls:
+            for address in (urls.rtsp, urls.hls):
+                assert address is not None
+                parts = urlsplit(address)
+                found.add(f":{parts.port}")
+                found.update(p for p in parts.path.split("/") if len(p) >= 16)
+        return found
+
+
+async def wait_for(predicate: Callable[[], bool], *, attempts: int = 200) -> None:
+    """Poll a condition (bounded; no wall-clock assertion)."""
+    for _ in range(attempts):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+def decode(url: str, options: dict[str, str], count: int = 5) -> tuple[int, int, int]:
+    """Decode `count` video frames with PyAV (ffmpeg); returns (frames, width, height)."""
+    frames = width = height = 0
+    with av.open(url, options=options, timeout=30) as container:
+        for frame in container.decode(video=0):
+            frames += 1
+            width, height = frame.width, frame.height
+            if frames >= count:
+                break
+    return frames, width, height
+
+
+async def decode_in_thread(url: str, options: dict[str, str]) -> tuple[int, int, int]:
+    return await asyncio.get_running_loop().run_in_executor(None, decode, url, options)
+
+
+@pytest.fixture
+async def rtsp_setup(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> tuple[Simulator, StreamGateway, RecordingAllocator, Results, str]:
+    allocator = RecordingAllocator(client)
+    results = Results()
+    token = gateway.register(allocator, on_result=results)
+    return simulator, gateway, allocator, results, token
+
+
+@pytest.mark.media
+async def test_rtsp_client_sees_only_gateway_addresses(rtsp_setup: Any) -> None:
+    sim, gateway, allocator, results, token = rtsp_setup
+    url = gateway.rtsp_url(token, "1001")
+    async with RtspClient(url) as rtsp:
+        describe = await rtsp.play()
+        assert b"m=video" in describe.body
+        assert describe.header("content-base") == url.split("?")[0] + "/"
+        frames = await rtsp.read_frames(20)
+        assert {channel for channel, _ in frames} <= {0, 1}
+        assert gateway.stats()["consumers"] == {"1001": 1}
+        # Keep-alives and RTCP from the consumer interleave with the relay's RTP.
+        await rtsp.send_raw(b"$\x01\x00\x08" + b"\x81\xc9\x00\x01" + bytes(4))
+        keepalive = await rtsp.request("GET_PARAMETER", describe.header("content-base"))
+        assert keepalive.status == 200
+        await rtsp.read_frames(5)
+        teardown = await rtsp.request("TEARDOWN", describe.header("content-base"))
+        assert teardown.status == 200
+
+    assert media_plays(sim) == 1
+    assert results.calls == [("1001", None)]
+    seen = b"".join(answer.raw for answer in rtsp.answers).decode()
+    for secret in allocator.secrets():
+        assert secret not in seen
+    assert "trackID" in seen or "stream=" in seen  # the per-track URLs did come through, rewritten
+    await wait_for(lambda: not sim.relay.channels)
+    assert sim.relay.history[-1].close_reason == "last_puller_left"
+    await wait_for(lambda: gateway.stats()["consumers"] == {})
+    assert gateway.stats()["channels_opened"] == 1
+
+
+@pytest.mark.media
+async def test_rtsp_udp_only_setup_gets_461(rtsp_setup: Any) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
+        await rtsp.request("OPTIONS")
+        describe = await rtsp.request("DESCRIBE")
+        control = rtsp.control_urls(describe.body, describe.header("content-base") or "")[0]
+        udp = await rtsp.request(
+            "SETUP", control, {"Transport": "RTP/AVP;unicast;client_port=40000-40001"}
+        )
+        assert udp.status == 461
+        # The client falls back to TCP on the same connection.
+        tcp = await rtsp.request(
+            "SETUP", control, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+        )
+        assert tcp.status == 200
+        assert (await rtsp.request("PLAY", describe.header("content-base"))).status == 200
+        assert await rtsp.read_frames(3)
+    assert media_plays(sim) == 1
+
+
+@pytest.mark.media
+async def test_rtsp_consumer_leaving_closes_the_channel_and_the_next_gets_a_fresh_one(
+    rtsp_setup: Any,
+) -> None:
+    sim, gateway, allocator, _, token = rtsp_setup
+    url = gateway.rtsp_url(token, "1003")
+    async with RtspClient(url) as rtsp:
+        await rtsp.play()
+        await rtsp.read_frames(5)
+    # No TEARDOWN: the consumer just went away; upstream closes at once, so does the channel.
+    await wait_for(lambda: not sim.relay.channels)
+    assert sim.relay.history[0].close_reason == "last_puller_left"
+
+    async with RtspClient(url) as rtsp:
+        await rtsp.play()
+        assert len(await rtsp.read_frames(5)) == 5
+    assert media_plays(sim) == 2
+    assert len({urls.rtsp for urls in allocator.urls}) == 2
+
+
+@pytest.mark.media
+async def test_rtsp_killed_channel_closes_consumer_and_reconnect_gets_video(
+    rtsp_setup: Any,
+) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    url = gateway.rtsp_url(token, "1004")
+    async with RtspClient(url) as rtsp:
+        await rtsp.play()
+        await rtsp.read_frames(5)
+        (channel_id,) = list(sim.relay.channels)
+        sim.relay.kill(channel_id)
+        assert await rtsp.read_until_closed()
+    await wait_for(lambda: gateway.stats()["consumers"] == {})
+
+    async with RtspClient(url) as rtsp:
+        await rtsp.play()
+        assert len(await rtsp.read_frames(5)) == 5
+    assert media_plays(sim) == 2
+
+
+@pytest.mark.media
+async def test_rtsp_unregister_and_stop_drop_consumers(rtsp_setup: Any) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    async with RtspClient(gateway.rtsp_url(token, "1005")) as rtsp:
+        await rtsp.play()
+        await rtsp.read_frames(3)
+        gateway.unregister(token)
+        assert await rtsp.read_until_closed()
+    token = gateway.register(platform_allocator_of(rtsp_setup))
+    async with RtspClient(gateway.rtsp_url(token, "1005")) as rtsp:
+        await rtsp.play()
+        await rtsp.read_frames(3)
+        await gateway.stop()
+        assert await rtsp.read_until_closed()
+    await wait_for(lambda: not sim.relay.channels)
+
+
+def platform_allocator_of(setup: Any) -> RecordingAllocator:
+    return setup[2]
+
+
+@pytest.mark.media
+async def test_pyav_decodes_through_rtsp(rtsp_setup: Any) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    frames, width, height = await decode_in_thread(
+        gateway.rtsp_url(token, "1006"), {"rtsp_transport": "tcp"}
+    )
+    assert frames == 5
+    assert (width, height) == (640, 360)
+    assert media_plays(sim) == 1
+    await wait_for(lambda: not sim.relay.channels)
+
+
+@pytest.mark.media
+async def test_pyav_decodes_through_hls(rtsp_setup: Any) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    frames, width, height = await decode_in_thread(gateway.hls_url(token, "1007"), {})
+    assert frames == 5
+    assert (width, height) == (640, 360)
+    assert media_plays(sim) == 1
+
+
+@pytest.mark.media
+async def test_hls_session_lifecycle(
+    simulator: Simulator, client: OvoparkClient, socket_enabled: None
+) -> None:
+    gateway = StreamGateway(hls_idle=1.0)
+    await gateway.start()
+    try:
+        allocator = RecordingAllocator(client)
+        token = gateway.register(allocator)
+        master_url = gateway.hls_url(token, "1008")
+        seen: list[str] = []
+        async with aiohttp.ClientSession() as http:
+            async with http.get(master_url) as resp:
+                assert resp.status == 200
+                master = await resp.text()
+            seen.append(master)
+            session_url = urljoin(master_url, master.splitlines()[-1])
+            # Reloads of the session playlist are the same consumer: one channel.
+            for _ in range(3):
+                async with http.get(session_url) as resp:
+                    assert resp.status == 200
+                    playlist = await resp.text()
+                seen.append(playlist)
+            segment = next(line for line in playlist.splitlines() if line and line[0] != "#")
+            async with http.get(urljoin(session_url, segment)) as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Type"] == "video/mp2t"
+                body = await resp.read()
+            assert body[:1] == b"\x47"  # MPEG-TS sync byte
+            assert gateway.stats()["hls_sessions"] == {"1008": 1}
+            assert media_plays(simulator) == 1
+            # A wrong token on a live session's resources is refused.
+            async with http.get(session_url.replace(token, "wrong")) as resp:
+                assert resp.status == 404
+
+            # Idle: the session ends, its URL is gone; the master opens a fresh channel.
+            await wait_for(lambda: gateway.stats()["hls_sessions"] == {})
+            async with http.get(session_url) as resp:
+                assert resp.status == 404
+            async with http.get(master_url) as resp:
+                assert resp.status == 200
+                seen.append(await resp.text())
+            assert media_plays(simulator) == 2
+
+        text = "".join(seen)
+        for secret in allocator.secrets():
+            assert secret not in text
+    finally:
+        await gateway.stop()
+
+
+@pytest.mark.media
+async def test_hls_session_of_a_killed_channel_ends(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    token = gateway.register(platform_allocator(client))
+    master_url = gateway.hls_url(token, "1001")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(master_url) as resp:
+            session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
+        async with http.get(session_url) as resp:
+            assert resp.status == 200
+        simulator.relay.kill_device(1001)
+        async with http.get(session_url) as resp:
+            assert resp.status == 404
+        assert gateway.stats()["hls_sessions"] == {}
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("protocol", ["rtsp", "hls"])
+# HLS output keeps a 300 s idle timer after stream.stop(); Home Assistant's own stream tests allow it.
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_home_assistant_stream_worker_through_gateway(
+    hass: HomeAssistant,
+    hass_client: Any,
+    simulator: Simulator,
+    client: OvoparkClient,
+    gateway: StreamGateway,
+    protocol: str,
+) -> None:
+    token = gateway.register(platform_allocator(client))
+    source = (
+        gateway.rtsp_url(token, "1002") if protocol == "rtsp" else gateway.hls_url(token, "1002")
+    )
+    assert await async_setup_component(
+        hass, "stream", {"stream": {"ll_hls": True, "segment_duration": 2, "part_duration": 0.5}}
+    )
+    stream = create_stream(hass, source, {}, DynamicStreamSettings())
+    stream.add_provider(HLS_PROVIDER)
+    await stream.start()
+    try:
+        http = await hass_client()
+        base = stream.endpoint_url(HLS_PROVIDER).rsplit("/", 1)[0]
+        playlist = ""
+        for _ in range(300):
+            resp = await http.get(f"{base}/playlist.m3u8")
+            if resp.status == 200 and "#EXTINF" in (playlist := await resp.text()):
+                break
+            await asyncio.sleep(0.1)
+        assert "#EXTINF" in playlist
+        segment = next(
+            line for line in playlist.splitlines() if "segment/" in line and line[0] != "#"
+        )
+        init = await (await http.get(f"{base}/init.mp4")).read()
+        data = await (await http.get(f"{base}/{segment.lstrip('./')}")).read()
+    finally:
+        await stream.stop()
+    with av.open(io.BytesIO(init + data)) as container:
+        frames = list(container.decode(video=0))
+    assert frames
+    assert (frames[0].width, frames[0].height) == (640, 360)
+    assert media_plays(simulator) == 1
+
+
+@pytest.mark.media
+async def test_concurrent_rtsp_consumers_get_their_own_channels(rtsp_setup: Any) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    url = gateway.rtsp_url(token, "1001")
+    async with RtspClient(url) as first, RtspClient(url) as second:
+        await asyncio.gather(first.play(), second.play())
+        await asyncio.gather(first.read_frames(5), second.read_frames(5))
+        assert gateway.stats()["consumers"] == {"1001": 2}
+    assert media_plays(sim) == 2
+    await wait_for(lambda: not sim.relay.channels)
+
+
+@pytest.mark.media
+async def test_debug_logs_name_no_token_relay_or_channel(
+    rtsp_setup: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, gateway, allocator, _, token = rtsp_setup
+    caplog.set_level(logging.DEBUG)
+    async with RtspClient(gateway.rtsp_url(token, "1003")) as rtsp:
+        await rtsp.play()
+        await rtsp.read_frames(3)
+    async with RtspClient(gateway.rtsp_url("wrong", "1003")) as rtsp:
+        await rtsp.request("OPTIONS")
+    async with aiohttp.ClientSession() as http, http.get(gateway.hls_url(token, "1004")) as resp:
+        assert resp.status == 200
+    await wait_for(lambda: gateway.stats()["rtsp_consumers"] == {})
+    # Our loggers only: asyncio's debug mode (on in these tests) logs socket peers by itself.
+    records = [r for r in caplog.records if r.name.startswith("custom_components")]
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in records)
+    assert "camera 1003: RTSP consumer connected" in text
+    assert token not in text
+    for secret in allocator.secrets():
+        assert secret not in text
+
+
+@pytest.mark.media
+async def test_relay_redirect_is_followed_by_the_gateway(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    """A relay node redirecting to another (the simulator cannot): the consumer never sees it."""
+    allocator = RecordingAllocator(client)
+    redirected: list[str] = []
+
+    async def redirector(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        cseq = next(line for line in head.decode().split("\r\n") if line.startswith("CSeq"))
+        redirected.append(head.decode().split(" ")[1])
+        location = allocator.urls[-1].rtsp
+        writer.write(f"RTSP/1.0 302 Moved\r\n{cseq}\r\nLocation: {location}\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(redirector, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        await allocator(camera_id)
+        return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/node/abcdefghijklmnopqrstuvwxyz")
+
+    try:
+        token = gateway.register(allocate)
+        async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
+            await rtsp.play()
+            assert len(await rtsp.read_frames(5)) == 5
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert redirected == [f"rtsp://127.0.0.1:{port}/node/abcdefghijklmnopqrstuvwxyz"]
+    assert all(answer.status == 200 for answer in rtsp.answers)
+    seen = b"".join(answer.raw for answer in rtsp.answers).decode()
+    for secret in {*allocator.secrets(), str(port), "abcdefghijklmnop"}:
+        assert secret not in seen
+    assert media_plays(simulator) == 1
+
+
+@pytest.mark.media
+async def test_hls_session_keeps_its_channel_pulled_between_reloads(
+    simulator: Simulator, client: OvoparkClient, socket_enabled: None
+) -> None:
+    """A player pausing longer than the relay's HLS idle time (2 s here) keeps its channel."""
+    gateway = StreamGateway(hls_idle=60.0, hls_keepalive=0.5)
+    await gateway.start()
+    try:
+        token = gateway.register(platform_allocator(client))
+        master_url = gateway.hls_url(token, "1001")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(master_url) as resp:
+                session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
+            async with http.get(session_url) as resp:
+                assert resp.status == 200
+            (channel,) = simulator.relay.channels.values()
+            requests = channel.hls_requests
+            # Only the gateway's keep-alives reach the relay now; enough of them to outlast its idle.
+            await wait_for(lambda: channel.hls_requests >= requests + 8)
+            assert channel.closed_at is None
+            async with http.get(session_url) as resp:
+                assert resp.status == 200
+        assert media_plays(simulator) == 1
+    finally:
+        await gateway.stop()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_unreachable_relay_is_503(gateway: StreamGateway) -> None:
+    port = closed_port()
+    results = Results()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(
+            rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x", hls=f"http://127.0.0.1:{port}/rtsp/x/index.m3u8"
+        )
+
+    token = gateway.register(allocate, on_result=results)
+    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        assert (await rtsp.request("DESCRIBE")).status == 503
+    master_url = gateway.hls_url(token, "1001")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(master_url) as resp:
+            assert resp.status == 200
+            session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
+        async with http.get(session_url) as resp:
+            assert resp.status == 502
+        async with http.get(urljoin(session_url, f"nosuch.ts?auth={token}")) as resp:
+            assert resp.status == 404
+        assert gateway.stats()["hls_sessions"] == {"1001": 1}
+        gateway.unregister(token)
+        assert gateway.stats()["hls_sessions"] == {}
+        async with http.get(session_url) as resp:
+            assert resp.status == 404
+    assert results.calls == [("1001", None), ("1001", None)]
+
+
+async def test_relay_speaking_garbage_is_503(gateway: StreamGateway) -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
+
+    try:
+        token = gateway.register(allocate)
+        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+            assert (await rtsp.request("OPTIONS")).status == 503
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_hls_refusal_status(gateway: StreamGateway) -> None:
+    results = Results()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        raise OvoparkConnectionError("down")
+
+    token = gateway.register(allocate, on_result=results)
+    async with aiohttp.ClientSession() as http, http.get(gateway.hls_url(token, "1001")) as resp:
+        assert resp.status == 503
+    assert len(results.calls) == 1
+
+
+async def test_entry_unregistered_during_allocation(gateway: StreamGateway) -> None:
+    tokens: list[str] = []
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        gateway.unregister(tokens[0])
+        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/x")
+
+    tokens.append(gateway.register(allocate))
+    async with RtspClient(gateway.rtsp_url(tokens[0], "1001")) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 404
+
+
+@pytest.mark.media
+async def test_rtsp_other_camera_on_the_same_connection_is_404(rtsp_setup: Any) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    url = gateway.rtsp_url(token, "1001")
+    async with RtspClient(url) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 200
+        other = url.replace("/1001?", "/1002?")
+        assert (await rtsp.request("DESCRIBE", other)).status == 404
+        assert (await rtsp.request("DESCRIBE")).status == 200
+    assert media_plays(sim) == 1
+
+
+@pytest.mark.media
+async def test_rtsp_first_request_other_than_options_or_describe(rtsp_setup: Any) -> None:
+    sim, gateway, _, _, token = rtsp_setup
+    url = gateway.rtsp_url(token, "1001")
+    async with RtspClient(url) as rtsp:
+        answer = await rtsp.request("GET_PARAMETER")
+        assert answer.status > 0
+        assert (await rtsp.request("DESCRIBE")).status == 200
+    assert media_plays(sim) == 1
