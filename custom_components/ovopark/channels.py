@@ -73,19 +73,27 @@ def entry_allocator(
 ) -> Callable[[str], Awaitable[MediaUrls]]:
     """The allocator the gateway calls when a consumer connects to one of the entry's cameras."""
 
+    # A refused sub stream can take the platform ~16 s to refuse: ask for it once per camera only.
+    no_sub_stream: set[int] = set()
+
     async def allocate(camera_id: str) -> MediaUrls:
         camera = coordinator.data.cameras.get(int(camera_id)) if camera_id.isdigit() else None
         if camera is None:
             raise OvoparkDeviceNotFound("camera not listed", code=103092)
         if not camera.online:
             raise CameraOfflineError("camera offline")
-        if entry.options.get(CONF_QUALITY) == QUALITY_SUB and camera.has_sub_stream:
+        if (
+            entry.options.get(CONF_QUALITY) == QUALITY_SUB
+            and camera.has_sub_stream
+            and camera.id not in no_sub_stream
+        ):
             try:
                 return await client.start_media_play(camera.id, sub_stream=True)
             except OvoparkAuthError, OvoparkRateLimitError:
                 raise
             except OvoparkError:
-                LOGGER.debug("Sub stream of %s refused; falling back to main", camera.name)
+                no_sub_stream.add(camera.id)
+                LOGGER.debug("Sub stream of %s refused; using the main stream", camera.name)
         return await client.start_media_play(camera.id)
 
     return allocate
