@@ -81,3 +81,38 @@ async def test_offline_camera_is_refused_without_a_platform_call(
     await hass.config_entries.async_get_entry(entry_id).runtime_data.coordinator.async_refresh()
     assert await _describe(hass, entity_id) == 503
     assert simulator.count(START_MEDIA_PLAY) == 0
+
+
+async def test_sub_stream_quality_and_fallback(hass: HomeAssistant, simulator: Simulator) -> None:
+    entry = entry_for(simulator, options={"quality": "sub"})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    ent_reg = er.async_get(hass)
+    with_sub = next(c for c in simulator.data.cameras.values() if c.has_sub and c.online)
+    without_sub = next(c for c in simulator.data.cameras.values() if not c.has_sub and c.online)
+
+    assert (
+        await _describe(hass, ent_reg.async_get_entity_id("camera", DOMAIN, str(with_sub.id)))
+        == 200
+    )
+    assert (
+        await _describe(hass, ent_reg.async_get_entity_id("camera", DOMAIN, str(without_sub.id)))
+        == 200
+    )
+    # The platform refuses the sub stream once: main stream instead, and the sub stream is not asked again.
+    simulator.faults.return_code(-500, times=1, method=START_MEDIA_PLAY)
+    entity_id = ent_reg.async_get_entity_id("camera", DOMAIN, str(with_sub.id))
+    assert await _describe(hass, entity_id) == 200
+    assert await _describe(hass, entity_id) == 200
+    slaves = [
+        (c.params["deviceId"], c.params.get("isSlave"), c.code)
+        for c in simulator.calls_of(START_MEDIA_PLAY)
+    ]
+    assert slaves == [
+        (str(with_sub.id), "1", 0),
+        (str(without_sub.id), "0", 0),
+        (str(with_sub.id), "1", -500),
+        (str(with_sub.id), "0", 0),
+        (str(with_sub.id), "0", 0),
+    ]

@@ -72,7 +72,6 @@ def entry_allocator(
     coordinator: OvoparkCoordinator,
 ) -> Callable[[str], Awaitable[MediaUrls]]:
     """The allocator the gateway calls when a consumer connects to one of the entry's cameras."""
-
     # A refused sub stream can take the platform ~16 s to refuse: ask for it once per camera only.
     no_sub_stream: set[int] = set()
 
