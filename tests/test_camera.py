@@ -47,7 +47,7 @@ class RecordingProvider(CameraWebRTCProvider):
     @callback
     def async_is_supported(self, stream_source: str) -> bool:
         self.probed.append(stream_source)
-        return True
+        return False  # decline, so every registered provider gets probed
 
     async def async_handle_async_webrtc_offer(
         self, camera: Camera, offer_sdp: str, session_id: str, send_message: WebRTCSendMessage
