@@ -180,3 +180,43 @@ async def test_unreachable_platform_is_not_ready(hass: HomeAssistant, simulator:
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_gateway_shared_by_entries_and_stopped_with_the_last(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    from custom_components.ovopark.channels import DATA_GATEWAY  # noqa: PLC0415
+    from simulator.config import KeyInfo  # noqa: PLC0415
+
+    simulator.config.keys["second-key"] = KeyInfo(secret="second-secret")
+    first = entry_for(simulator)
+    second = entry_for(simulator, api_key="second-key", api_secret="second-secret")
+    second.add_to_hass(hass)
+    first.add_to_hass(hass)
+    # Setting up the integration sets up both entries.
+    assert await hass.config_entries.async_setup(first.entry_id)
+    await hass.async_block_till_done()
+    assert second.state is ConfigEntryState.LOADED
+    gateway = first.runtime_data.gateway
+    assert second.runtime_data.gateway is gateway
+    assert first.runtime_data.gateway_token != second.runtime_data.gateway_token
+
+    assert await hass.config_entries.async_unload(first.entry_id)
+    assert gateway.running
+    assert await hass.config_entries.async_unload(second.entry_id)
+    assert not gateway.running
+    assert DATA_GATEWAY not in hass.data
+
+
+async def test_gateway_stops_with_home_assistant(hass: HomeAssistant, simulator: Simulator) -> None:
+    from homeassistant.const import EVENT_HOMEASSISTANT_STOP  # noqa: PLC0415
+
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    gateway = entry.runtime_data.gateway
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not gateway.running
+    assert await hass.config_entries.async_unload(entry.entry_id)

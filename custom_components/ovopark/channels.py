@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.hass_dict import HassKey
@@ -29,6 +30,7 @@ from .gateway import StreamGateway
 class _SharedGateway:
     gateway: StreamGateway
     users: set[str] = field(default_factory=set)
+    unsub_stop: CALLBACK_TYPE | None = None
 
 
 DATA_GATEWAY: HassKey[_SharedGateway] = HassKey(f"{DOMAIN}_gateway")
@@ -50,6 +52,13 @@ async def async_acquire_gateway(hass: HomeAssistant, entry_id: str) -> StreamGat
         gateway = StreamGateway()
         await gateway.start()
         shared = hass.data[DATA_GATEWAY] = _SharedGateway(gateway=gateway)
+
+        async def _stop_at_shutdown(_event: Event) -> None:
+            if hass.data.get(DATA_GATEWAY) is shared:
+                hass.data.pop(DATA_GATEWAY)
+                await gateway.stop()
+
+        shared.unsub_stop = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_at_shutdown)
     shared.users.add(entry_id)
     return shared.gateway
 
@@ -62,6 +71,8 @@ async def async_release_gateway(hass: HomeAssistant, entry_id: str) -> None:
     shared.users.discard(entry_id)
     if not shared.users:
         hass.data.pop(DATA_GATEWAY)
+        if shared.unsub_stop is not None:
+            shared.unsub_stop()
         await shared.gateway.stop()
 
 
