@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
@@ -34,6 +36,7 @@ class _SharedGateway:
 
 
 DATA_GATEWAY: HassKey[_SharedGateway] = HassKey(f"{DOMAIN}_gateway")
+DATA_GATEWAY_LOCK: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_gateway_lock")
 
 
 class CameraOfflineError(OvoparkError):
@@ -47,20 +50,28 @@ def signal_channel_result(entry_id: str, camera_id: str) -> str:
 
 async def async_acquire_gateway(hass: HomeAssistant, entry_id: str) -> StreamGateway:
     """The running gateway, started by the first config entry."""
-    shared = hass.data.get(DATA_GATEWAY)
-    if shared is None:
-        gateway = StreamGateway()
-        await gateway.start()
-        shared = hass.data[DATA_GATEWAY] = _SharedGateway(gateway=gateway)
+    # Entries are set up concurrently: the first starts the gateway, the others wait for it.
+    async with hass.data.setdefault(DATA_GATEWAY_LOCK, asyncio.Lock()):
+        shared = hass.data.get(DATA_GATEWAY)
+        if shared is None:
+            gateway = StreamGateway()
+            await gateway.start()
+            shared = hass.data[DATA_GATEWAY] = _SharedGateway(gateway=gateway)
+            shared.unsub_stop = hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_STOP, partial(_async_stop_at_shutdown, hass, shared)
+            )
+        shared.users.add(entry_id)
+        return shared.gateway
 
-        async def _stop_at_shutdown(_event: Event) -> None:
-            if hass.data.get(DATA_GATEWAY) is shared:
-                hass.data.pop(DATA_GATEWAY)
-                await gateway.stop()
 
-        shared.unsub_stop = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_at_shutdown)
-    shared.users.add(entry_id)
-    return shared.gateway
+async def _async_stop_at_shutdown(
+    hass: HomeAssistant, shared: _SharedGateway, _event: Event
+) -> None:
+    """Close the gateway's listeners and consumers when Home Assistant stops."""
+    if hass.data.get(DATA_GATEWAY) is shared:
+        hass.data.pop(DATA_GATEWAY)
+        shared.unsub_stop = None
+        await shared.gateway.stop()
 
 
 async def async_release_gateway(hass: HomeAssistant, entry_id: str) -> None:
