@@ -1,0 +1,150 @@
+"""Fixtures of the browser end-to-end test: the demo stack (scripts/demo.py) and headless Chromium.
+
+The stack runs exactly as `scripts/develop` runs it (simulator + Home Assistant, onboarded, entry
+created through the config flow, camera dashboard saved), on free ports, in a temporary
+configuration folder, as a child process stopped by its pid at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = REPO / "artifacts" / "e2e"
+STACK_START_TIMEOUT = 240.0
+
+HAVE_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
+NO_BROWSER_REASON = (
+    "needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver): "
+    "scripts/test installs them"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _enable_sockets() -> None:
+    """The HA test plugin blocks sockets per test: this test talks to real local servers."""
+    import pytest_socket  # noqa: PLC0415 - installed with pytest-homeassistant-custom-component
+
+    pytest_socket.enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def _allow_sockets() -> None:
+    _enable_sockets()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots and logs of the run are kept (git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def demo_stack(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path
+) -> Iterator[dict[str, Any]]:
+    """Start scripts/demo.py on free ports; yield its ready file; stop it by pid with SIGINT."""
+    if not HAVE_BROWSER:
+        pytest.skip(NO_BROWSER_REASON)
+    if running := os.environ.get("OVOPARK_E2E_READY_FILE"):
+        # Debugging: point the test at a stack already started with
+        # `scripts/develop --ready-file F` (it is left running).
+        yield json.loads(Path(running).read_text())
+        return
+    _enable_sockets()  # session fixtures run before the autouse one above
+    config = tmp_path_factory.mktemp("ha-config")
+    ready_file = config.parent / "ready.json"
+    out = (artifacts / "develop.log").open("wb")
+    cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--port", str(_free_port()),
+           "--config", str(config), "--ready-file", str(ready_file)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, process_group=0)
+    try:
+        deadline = time.monotonic() + STACK_START_TIMEOUT
+        while not ready_file.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"scripts/demo.py exited with {proc.returncode}: see {out.name}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the demo stack was not ready in {STACK_START_TIMEOUT:.0f} s")
+            time.sleep(0.25)
+        ready = json.loads(ready_file.read_text())
+        ready["process"] = proc
+        yield ready
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C does: it stops HA and the simulator
+            try:
+                proc.wait(90)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        out.close()
+        for name in ("home-assistant.log", "simulator.log"):
+            with contextlib.suppress(OSError):
+                shutil.copyfile(config / name, artifacts / name)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Headless Debian Chromium driven by the Debian chromedriver, with a throwaway profile."""
+    if not HAVE_BROWSER:
+        pytest.skip(NO_BROWSER_REASON)
+    from selenium import webdriver  # noqa: PLC0415
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+    }
+    for key in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"):
+        Path(env[key]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--autoplay-policy=no-user-gesture-required",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(arg)
+    service = Service(str(CHROMEDRIVER), env=env, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
