@@ -123,6 +123,22 @@ class OvoparkRequestError(OvoparkApiError):
     """The platform rejected a malformed request: a bug on our side."""
 
 
+def _error_class(code: int) -> tuple[type[OvoparkError], str]:
+    """The error class for a return code and how its message describes it."""
+    if code in AUTH_CODES:
+        return OvoparkAuthError, "authentication failed"
+    if code in REQUEST_CODES:
+        return OvoparkRequestError, "request rejected"
+    if code in TRANSIENT_CODES:
+        return OvoparkServerError, "platform error"
+    return {
+        METHOD_CODE: (OvoparkMethodError, "method not registered or not granted to this key"),
+        CLOCK_CODE: (OvoparkClockError, "timestamp rejected after clock resync"),
+        NO_DEVICE_CODE: (OvoparkDeviceNotFound, "no such device"),
+        PERMISSION_CODE: (OvoparkPermissionError, "permission denied"),
+    }.get(code, (OvoparkApiError, "platform answered"))
+
+
 def error_for_code(
     code: int,
     codename: str | None = None,
@@ -134,24 +150,6 @@ def error_for_code(
     name = codename or CODE_NAMES.get(code)
     where = method or "request"
     label = f"{name} ({code})" if name else f"code {code}"
-    if code in AUTH_CODES:
-        return OvoparkAuthError(
-            f"{where}: authentication failed: {label}", code=code, codename=name, method=method
-        )
-    if code == METHOD_CODE:
-        return OvoparkMethodError(
-            f"method {where} is not registered or not granted to this key: {label}",
-            code=code,
-            codename=name,
-            method=method,
-        )
-    if code == CLOCK_CODE:
-        return OvoparkClockError(
-            f"{where}: timestamp rejected after clock resync: {label}",
-            code=code,
-            codename=name,
-            method=method,
-        )
     if code == RATE_LIMIT_CODE:
         return OvoparkRateLimitError(
             f"{where}: rate limited: {label}, retry after {retry_after:g} s",
@@ -160,22 +158,5 @@ def error_for_code(
             method=method,
             retry_after=retry_after,
         )
-    if code == NO_DEVICE_CODE:
-        return OvoparkDeviceNotFound(
-            f"{where}: no such device: {label}", code=code, codename=name, method=method
-        )
-    if code == PERMISSION_CODE:
-        return OvoparkPermissionError(
-            f"{where}: permission denied: {label}", code=code, codename=name, method=method
-        )
-    if code in REQUEST_CODES:
-        return OvoparkRequestError(
-            f"{where}: request rejected: {label}", code=code, codename=name, method=method
-        )
-    if code in TRANSIENT_CODES:
-        return OvoparkServerError(
-            f"{where}: platform error: {label}", code=code, codename=name, method=method
-        )
-    return OvoparkApiError(
-        f"{where}: platform answered {label}", code=code, codename=name, method=method
-    )
+    cls, what = _error_class(code)
+    return cls(f"{where}: {what}: {label}", code=code, codename=name, method=method)
