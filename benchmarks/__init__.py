@@ -1,0 +1,1 @@
+"""Benchmarks of the Ovopark integration against the simulator: `python -m benchmarks`."""
