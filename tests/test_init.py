@@ -220,3 +220,25 @@ async def test_gateway_stops_with_home_assistant(hass: HomeAssistant, simulator:
     await hass.async_block_till_done()
     assert not gateway.running
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_camera_seen_by_two_keys_belongs_to_the_first_entry(
+    hass: HomeAssistant, simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    from simulator.config import KeyInfo  # noqa: PLC0415
+
+    simulator.config.keys["second-key"] = KeyInfo(secret="second-secret")
+    first = entry_for(simulator)
+    first.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(first.entry_id)
+    await hass.async_block_till_done()
+    second = entry_for(simulator, api_key="second-key", api_secret="second-secret")
+    second.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(second.entry_id)
+    await hass.async_block_till_done()
+
+    ent_reg = er.async_get(hass)
+    assert len(er.async_entries_for_config_entry(ent_reg, first.entry_id)) == 8
+    assert er.async_entries_for_config_entry(ent_reg, second.entry_id) == []
+    assert "already exists" not in caplog.text
+    assert "already added by another Ovopark entry" in caplog.text

@@ -14,6 +14,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.hass_dict import HassKey
 
 from .api import (
+    METHOD_MEDIA_PLAY,
     MediaUrls,
     OvoparkAuthError,
     OvoparkClient,
@@ -143,6 +144,7 @@ def async_dispatch_channel_result(
         async_raise_method_issue(hass, err)
     elif err is None:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+        ir.async_delete_issue(hass, DOMAIN, f"method_not_granted_{METHOD_MEDIA_PLAY}")
     async_dispatcher_send(hass, signal_channel_result(entry.entry_id, camera_id), err)
 
 

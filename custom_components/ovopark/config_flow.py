@@ -318,6 +318,10 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
             errors["base"] = "invalid_store_ids"
         except _StoreIdsNeededError:
             raise
+        except OvoparkError as err:
+            # A code the flow cannot act on (a request bug, a device answer): no traceback.
+            LOGGER.warning("The Ovopark platform refused the validation: %s", err)
+            errors["base"] = "unknown"
         except Exception:
             LOGGER.exception("Unexpected error while validating the Ovopark credentials")
             errors["base"] = "unknown"

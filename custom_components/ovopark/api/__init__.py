@@ -1,6 +1,6 @@
 """Client of the Ovopark (万店掌 / Opretail) open platform; no Home Assistant imports."""
 
-from .client import OvoparkClient
+from .client import METHOD_MEDIA_PLAY, OvoparkClient
 from .errors import (
     CODE_NAMES,
     OvoparkApiError,
@@ -23,6 +23,7 @@ from .signing import sign
 
 __all__ = [
     "CODE_NAMES",
+    "METHOD_MEDIA_PLAY",
     "Camera",
     "DeviceState",
     "MediaUrls",

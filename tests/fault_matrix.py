@@ -1,0 +1,388 @@
+"""The fault matrix as data: every platform fault at every place it can arrive, with the expected behaviour.
+
+`tests/test_fault_matrix.py` runs one test case per row; `python -m tests.fault_matrix` (or
+`scripts/gen_reliability_doc`) writes `docs/reliability.md` from the same rows, and a test fails
+when that file is out of date, so the document cannot drift from what is tested.
+
+The expectations follow the error map of the architecture (section 2). This module imports
+nothing from Home Assistant, the integration or the simulator, so the document can be generated
+anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+import sys
+from typing import Final
+
+DOC_PATH: Final = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+TEST_FILE: Final = "tests/test_fault_matrix.py"
+
+# --- faults ----------------------------------------------------------------------------------
+
+# Behaviour classes of the error map (architecture section 2).
+AUTH: Final = "auth"  # OvoparkAuthError
+METHOD: Final = "method"  # OvoparkMethodError
+CLOCK: Final = "clock"  # OvoparkClockError (after one resync)
+RATE: Final = "rate"  # OvoparkRateLimitError
+TRANSIENT: Final = "transient"  # OvoparkConnectionError family
+NOT_FOUND: Final = "not_found"  # OvoparkDeviceNotFound
+PERMISSION: Final = "permission"  # OvoparkPermissionError
+REQUEST: Final = "request"  # OvoparkRequestError (a bug on our side)
+SKEW: Final = "skew"  # a skewed server clock: resynchronised, no error at all
+
+CLASS_ERRORS: Final = {
+    AUTH: "OvoparkAuthError",
+    METHOD: "OvoparkMethodError",
+    CLOCK: "OvoparkClockError",
+    RATE: "OvoparkRateLimitError",
+    TRANSIENT: "OvoparkConnectionError family",
+    NOT_FOUND: "OvoparkDeviceNotFound",
+    PERMISSION: "OvoparkPermissionError",
+    REQUEST: "OvoparkRequestError",
+    SKEW: "none (clock resynchronised from `stat.systime`, call retried once)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One misbehaviour of the platform and how the simulator (or the test) produces it.
+
+    `kind` is one of `code` (a return code for every call), `http` (an HTTP status),
+    `malformed` (a corrupted body; `value` is the simulator's kind), `refused` (the client
+    points at a closed port), `timeout` (simulator latency beyond a short client timeout) and
+    `skew` (the simulator's clock is `value` seconds off).
+    """
+
+    id: str
+    label: str
+    kind: str
+    value: int | str | float | None
+    cls: str
+
+
+CODE_LABELS: Final = {
+    1: "KEY_NOTNULL",
+    2: "KEY_UNLAWFUL",
+    3: "KEY_HAS_EXPIRED",
+    4: "SIGN_METHOD_NOTNULL",
+    5: "SIGN_TYPE_NOTEXIST",
+    6: "SIGN_NOTNULL",
+    7: "SIGN_WRONG",
+    8: "METHOD_NOTNULL",
+    9: "METHOD_NOTEXIST_CODE",
+    10: "REQUESTMODE_NOTNULL",
+    11: "APPLICATIONID_NOTNULL",
+    12: "APPLICATIONID_NOTSAME",
+    13: "VERSION_NOTNULL",
+    14: "TIMESTAMP_NOTNULL",
+    15: "TIMESTAMP_FORMAT_ERROR",
+    16: "TIMESTAMP_OVERTIME",
+    17: "FORMAT_TYPE_NOTEXIST",
+    -100: "API_CALL_REPEAT",
+    -500: "API_SYSTEM_CALL_ERROR",
+    -999: "UNKNOWN_ERROR",
+    103064: "NO_AUTH_USER",
+    103092: "NO_DEVICE",
+    9990001: "TOKEN_NOT_EXIST",
+}
+
+
+def _code_class(code: int) -> str:
+    if code in (2, 3, 7, 12, 9990001):
+        return AUTH
+    if code == 9:
+        return METHOD
+    if code == 16:
+        return CLOCK
+    if code == -100:
+        return RATE
+    if code in (-500, -999):
+        return TRANSIENT
+    if code == 103092:
+        return NOT_FOUND
+    if code == 103064:
+        return PERMISSION
+    return REQUEST
+
+
+FAULTS: Final[tuple[Fault, ...]] = (
+    *(
+        Fault(f"code_{code}", f"code {code} {CODE_LABELS[code]}", "code", code, _code_class(code))
+        for code in CODE_LABELS
+    ),
+    *(Fault(f"http_{s}", f"HTTP {s}", "http", s, TRANSIENT) for s in (500, 502, 504)),
+    Fault("refused", "connection refused", "refused", None, TRANSIENT),
+    Fault("timeout", "timeout (no answer in time)", "timeout", None, TRANSIENT),
+    Fault("not_json", "non-JSON body", "malformed", "not_json", TRANSIENT),
+    Fault("truncated", "truncated JSON", "malformed", "truncated", TRANSIENT),
+    Fault("wrong_types", "JSON with wrong types", "malformed", "wrong_types", TRANSIENT),
+    Fault("no_stat", "JSON without `stat`", "malformed", "no_stat", TRANSIENT),
+    Fault("skew_plus_8h", "server clock +8 h", "skew", 8 * 3600.0, SKEW),
+    Fault("skew_minus_8h", "server clock -8 h", "skew", -8 * 3600.0, SKEW),
+)
+FAULTS_BY_ID: Final = {fault.id: fault for fault in FAULTS}
+
+# --- places ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a fault arrives; `test` is the test function that exercises it."""
+
+    id: str
+    label: str
+    test: str
+
+
+PLACES: Final[tuple[Place, ...]] = (
+    Place("config_flow", "config flow (user step)", "test_config_flow"),
+    Place("setup", "entry setup (first refresh)", "test_setup"),
+    Place("coordinator", "coordinator refresh", "test_coordinator_refresh"),
+    Place(
+        "gateway", "channel allocation in the gateway (RTSP consumer)", "test_gateway_allocation"
+    ),
+    Place("snapshot", "still image (`camera.snapshot`, cards)", "test_snapshot"),
+    Place("get_stream_urls", "action `ovopark.get_stream_urls`", "test_action_get_stream_urls"),
+    Place("ptz", "action `ovopark.ptz`", "test_action_ptz"),
+    Place("ptz_preset", "action `ovopark.ptz_preset`", "test_action_ptz_preset"),
+)
+PLACES_BY_ID: Final = {place.id: place for place in PLACES}
+
+# --- expectations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """The Home Assistant behaviour expected while the fault lasts, and after it clears.
+
+    Only the fields of the place are set:
+    - config flow: `flow_error` (form error) or `flow_step` (another step), or `created`;
+    - setup: `state` (`loaded`, `setup_retry`, `setup_error`);
+    - coordinator: `available` (the cameras while the fault lasts);
+    - gateway: `status` (answer to the consumer), `available` (the camera), `issue` (repair);
+    - snapshot and actions: `error_key` (translation key of the raised error) or none.
+    `reauth`: whether a reauth flow starts. Always, for every place: the config entry's data
+    and options are unchanged, no exception traceback is logged, and after the fault clears the
+    place works again (entry created, entry loaded by its automatic retry or by a reload,
+    cameras available, video, image, action result).
+    """
+
+    reauth: bool = False
+    flow_error: str | None = None
+    flow_step: str | None = None
+    created: bool = False
+    state: str | None = None
+    available: bool | None = None
+    status: int | None = None
+    issue: str | None = None
+    error_key: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        """One line for the document."""
+        parts: list[str] = []
+        if self.created:
+            parts.append("entry created")
+        if self.flow_error:
+            parts.append(f"form error `{self.flow_error}`")
+        if self.flow_step:
+            parts.append(f"`{self.flow_step}` step shown")
+        if self.state:
+            parts.append(
+                {
+                    "loaded": "entry loaded",
+                    "setup_retry": "`ConfigEntryNotReady`: retried automatically",
+                    "setup_error": "`ConfigEntryError`: setup error",
+                }[self.state]
+            )
+        if self.status is not None:
+            parts.append(f"consumer answered {self.status}")
+        if self.available is not None:
+            parts.append("camera(s) available" if self.available else "camera(s) unavailable")
+        if self.issue:
+            parts.append(f"repair issue `{self.issue}`")
+        if self.error_key:
+            parts.append(f"translated error `{self.error_key}`")
+        elif self.error_key is None and not parts:
+            parts.append("succeeds")
+        parts.append("reauth started" if self.reauth else "no reauth")
+        parts.extend(self.notes)
+        return "; ".join(parts)
+
+
+ACTION_KEYS: Final = {
+    AUTH: "auth_failed",
+    METHOD: "method_not_granted",
+    CLOCK: "clock_error",
+    RATE: "rate_limited",
+    TRANSIENT: "cannot_connect",
+    NOT_FOUND: "device_not_found",
+    PERMISSION: "permission_denied",
+    REQUEST: "request_bug",
+}
+
+
+def expected(fault: Fault, place: Place) -> Expect:
+    """The error map's behaviour for a fault at a place."""
+    cls = fault.cls
+    reauth = cls == AUTH
+    match place.id:
+        case "config_flow":
+            if cls == SKEW:
+                return Expect(created=True)
+            if cls == METHOD:
+                # Every method refused: the store list first, so the flow asks for store ids.
+                return Expect(flow_step="stores")
+            error = {
+                AUTH: "invalid_auth",
+                CLOCK: "clock",
+                RATE: "rate_limited",
+                TRANSIENT: "cannot_connect",
+            }.get(cls, "unknown")
+            return Expect(flow_error=error)
+        case "setup":
+            if cls == SKEW:
+                return Expect(state="loaded")
+            if cls in (AUTH, METHOD, REQUEST):
+                return Expect(state="setup_error", reauth=reauth)
+            return Expect(state="setup_retry")
+        case "coordinator":
+            if cls == SKEW:
+                return Expect(available=True)
+            return Expect(available=False, reauth=reauth, notes=("entry stays loaded",))
+        case "gateway":
+            if cls == SKEW:
+                return Expect(status=200, available=True)
+            if cls == NOT_FOUND:
+                return Expect(status=404, available=False)
+            if cls == PERMISSION:
+                return Expect(status=404, available=False, issue="permission_denied_<camera>")
+            if cls == METHOD:
+                return Expect(status=503, available=True, issue="method_not_granted_<method>")
+            return Expect(status=503, available=True, reauth=reauth)
+        case "snapshot":
+            if cls == SKEW:
+                return Expect()
+            return Expect(error_key="device_not_found" if cls == NOT_FOUND else "snapshot_failed")
+        case _:
+            if cls == SKEW:
+                return Expect()
+            if fault.id == "wrong_types" and place.id in ("ptz", "ptz_preset"):
+                # The call was carried out and its `stat` is valid; PTZ answers carry no data used.
+                return Expect(notes=("the answer's `data` is not used",))
+            return Expect(error_key=ACTION_KEYS[cls])
+
+
+# Rows where the integration does not (yet) behave as the error map says: run as strict xfail,
+# so the fix turns them into failures to remove from here. Keyed by (place, fault class).
+# Rows whose expected behaviour is known not to hold yet (run as strict xfail): none open.
+KNOWN_BUGS: Final[dict[tuple[str, str], str]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One row of the matrix."""
+
+    fault: Fault
+    place: Place
+    expect: Expect
+
+    @property
+    def bug(self) -> str | None:
+        """The open bug this row shows, if any."""
+        return KNOWN_BUGS.get((self.place.id, self.fault.cls))
+
+    @property
+    def node_id(self) -> str:
+        """The pytest node id of the test case."""
+        return f"{TEST_FILE}::{self.place.test}[{self.fault.id}]"
+
+
+CASES: Final[tuple[Case, ...]] = tuple(
+    Case(fault, place, expected(fault, place)) for place in PLACES for fault in FAULTS
+)
+
+
+def cases_for(place_id: str) -> list[Case]:
+    """The rows of one place, in fault order."""
+    return [case for case in CASES if case.place.id == place_id]
+
+
+# --- the document ----------------------------------------------------------------------------
+
+_HEADER = """\
+# Reliability: the fault matrix
+
+<!-- Generated by `python -m tests.fault_matrix` (scripts/gen_reliability_doc) from
+tests/fault_matrix.py. Do not edit: tests/test_fault_matrix.py fails when this file is stale. -->
+
+Every platform fault below is injected with the simulator (return codes, HTTP statuses,
+malformed bodies, latency, clock skew) or, for a refused connection, by pointing the client at a
+closed loopback port, at every place where it can reach the integration. Each row is one test
+case run by real Home Assistant against the simulator.
+
+In every case, besides the behaviour named in the row:
+
+- the config entry's data and options are unchanged;
+- no exception traceback is logged (by the integration, Home Assistant or asyncio), except
+  Home Assistant's own log of a `ConfigEntryError` ("Error setting up entry"), which is the
+  error map's setup error;
+- after the fault clears the place works again: the flow creates its entry, a not-ready entry
+  loads through Home Assistant's own automatic retry (a setup error after a reload), cameras are
+  available again, the consumer gets a channel, the still and the action succeed.
+
+Faults are injected for every call until cleared; the client's retries (reads: `-500`, `-999`,
+HTTP 5xx, timeouts and refused connections, twice) and its one clock resync (code 16) are part of
+what is tested. Code 9990001 is tested without an account (an account re-logs in once first).
+Error classes follow the client's error tree in `docs/contracts.md`; the expected behaviour
+follows the error map in the architecture (section 2).
+
+Summary: {faults} faults x {places} places = **{cases} cases**; {bugs} of them show an open
+bug (marked in the row) and run as strict expected failures until it is fixed.
+
+## Fault classes
+
+| class | faults | client raises |
+|---|---|---|
+"""
+
+
+def render() -> str:
+    """The whole of docs/reliability.md."""
+    bugs = sum(1 for case in CASES if case.bug)
+    out = [_HEADER.format(faults=len(FAULTS), places=len(PLACES), cases=len(CASES), bugs=bugs)]
+    for cls, error in CLASS_ERRORS.items():
+        members = ", ".join(fault.label for fault in FAULTS if fault.cls == cls)
+        out.append(f"| {cls} | {members} | {error} |\n")
+    out.append("\n## Matrix\n")
+    for place in PLACES:
+        out.append(f"\n### {place.label}\n\nTest: `{TEST_FILE}::{place.test}`\n\n")
+        out.append("| fault | class | expected behaviour | test case |\n|---|---|---|---|\n")
+        for case in cases_for(place.id):
+            bug = f" — **open bug** (strict xfail): {case.bug}" if case.bug else ""
+            out.append(
+                f"| {case.fault.label} | {case.fault.cls} | {case.expect.describe()}{bug} "
+                f"| `{case.place.test}[{case.fault.id}]` |\n"
+            )
+    return "".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write docs/reliability.md (`--check`: only report whether it is up to date)."""
+    args = sys.argv[1:] if argv is None else argv
+    text = render()
+    if "--check" in args:
+        current = DOC_PATH.read_text(encoding="utf-8") if DOC_PATH.exists() else ""
+        if current != text:
+            print(f"{DOC_PATH} is out of date: run python -m tests.fault_matrix")
+            return 1
+        return 0
+    DOC_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {DOC_PATH} ({len(CASES)} cases)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
