@@ -229,20 +229,7 @@ class HlsStream:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            FFMPEG,
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            *REMUX_PROBE,
-            "-i",
-            self.source_url,
-            "-map",
-            "0:v:0",
-            "-c",
-            "copy",
+            *_remux_args(self.source_url),
             "-f",
             "hls",
             "-hls_time",
@@ -340,9 +327,9 @@ class HlsPackager:
             self._root = None
 
 
-async def start_flv(source_url: str) -> asyncio.subprocess.Process:
-    """Start an ffmpeg remuxing a backend RTSP mount to FLV on its stdout (one per FLV request)."""
-    return await asyncio.create_subprocess_exec(
+def _remux_args(source_url: str) -> list[str]:
+    """Arguments of an ffmpeg that reads a backend RTSP mount and copies its video (no re-encode)."""
+    return [
         FFMPEG,
         "-hide_banner",
         "-nostdin",
@@ -357,6 +344,13 @@ async def start_flv(source_url: str) -> asyncio.subprocess.Process:
         "0:v:0",
         "-c",
         "copy",
+    ]
+
+
+async def start_flv(source_url: str) -> asyncio.subprocess.Process:
+    """Start an ffmpeg remuxing a backend RTSP mount to FLV on its stdout (one per FLV request)."""
+    return await asyncio.create_subprocess_exec(
+        *_remux_args(source_url),
         "-f",
         "flv",
         "-flvflags",

@@ -102,6 +102,13 @@ _REGION_SELECTOR = SelectSelector(
 )
 
 
+def _choice(key: str, options: list[str]) -> SelectSelector:
+    """A translated list of radio choices."""
+    return SelectSelector(
+        SelectSelectorConfig(options=options, translation_key=key, mode=SelectSelectorMode.LIST)
+    )
+
+
 class _StoreIdsNeededError(Exception):
     """The key may not list stores (getDepartments not granted): ask for store ids."""
 
@@ -502,22 +509,10 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
             {
                 probatio.Required(
                     CONF_PROTOCOL, default=options.get(CONF_PROTOCOL, DEFAULT_PROTOCOL)
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[PROTOCOL_RTSP, PROTOCOL_HLS],
-                        translation_key=CONF_PROTOCOL,
-                        mode=SelectSelectorMode.LIST,
-                    )
-                ),
+                ): _choice(CONF_PROTOCOL, [PROTOCOL_RTSP, PROTOCOL_HLS]),
                 probatio.Required(
                     CONF_QUALITY, default=options.get(CONF_QUALITY, DEFAULT_QUALITY)
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[QUALITY_MAIN, QUALITY_SUB],
-                        translation_key=CONF_QUALITY,
-                        mode=SelectSelectorMode.LIST,
-                    )
-                ),
+                ): _choice(CONF_QUALITY, [QUALITY_MAIN, QUALITY_SUB]),
                 probatio.Required(
                     CONF_SNAPSHOT_CACHE,
                     default=options.get(CONF_SNAPSHOT_CACHE, DEFAULT_SNAPSHOT_CACHE),
