@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -81,25 +81,19 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
 
     async def _async_update_data(self) -> OvoparkData:
         """Fetch stores (on their slower clock) and every included store's cameras."""
-        first = self.data is None
         try:
             stores = await self._async_stores()
-            wanted = self._included_store_ids(stores)
-            cameras = await self.client.all_cameras(wanted)
+            cameras = await self.client.all_cameras(self._included_store_ids(stores))
         except OvoparkAuthError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="auth_failed"
             ) from err
-        except OvoparkRateLimitError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                translation_placeholders={"retry_after": str(int(err.retry_after))},
-                retry_after=err.retry_after,
-            ) from err
-        except (OvoparkMethodError, OvoparkRequestError) as err:
+        except OvoparkError as err:
             key, placeholders = translation_for(err)
-            if first:
+            # A bug or a method the key lacks stops setup; later it is one more failed refresh.
+            if self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS and isinstance(
+                err, (OvoparkMethodError, OvoparkRequestError)
+            ):
                 raise ConfigEntryError(
                     translation_domain=DOMAIN,
                     translation_key=key,
@@ -109,38 +103,25 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
                 translation_domain=DOMAIN,
                 translation_key=key,
                 translation_placeholders=placeholders,
+                retry_after=err.retry_after if isinstance(err, OvoparkRateLimitError) else None,
             ) from err
-        except OvoparkError as err:
-            key, placeholders = translation_for(err)
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders=placeholders,
-            ) from err
-        for cam in cameras:
-            if cam.store_name and stores.get(cam.store_id, None) is not None:
-                store = stores[cam.store_id]
-                if store.name == str(store.id):
-                    stores[cam.store_id] = Store(
-                        id=store.id, name=cam.store_name, address=store.address
-                    )
-        data = OvoparkData(stores=dict(stores), cameras={c.id: c for c in cameras})
+        if self.config_entry.data.get(CONF_STORE_IDS):
+            # Typed store ids come without names: the device list names each store.
+            names = {cam.store_id: cam.store_name for cam in cameras if cam.store_name}
+            stores = {i: Store(id=i, name=names.get(i, str(i)), address=None) for i in stores}
+        data = OvoparkData(stores=stores, cameras={c.id: c for c in cameras})
         self._remove_stale_devices(data)
         return data
 
     async def _async_stores(self) -> dict[int, Store]:
         """Stores from the entry's typed ids, or the paged list on a 30-minute clock."""
         if typed := self.config_entry.data.get(CONF_STORE_IDS):
-            self._stores = {
-                int(i): self._stores.get(int(i)) or Store(id=int(i), name=str(i), address=None)
-                for i in typed
-            }
-            return self._stores
+            return {int(i): Store(id=int(i), name=str(i), address=None) for i in typed}
         now = dt_util.utcnow()
         if self._stores_fetched is None or now - self._stores_fetched >= STORES_INTERVAL:
             self._stores = {s.id: s for s in await self.client.stores()}
             self._stores_fetched = now
-        return self._stores
+        return dict(self._stores)
 
     def _included_store_ids(self, stores: dict[int, Store]) -> list[int]:
         """The stores the options include (none chosen means all)."""

@@ -19,7 +19,7 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
         """Initialise from the camera as first listed."""
         super().__init__(coordinator)
         self.camera_id = camera.id
-        self._last_camera = camera
+        self._first_listed = camera
         self._attr_unique_id = str(camera.id)
         store = coordinator.data.stores.get(camera.store_id)
         store_name = camera.store_name or (store.name if store else None)
@@ -34,10 +34,8 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
 
     @property
     def camera(self) -> Camera:
-        """The camera as last listed (kept when it drops out of a refresh)."""
-        if (current := self.coordinator.data.cameras.get(self.camera_id)) is not None:
-            self._last_camera = current
-        return self._last_camera
+        """The camera as listed now, or as first listed once it drops out of a refresh."""
+        return self.coordinator.data.cameras.get(self.camera_id, self._first_listed)
 
     @property
     def available(self) -> bool:
