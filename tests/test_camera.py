@@ -145,7 +145,9 @@ async def test_still_failure_is_a_translated_error(
     simulator.faults.return_code(103064, times=1, method=SNAPSHOT)
     with pytest.raises(HomeAssistantError) as err:
         await async_get_image(hass, entity_id)
-    assert err.value.__cause__ is not None or err.value.translation_key is not None
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "snapshot_failed"
+    assert err.value.translation_placeholders == {"camera": simulator.data.cameras[1001].name}
 
 
 def _decode(init: bytes, segment: bytes) -> int:
