@@ -124,6 +124,13 @@ def ovopark_entry(
     )
 
 
+async def setup_simulated(hass: HomeAssistant, sim: Any, **options: Any) -> None:
+    """Set up an entry for the in-process simulator `sim`, with these options."""
+    await setup_entry(
+        hass, ovopark_entry(sim.gateway_url, sim.config.api_key, sim.config.api_secret, options)
+    )
+
+
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     entry.add_to_hass(hass)
     if not await hass.config_entries.async_setup(entry.entry_id):

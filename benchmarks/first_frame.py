@@ -21,7 +21,7 @@ import av
 from custom_components.ovopark.const import PROTOCOL_HLS, PROTOCOL_RTSP
 from simulator import SimConfig, Simulator, generate
 
-from .common import Result, home_assistant, median, ovopark_entry, setup_entry
+from .common import Result, home_assistant, median, setup_simulated
 
 PAIRS = 5
 WARMUP = 1
@@ -46,9 +46,7 @@ async def run() -> list[Result]:
     results: list[Result] = []
     try:
         async with home_assistant() as hass:
-            await setup_entry(
-                hass, ovopark_entry(sim.gateway_url, sim.config.api_key, sim.config.api_secret)
-            )
+            await setup_simulated(hass, sim)
             runtime = hass.config_entries.async_entries("ovopark")[0].runtime_data
             loop = asyncio.get_running_loop()
             cameras = iter(sorted(sim.data.cameras))

@@ -34,9 +34,8 @@ from .common import (
     entity_id_of,
     home_assistant,
     http_client,
-    ovopark_entry,
     read_playlist,
-    setup_entry,
+    setup_simulated,
     wait_for,
 )
 
@@ -102,15 +101,7 @@ async def run() -> list[Result]:
         for protocol in (PROTOCOL_RTSP, PROTOCOL_HLS):
             async with home_assistant() as hass:
                 assert await async_setup_component(hass, "stream", {"stream": {}})
-                await setup_entry(
-                    hass,
-                    ovopark_entry(
-                        sim.gateway_url,
-                        sim.config.api_key,
-                        sim.config.api_secret,
-                        {CONF_PROTOCOL: protocol},
-                    ),
-                )
+                await setup_simulated(hass, sim, **{CONF_PROTOCOL: protocol})
                 async with http_client(hass) as client:
                     calls, seconds = await _live_view(hass, sim, client)
                     note = (

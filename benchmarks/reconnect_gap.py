@@ -24,9 +24,8 @@ from .common import (
     entity_id_of,
     home_assistant,
     http_client,
-    ovopark_entry,
     read_playlist,
-    setup_entry,
+    setup_simulated,
     wait_for,
 )
 
@@ -41,15 +40,7 @@ async def _gap(protocol: str) -> Result:
     try:
         async with home_assistant() as hass:
             assert await async_setup_component(hass, "stream", {"stream": {}})
-            await setup_entry(
-                hass,
-                ovopark_entry(
-                    sim.gateway_url,
-                    sim.config.api_key,
-                    sim.config.api_secret,
-                    {CONF_PROTOCOL: protocol},
-                ),
-            )
+            await setup_simulated(hass, sim, **{CONF_PROTOCOL: protocol})
             camera_id = next(iter(sim.data.cameras))
             camera = hass.data["camera"].get_entity(entity_id_of(hass, camera_id))
             stream = await camera.async_create_stream()

@@ -21,8 +21,7 @@ from .common import (
     entity_id_of,
     home_assistant,
     http_client,
-    ovopark_entry,
-    setup_entry,
+    setup_simulated,
 )
 
 POLL = 10  # seconds between the card's fetches
@@ -35,9 +34,7 @@ async def run() -> list[Result]:
     try:
         async with home_assistant() as hass:
             assert await async_setup_component(hass, "camera", {})
-            await setup_entry(
-                hass, ovopark_entry(sim.gateway_url, sim.config.api_key, sim.config.api_secret)
-            )
+            await setup_simulated(hass, sim)
             entity_id = entity_id_of(hass, next(iter(sim.data.cameras)))
             clock = ShiftedClock()
             failures = 0
