@@ -88,6 +88,11 @@ class Backend:
         self.server = GstRtspServer.RTSPServer()
         self.server.set_address(host)
         self.server.set_service("0")
+        # One thread for every client: with a pool, a client's DESCRIBE on one thread could find a
+        # shared media that another thread was unpreparing (its last client just left) and fail
+        # with 503 ("media was not unprepared"). On the main loop an unprepare completes, and the
+        # factory forgets the media, before the next request is read.
+        self.server.get_thread_pool().set_max_threads(0)
         self.mounts = self.server.get_mount_points()
         self.paths: set[str] = set()
         self.loop = GLib.MainLoop()

@@ -285,6 +285,22 @@ async def test_rtsp_answers_name_the_relay_and_udp_is_refused(
     assert channel.pulls == 0
 
 
+async def test_describe_right_after_the_last_viewer_left_is_answered(
+    relay: Relay, sim_data: SimData
+) -> None:
+    """The backend's shared media is torn down when its last client leaves; a DESCRIBE arriving
+    meanwhile used to get 503 ("media was not unprepared") about one time in ten."""
+    camera = sim_data.cameras[CAMERA]
+    statuses = []
+    for _ in range(30):
+        channel = relay.open_channel(camera)
+        status, _, _ = await rtsp_request(
+            relay.addresses(channel)["rtsp"], headers={"Accept": "application/sdp"}
+        )
+        statuses.append(status)
+    assert statuses == [200] * 30
+
+
 async def test_two_consumers_share_a_channel(relay: Relay, sim_data: SimData) -> None:
     channel = relay.open_channel(sim_data.cameras[CAMERA])
     url = relay.addresses(channel)["rtsp"]
