@@ -265,7 +265,7 @@ def expected(fault: Fault, place: Place) -> Expect:
         case "snapshot":
             if cls == SKEW:
                 return Expect()
-            return Expect(error_key="device_not_found" if cls == NOT_FOUND else "snapshot_failed")
+            return Expect(error_key=ACTION_KEYS[cls])
         case _:
             if cls == SKEW:
                 return Expect()

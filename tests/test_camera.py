@@ -146,8 +146,21 @@ async def test_still_failure_is_a_translated_error(
     with pytest.raises(HomeAssistantError) as err:
         await async_get_image(hass, entity_id)
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "snapshot_failed"
+    assert err.value.translation_key == "permission_denied"
     assert err.value.translation_placeholders == {"camera": simulator.data.cameras[1001].name}
+
+
+async def test_still_of_an_offline_camera_makes_no_call(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    simulator.data.cameras[1001].online = False
+    await _setup(hass, simulator)
+    entity = hass.data["camera"].get_entity(_entity_id(hass, 1001))
+    with pytest.raises(HomeAssistantError) as err:
+        await entity.async_camera_image()
+    assert err.value.translation_key == "camera_offline"
+    assert err.value.translation_placeholders == {"camera": simulator.data.cameras[1001].name}
+    assert simulator.count(SNAPSHOT) == 0
 
 
 def _decode(init: bytes, segment: bytes) -> int:

@@ -19,7 +19,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
-from custom_components.ovopark.config_flow import OvoparkClient
+from custom_components.ovopark.api import OvoparkClient
 from custom_components.ovopark.const import (
     CONF_API_KEY,
     CONF_API_SECRET,

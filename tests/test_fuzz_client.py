@@ -20,7 +20,6 @@ import pytest
 
 from custom_components.ovopark.api import (
     Camera,
-    DeviceState,
     MediaUrls,
     OvoparkAccount,
     OvoparkClient,
@@ -222,7 +221,6 @@ CALLS: dict[str, tuple[Callable[[OvoparkClient], Any], Callable[[Any], bool]]] =
     ),
     "snapshot": (lambda c: c.snapshot(1001), lambda r: isinstance(r, str)),
     "snapshot_bytes": (lambda c: c.snapshot_bytes(1001), lambda r: isinstance(r, bytes)),
-    "device_state": (lambda c: c.device_state(1001), lambda r: isinstance(r, DeviceState)),
     "ptz": (lambda c: c.ptz(1001, 3), lambda r: r is None),
 }
 
@@ -278,7 +276,6 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "camera_no_store": Camera.from_api,
     "store": Store.from_api,
     "media_urls": MediaUrls.from_api,
-    "device_state": DeviceState.from_api,
     "login": parse_login,
     "snapshot": parse_snapshot,
 }

@@ -16,11 +16,14 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from custom_components.ovopark.api import MediaUrls
 from custom_components.ovopark.gateway import StreamGateway
+
+from .common import StubSource
 
 EXAMPLES = 150
 READ_TIMEOUT = 10.0  # an answer or a close comes long before this; it only bounds a hang
@@ -36,7 +39,8 @@ class Harness:
     """A started gateway whose allocator records which token each allocation came with."""
 
     def __init__(self) -> None:
-        self.gateway = StreamGateway(hls_idle=1.0)
+        self.http: aiohttp.ClientSession | None = None
+        self.gateway: StreamGateway
         self.allocations: list[str] = []
         self.token = ""
         self.examples = 0
@@ -47,8 +51,23 @@ class Harness:
         )
 
     async def start(self) -> None:
+        self.http = aiohttp.ClientSession()
+        self.gateway = StreamGateway(session=self.http, hls_idle=1.0)
         await self.gateway.start()
-        self.token = self.gateway.register(self._allocate)
+        self.token = self.gateway.register(StubSource(self._allocate))
+
+    async def stop(self) -> None:
+        await self.gateway.stop()
+        assert self.http is not None
+        await self.http.close()
+
+    async def settled(self) -> None:
+        """Wait (bounded) until no RTSP consumer is left on the gateway."""
+        for _ in range(1000):
+            if not self.gateway.stats()["rtsp_consumers"]:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("an RTSP consumer was left behind")
 
     async def _allocate(self, camera_id: str) -> MediaUrls:
         self.allocations.append(camera_id)
@@ -92,11 +111,10 @@ def _run_examples(body: Callable[[Harness, asyncio.Runner], None]) -> Harness:
         try:
             body(harness, runner)
             # No connection left behind on either side of the gateway.
-            runner.run(asyncio.sleep(0.05))
-            assert harness.gateway.stats()["rtsp_consumers"] == {}
+            runner.run(harness.settled())
             assert harness.gateway.running
         finally:
-            runner.run(harness.gateway.stop())
+            runner.run(harness.stop())
     return harness
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 import io
 import logging
 import socket
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 import av
@@ -26,9 +26,10 @@ from custom_components.ovopark.api import (
     OvoparkDeviceNotFound,
     OvoparkPermissionError,
 )
-from custom_components.ovopark.gateway import StreamGateway, StreamUnavailableError
+from custom_components.ovopark.channel import RelayError, StreamUnavailableError
+from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.gateway_hls import HlsSession, master_playlist, rewrite_playlist
-from custom_components.ovopark.gateway_rtsp import (
+from custom_components.ovopark.rtsp_message import (
     InterleavedFrame,
     RtspMessage,
     RtspProtocolError,
@@ -42,6 +43,7 @@ from custom_components.ovopark.gateway_rtsp import (
 from simulator.config import SimConfig
 from simulator.core import Simulator
 
+from .common import StubLease, StubSource, platform_source
 from .rtsp_client import RtspClient
 
 START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
@@ -272,7 +274,7 @@ HLS_UPSTREAM = f"http://10.1.2.3:6681/rtsp/{CHANNEL}/index.m3u8"
 
 
 def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
-    session = HlsSession("sid", "T", "1001", HLS_UPSTREAM)
+    session = HlsSession("sid", "T", "1001", StubLease(None, "1001", HLS_UPSTREAM))
     playlist = (
         "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:3\n"
         '#EXT-X-MAP:URI="init.mp4"\n'
@@ -302,7 +304,7 @@ def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
 
 
 def test_session_names_are_bounded_and_unique() -> None:
-    session = HlsSession("sid", "T", "1001", HLS_UPSTREAM)
+    session = HlsSession("sid", "T", "1001", StubLease(None, "1001", HLS_UPSTREAM))
     first = session.local_name("http://a/x/seg.ts")
     second = session.local_name("http://b/y/seg.ts")
     reserved = session.local_name("http://a/x/index.m3u8")
@@ -332,8 +334,15 @@ def sim_config() -> SimConfig:
 
 
 @pytest.fixture
-async def gateway(socket_enabled: None) -> AsyncIterator[StreamGateway]:
-    gw = StreamGateway(hls_idle=5.0)
+async def http(socket_enabled: None) -> AsyncIterator[aiohttp.ClientSession]:
+    """The session the gateway's HLS proxy uses (Home Assistant's in production)."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def gateway(http: aiohttp.ClientSession) -> AsyncIterator[StreamGateway]:
+    gw = StreamGateway(session=http, hls_idle=5.0)
     await gw.start()
     try:
         yield gw
@@ -352,23 +361,6 @@ async def client(simulator: Simulator) -> AsyncIterator[OvoparkClient]:
         )
 
 
-class Results:
-    """Records on_result callbacks."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Exception | None]] = []
-
-    def __call__(self, camera_id: str, error: Exception | None) -> None:
-        self.calls.append((camera_id, error))
-
-
-def platform_allocator(client: OvoparkClient) -> Callable[[str], Awaitable[MediaUrls]]:
-    async def allocate(camera_id: str) -> MediaUrls:
-        return await client.start_media_play(int(camera_id))
-
-    return allocate
-
-
 def media_plays(sim: Simulator) -> int:
     return sum(1 for call in sim.calls if call.method == START_MEDIA_PLAY)
 
@@ -385,8 +377,8 @@ async def test_listeners_bound_to_loopback(gateway: StreamGateway) -> None:
     )
 
 
-async def test_stop_leaves_nothing_listening(socket_enabled: None) -> None:
-    gw = StreamGateway()
+async def test_stop_leaves_nothing_listening(http: aiohttp.ClientSession) -> None:
+    gw = StreamGateway(session=http)
     await gw.start()
     await gw.start()  # idempotent
     ports = [port for _, port in gw.sockets]
@@ -405,8 +397,7 @@ async def test_stop_leaves_nothing_listening(socket_enabled: None) -> None:
 async def test_rtsp_wrong_token_is_404_without_platform_call(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway, query: str
 ) -> None:
-    results = Results()
-    token = gateway.register(platform_allocator(client), on_result=results)
+    token = gateway.register(source := platform_source(client))
     url = gateway.rtsp_url(token, "1001").split("?")[0] + query
 
     async with RtspClient(url) as rtsp:
@@ -415,18 +406,20 @@ async def test_rtsp_wrong_token_is_404_without_platform_call(
         assert await rtsp.read_until_closed()
 
     assert media_plays(simulator) == 0
-    assert results.calls == []
+    assert source.requests == []
+    assert source.outcomes == []
     assert gateway.stats()["refusals"] == 0
 
 
 async def test_rtsp_unknown_path_is_404(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_allocator(client))
+    token = gateway.register(platform_source(client))
     port = gateway.sockets[0][1]
     for url in (
         f"rtsp://127.0.0.1:{port}/?auth={token}",
         f"rtsp://127.0.0.1:{port}/bad%20id?auth={token}",
+        f"rtsp://127.0.0.1:{port}/1001-best?auth={token}",
     ):
         async with RtspClient(url) as rtsp:
             assert (await rtsp.request("DESCRIBE")).status == 404
@@ -436,13 +429,10 @@ async def test_rtsp_unknown_path_is_404(
 
 
 async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGateway) -> None:
-    calls: list[str] = []
-
     async def allocate(camera_id: str) -> MediaUrls:
-        calls.append(camera_id)
         return MediaUrls()
 
-    gateway.register(allocate)
+    gateway.register(source := StubSource(allocate))
     port = gateway.sockets[0][1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"\x16\x03\x01 not rtsp\r\n\r\n")
@@ -452,73 +442,72 @@ async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGate
     writer.write(b"$\x00\x00\x01x")  # a frame before any request
     assert await asyncio.wait_for(reader.read(), 10) == b""
     writer.close()
-    assert calls == []
+    assert source.requests == []
 
 
 @pytest.mark.parametrize(
-    ("error", "status"),
+    ("error", "status", "reported"),
     [
-        (OvoparkDeviceNotFound("gone", code=103092), 404),
-        (OvoparkPermissionError("denied", code=103064), 404),
-        (OvoparkConnectionError("down"), 503),
-        (RuntimeError("allocator bug"), 503),
-        (None, 503),  # a channel without an RTSP address
+        (OvoparkDeviceNotFound("gone", code=103092), 404, OvoparkDeviceNotFound),
+        (OvoparkPermissionError("denied", code=103064), 404, OvoparkPermissionError),
+        (OvoparkConnectionError("down"), 503, OvoparkConnectionError),
+        (None, 503, StreamUnavailableError),  # a channel without an RTSP address
     ],
 )
-async def test_rtsp_refusals(gateway: StreamGateway, error: Exception | None, status: int) -> None:
-    results = Results()
-
+async def test_rtsp_refusals(
+    gateway: StreamGateway, error: Exception | None, status: int, reported: type[Exception]
+) -> None:
     async def allocate(camera_id: str) -> MediaUrls:
         if error is not None:
             raise error
         return MediaUrls(hls="http://127.0.0.1:9/x/index.m3u8")
 
-    token = gateway.register(allocate, on_result=results)
+    token = gateway.register(source := StubSource(allocate))
     async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
         answer = await rtsp.request("OPTIONS")
         assert answer.status == status
         assert answer.header("cseq") == "1"
         assert await rtsp.read_until_closed()
 
-    assert len(results.calls) == 1
-    camera, reported = results.calls[0]
-    assert camera == "1001"
-    if error is None:
-        assert isinstance(reported, StreamUnavailableError)
-    else:
-        assert reported is error
+    assert [(camera, type(err)) for camera, err in source.outcomes] == [("1001", reported)]
     assert gateway.stats()["refusals"] == 1
+    assert gateway.stats()["channels_opened"] == 0
 
 
 async def test_refusal_from_the_platform(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    results = Results()
-    token = gateway.register(platform_allocator(client), on_result=results)
+    token = gateway.register(source := platform_source(client))
 
     async with RtspClient(gateway.rtsp_url(token, "999999")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
 
     assert media_plays(simulator) == 1
-    assert [type(err) for _, err in results.calls] == [OvoparkDeviceNotFound]
+    assert [type(err) for _, err in source.outcomes] == [OvoparkDeviceNotFound]
 
 
-async def test_result_callback_errors_are_contained(gateway: StreamGateway) -> None:
-    def broken(camera_id: str, error: Exception | None) -> None:
-        raise ValueError("callback bug")
+async def test_source_errors_are_contained(
+    gateway: StreamGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in a source answers 503 and is logged; the listener keeps serving."""
 
-    async def allocate(camera_id: str) -> MediaUrls:
-        raise OvoparkConnectionError("down")
+    class BrokenSource:
+        async def async_open(self, request: Any) -> Any:
+            raise RuntimeError("source bug")
 
-    token = gateway.register(allocate, on_result=broken)
+    token = gateway.register(BrokenSource())
+    async with aiohttp.ClientSession() as http, http.get(gateway.hls_url(token, "1001")) as resp:
+        assert resp.status == 503
     async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 503
+    assert gateway.stats()["refusals"] == 2
+    assert "opening a channel failed: RuntimeError('source bug')" in caplog.text
 
 
 async def test_hls_wrong_token_and_unknown_paths_are_404(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_allocator(client))
+    token = gateway.register(platform_source(client))
     base = gateway.hls_url(token, "1001").split("?")[0]
     port = gateway.sockets[1][1]
     async with aiohttp.ClientSession() as http:
@@ -540,22 +529,22 @@ async def test_hls_wrong_token_and_unknown_paths_are_404(
 async def test_unregister_refuses_the_old_token(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_allocator(client))
-    assert gateway.entries == 1
+    token = gateway.register(platform_source(client))
+    assert gateway.stats()["entries"] == 1
     gateway.unregister(token)
-    assert gateway.entries == 0
+    assert gateway.stats()["entries"] == 0
     async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
     assert media_plays(simulator) == 0
 
 
-def test_stats_never_name_tokens() -> None:
-    gw = StreamGateway()
+async def test_stats_never_name_tokens(http: aiohttp.ClientSession) -> None:
+    gw = StreamGateway(session=http)
 
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls()
 
-    token = gw.register(allocate)
+    token = gw.register(StubSource(allocate))
     stats: dict[str, Any] = gw.stats()
     assert token not in repr(stats)
     assert stats["channels_opened"] == 0
@@ -563,30 +552,6 @@ def test_stats_never_name_tokens() -> None:
 
 
 # --- Media through the gateway (the simulator's relay: GStreamer + ffmpeg) ----------------------
-
-
-class RecordingAllocator:
-    """The platform allocator, remembering every channel's addresses (for leak checks)."""
-
-    def __init__(self, client: OvoparkClient) -> None:
-        self.client = client
-        self.urls: list[MediaUrls] = []
-
-    async def __call__(self, camera_id: str) -> MediaUrls:
-        urls = await self.client.start_media_play(int(camera_id))
-        self.urls.append(urls)
-        return urls
-
-    def secrets(self) -> set[str]:
-        """Relay ports and channel ids: nothing a consumer may ever see."""
-        found: set[str] = set()
-        for urls in self.urls:
-            for address in (urls.rtsp, urls.hls):
-                assert address is not None
-                parts = urlsplit(address)
-                found.add(f":{parts.port}")
-                found.update(p for p in parts.path.split("/") if len(p) >= 16)
-        return found
 
 
 async def wait_for(predicate: Callable[[], bool], *, attempts: int = 200) -> None:
@@ -617,16 +582,15 @@ async def decode_in_thread(url: str, options: dict[str, str]) -> tuple[int, int,
 @pytest.fixture
 async def rtsp_setup(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
-) -> tuple[Simulator, StreamGateway, RecordingAllocator, Results, str]:
-    allocator = RecordingAllocator(client)
-    results = Results()
-    token = gateway.register(allocator, on_result=results)
-    return simulator, gateway, allocator, results, token
+) -> tuple[Simulator, StreamGateway, StubSource, str]:
+    source = platform_source(client)
+    token = gateway.register(source)
+    return simulator, gateway, source, token
 
 
 @pytest.mark.media
 async def test_rtsp_client_sees_only_gateway_addresses(rtsp_setup: Any) -> None:
-    sim, gateway, allocator, results, token = rtsp_setup
+    sim, gateway, source, token = rtsp_setup
     url = gateway.rtsp_url(token, "1001")
     async with RtspClient(url) as rtsp:
         describe = await rtsp.play()
@@ -644,9 +608,9 @@ async def test_rtsp_client_sees_only_gateway_addresses(rtsp_setup: Any) -> None:
         assert teardown.status == 200
 
     assert media_plays(sim) == 1
-    assert results.calls == [("1001", None)]
+    assert source.outcomes == [("1001", None)]
     seen = b"".join(answer.raw for answer in rtsp.answers).decode()
-    for secret in allocator.secrets():
+    for secret in source.secrets():
         assert secret not in seen
     assert "trackID" in seen or "stream=" in seen  # the per-track URLs did come through, rewritten
     await wait_for(lambda: not sim.relay.channels)
@@ -657,7 +621,7 @@ async def test_rtsp_client_sees_only_gateway_addresses(rtsp_setup: Any) -> None:
 
 @pytest.mark.media
 async def test_rtsp_udp_only_setup_gets_461(rtsp_setup: Any) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
         await rtsp.request("OPTIONS")
         describe = await rtsp.request("DESCRIBE")
@@ -680,7 +644,7 @@ async def test_rtsp_udp_only_setup_gets_461(rtsp_setup: Any) -> None:
 async def test_rtsp_consumer_leaving_closes_the_channel_and_the_next_gets_a_fresh_one(
     rtsp_setup: Any,
 ) -> None:
-    sim, gateway, allocator, _, token = rtsp_setup
+    sim, gateway, source, token = rtsp_setup
     url = gateway.rtsp_url(token, "1003")
     async with RtspClient(url) as rtsp:
         await rtsp.play()
@@ -693,14 +657,14 @@ async def test_rtsp_consumer_leaving_closes_the_channel_and_the_next_gets_a_fres
         await rtsp.play()
         assert len(await rtsp.read_frames(5)) == 5
     assert media_plays(sim) == 2
-    assert len({urls.rtsp for urls in allocator.urls}) == 2
+    assert len({urls.rtsp for urls in source.urls}) == 2
 
 
 @pytest.mark.media
 async def test_rtsp_killed_channel_closes_consumer_and_reconnect_gets_video(
     rtsp_setup: Any,
 ) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     url = gateway.rtsp_url(token, "1004")
     async with RtspClient(url) as rtsp:
         await rtsp.play()
@@ -718,13 +682,13 @@ async def test_rtsp_killed_channel_closes_consumer_and_reconnect_gets_video(
 
 @pytest.mark.media
 async def test_rtsp_unregister_and_stop_drop_consumers(rtsp_setup: Any) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     async with RtspClient(gateway.rtsp_url(token, "1005")) as rtsp:
         await rtsp.play()
         await rtsp.read_frames(3)
         gateway.unregister(token)
         assert await rtsp.read_until_closed()
-    token = gateway.register(platform_allocator_of(rtsp_setup))
+    token = gateway.register(rtsp_setup[2])
     async with RtspClient(gateway.rtsp_url(token, "1005")) as rtsp:
         await rtsp.play()
         await rtsp.read_frames(3)
@@ -733,13 +697,9 @@ async def test_rtsp_unregister_and_stop_drop_consumers(rtsp_setup: Any) -> None:
     await wait_for(lambda: not sim.relay.channels)
 
 
-def platform_allocator_of(setup: Any) -> RecordingAllocator:
-    return setup[2]
-
-
 @pytest.mark.media
 async def test_pyav_decodes_through_rtsp(rtsp_setup: Any) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     frames, width, height = await decode_in_thread(
         gateway.rtsp_url(token, "1006"), {"rtsp_transport": "tcp"}
     )
@@ -751,7 +711,7 @@ async def test_pyav_decodes_through_rtsp(rtsp_setup: Any) -> None:
 
 @pytest.mark.media
 async def test_pyav_decodes_through_hls(rtsp_setup: Any) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     frames, width, height = await decode_in_thread(gateway.hls_url(token, "1007"), {})
     assert frames == 5
     assert (width, height) == (640, 360)
@@ -760,12 +720,12 @@ async def test_pyav_decodes_through_hls(rtsp_setup: Any) -> None:
 
 @pytest.mark.media
 async def test_hls_session_lifecycle(
-    simulator: Simulator, client: OvoparkClient, socket_enabled: None
+    simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
 ) -> None:
-    gateway = StreamGateway(hls_idle=1.0)
+    gateway = StreamGateway(session=http, hls_idle=1.0)
     await gateway.start()
     try:
-        allocator = RecordingAllocator(client)
+        allocator = platform_source(client)
         token = gateway.register(allocator)
         master_url = gateway.hls_url(token, "1008")
         seen: list[str] = []
@@ -813,7 +773,7 @@ async def test_hls_session_lifecycle(
 async def test_hls_session_of_a_killed_channel_ends(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_allocator(client))
+    token = gateway.register(platform_source(client))
     master_url = gateway.hls_url(token, "1001")
     async with aiohttp.ClientSession() as http:
         async with http.get(master_url) as resp:
@@ -838,7 +798,7 @@ async def test_home_assistant_stream_worker_through_gateway(
     gateway: StreamGateway,
     protocol: str,
 ) -> None:
-    token = gateway.register(platform_allocator(client))
+    token = gateway.register(platform_source(client))
     source = (
         gateway.rtsp_url(token, "1002") if protocol == "rtsp" else gateway.hls_url(token, "1002")
     )
@@ -874,7 +834,7 @@ async def test_home_assistant_stream_worker_through_gateway(
 
 @pytest.mark.media
 async def test_concurrent_rtsp_consumers_get_their_own_channels(rtsp_setup: Any) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     url = gateway.rtsp_url(token, "1001")
     async with RtspClient(url) as first, RtspClient(url) as second:
         await asyncio.gather(first.play(), second.play())
@@ -888,7 +848,7 @@ async def test_concurrent_rtsp_consumers_get_their_own_channels(rtsp_setup: Any)
 async def test_debug_logs_name_no_token_relay_or_channel(
     rtsp_setup: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _, gateway, allocator, _, token = rtsp_setup
+    _, gateway, source, token = rtsp_setup
     caplog.set_level(logging.DEBUG)
     async with RtspClient(gateway.rtsp_url(token, "1003")) as rtsp:
         await rtsp.play()
@@ -903,7 +863,7 @@ async def test_debug_logs_name_no_token_relay_or_channel(
     text = "\n".join(f"{r.name} {r.getMessage()}" for r in records)
     assert "camera 1003: RTSP consumer connected" in text
     assert token not in text
-    for secret in allocator.secrets():
+    for secret in source.secrets():
         assert secret not in text
 
 
@@ -912,7 +872,7 @@ async def test_relay_redirect_is_followed_by_the_gateway(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
     """A relay node redirecting to another (the simulator cannot): the consumer never sees it."""
-    allocator = RecordingAllocator(client)
+    allocator = platform_source(client)
     redirected: list[str] = []
 
     async def redirector(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -928,11 +888,12 @@ async def test_relay_redirect_is_followed_by_the_gateway(
     port = server.sockets[0].getsockname()[1]
 
     async def allocate(camera_id: str) -> MediaUrls:
-        await allocator(camera_id)
+        # The real channel, where the redirect leads.
+        allocator.urls.append(await allocator.allocate(camera_id))
         return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/node/abcdefghijklmnopqrstuvwxyz")
 
     try:
-        token = gateway.register(allocate)
+        token = gateway.register(StubSource(allocate))
         async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
             await rtsp.play()
             assert len(await rtsp.read_frames(5)) == 5
@@ -949,13 +910,13 @@ async def test_relay_redirect_is_followed_by_the_gateway(
 
 @pytest.mark.media
 async def test_hls_session_keeps_its_channel_pulled_between_reloads(
-    simulator: Simulator, client: OvoparkClient, socket_enabled: None
+    simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
 ) -> None:
     """A player pausing longer than the relay's HLS idle time (2 s here) keeps its channel."""
-    gateway = StreamGateway(hls_idle=60.0, hls_keepalive=0.5)
+    gateway = StreamGateway(session=http, hls_idle=60.0, hls_keepalive=0.5)
     await gateway.start()
     try:
-        token = gateway.register(platform_allocator(client))
+        token = gateway.register(platform_source(client))
         master_url = gateway.hls_url(token, "1001")
         async with aiohttp.ClientSession() as http:
             async with http.get(master_url) as resp:
@@ -980,16 +941,16 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_unreachable_relay_is_503(gateway: StreamGateway) -> None:
+async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: StreamGateway) -> None:
+    """A channel counts as working only once the relay answered: a failed dial is reported."""
     port = closed_port()
-    results = Results()
 
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls(
             rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x", hls=f"http://127.0.0.1:{port}/rtsp/x/index.m3u8"
         )
 
-    token = gateway.register(allocate, on_result=results)
+    token = gateway.register(source := StubSource(allocate))
     async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE")).status == 503
     master_url = gateway.hls_url(token, "1001")
@@ -1006,7 +967,11 @@ async def test_unreachable_relay_is_503(gateway: StreamGateway) -> None:
         assert gateway.stats()["hls_sessions"] == {}
         async with http.get(session_url) as resp:
             assert resp.status == 404
-    assert results.calls == [("1001", None), ("1001", None)]
+    assert [(camera, type(err)) for camera, err in source.outcomes] == [
+        ("1001", RelayError),
+        ("1001", RelayError),
+    ]
+    assert source.released == 2  # the RTSP consumer left, the HLS session ended
 
 
 async def test_relay_speaking_garbage_is_503(gateway: StreamGateway) -> None:
@@ -1023,24 +988,23 @@ async def test_relay_speaking_garbage_is_503(gateway: StreamGateway) -> None:
         return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
 
     try:
-        token = gateway.register(allocate)
+        token = gateway.register(source := StubSource(allocate))
         async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 503
     finally:
         server.close()
         await server.wait_closed()
+    assert [type(err) for _, err in source.outcomes] == [RelayError]
 
 
 async def test_hls_refusal_status(gateway: StreamGateway) -> None:
-    results = Results()
-
     async def allocate(camera_id: str) -> MediaUrls:
         raise OvoparkConnectionError("down")
 
-    token = gateway.register(allocate, on_result=results)
+    token = gateway.register(source := StubSource(allocate))
     async with aiohttp.ClientSession() as http, http.get(gateway.hls_url(token, "1001")) as resp:
         assert resp.status == 503
-    assert len(results.calls) == 1
+    assert [type(err) for _, err in source.outcomes] == [OvoparkConnectionError]
 
 
 async def test_entry_unregistered_during_allocation(gateway: StreamGateway) -> None:
@@ -1050,14 +1014,15 @@ async def test_entry_unregistered_during_allocation(gateway: StreamGateway) -> N
         gateway.unregister(tokens[0])
         return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/x")
 
-    tokens.append(gateway.register(allocate))
+    tokens.append(gateway.register(source := StubSource(allocate)))
     async with RtspClient(gateway.rtsp_url(tokens[0], "1001")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
+    assert source.released == 1  # the channel just lapses
 
 
 @pytest.mark.media
 async def test_rtsp_other_camera_on_the_same_connection_is_404(rtsp_setup: Any) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     url = gateway.rtsp_url(token, "1001")
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 200
@@ -1069,7 +1034,7 @@ async def test_rtsp_other_camera_on_the_same_connection_is_404(rtsp_setup: Any) 
 
 @pytest.mark.media
 async def test_rtsp_first_request_other_than_options_or_describe(rtsp_setup: Any) -> None:
-    sim, gateway, _, _, token = rtsp_setup
+    sim, gateway, _, token = rtsp_setup
     url = gateway.rtsp_url(token, "1001")
     async with RtspClient(url) as rtsp:
         answer = await rtsp.request("GET_PARAMETER")

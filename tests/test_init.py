@@ -185,7 +185,7 @@ async def test_unreachable_platform_is_not_ready(hass: HomeAssistant, simulator:
 async def test_gateway_shared_by_entries_and_stopped_with_the_last(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    from custom_components.ovopark.channels import DATA_GATEWAY  # noqa: PLC0415
+    from custom_components.ovopark.gateway_runtime import DATA_GATEWAY  # noqa: PLC0415
     from simulator.config import KeyInfo  # noqa: PLC0415
 
     simulator.config.keys["second-key"] = KeyInfo(secret="second-secret")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
 from homeassistant.components.camera import async_get_stream_source
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+import pytest
 
+from custom_components.ovopark.channel import RelayError
 from custom_components.ovopark.const import DOMAIN
 from simulator.core import Simulator
 
@@ -116,3 +121,42 @@ async def test_sub_stream_quality_and_fallback(hass: HomeAssistant, simulator: S
         (str(with_sub.id), "0", 0),
         (str(with_sub.id), "0", 0),
     ]
+
+
+async def test_unreachable_relay_leaves_the_refusal_not_ok(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel counts as working only once the relay answered through the gateway."""
+    _entry_id, entity_id = await _setup(hass, simulator)
+    entity = hass.data["camera"].get_entity(entity_id)
+    simulator.config.denied_devices.add(1001)
+    assert await _describe(hass, entity_id) == 404
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
+
+    # The platform grants the channel again, but its relay node is down (a fault the simulator
+    # cannot make: its addresses are pointed at a closed port).
+    simulator.config.denied_devices.clear()
+    addresses = simulator.relay.addresses
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+
+    def unreachable(channel: Any) -> dict[str, str]:
+        urls = addresses(channel)
+        return {
+            **urls,
+            "rtsp": urls["rtsp"].replace(f":{simulator.relay.rtsp_port}/", f":{closed}/"),
+        }
+
+    monkeypatch.setattr(simulator.relay, "addresses", unreachable)
+    assert await _describe(hass, entity_id) == 503
+    assert isinstance(entity.channel_error, RelayError)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE  # still the platform's refusal
+
+    monkeypatch.setattr(simulator.relay, "addresses", addresses)
+    assert await _describe(hass, entity_id) == 200
+    assert entity.channel_error is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+    assert simulator.count(START_MEDIA_PLAY) == 3

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import OvoparkAccount, OvoparkClient
-from .channels import (
-    async_acquire_gateway,
-    async_dispatch_channel_result,
-    async_release_gateway,
-    entry_allocator,
-)
-from .const import (
-    CONF_API_KEY,
-    CONF_API_SECRET,
-    CONF_PASSWORD,
-    CONF_TIMESTAMP_ZONE,
-    CONF_URL,
-    CONF_USERNAME,
-    DEFAULT_TIMESTAMP_ZONE,
-    DOMAIN,
-)
-from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkRuntimeData
+from .channel_source import EntryChannelSource
+from .const import DOMAIN
+from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkRuntimeData, create_client
+from .gateway_runtime import async_acquire_gateway, async_release_gateway
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.CAMERA]
@@ -38,36 +25,17 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-def create_client(hass: HomeAssistant, data: dict[str, object]) -> OvoparkClient:
-    """A platform client for config entry data, on Home Assistant's shared session."""
-    username = data.get(CONF_USERNAME)
-    account = (
-        OvoparkAccount(str(username), str(data.get(CONF_PASSWORD) or "")) if username else None
-    )
-    return OvoparkClient(
-        async_get_clientsession(hass),
-        base_url=str(data[CONF_URL]),
-        api_key=str(data[CONF_API_KEY]),
-        api_secret=str(data[CONF_API_SECRET]),
-        timestamp_zone=str(data.get(CONF_TIMESTAMP_ZONE) or DEFAULT_TIMESTAMP_ZONE),
-        account=account,
-    )
-
-
 async def async_setup_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> bool:
-    """Set up a config entry: client, first refresh, stream gateway, camera platform."""
-    client = create_client(hass, dict(entry.data))
+    """Set up a config entry: client, first refresh, channel source on the gateway, cameras."""
+    client = create_client(hass, entry.data)
     coordinator = OvoparkCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
     gateway = await async_acquire_gateway(hass, entry.entry_id)
-    token = gateway.register(
-        entry_allocator(hass, entry, client, coordinator),
-        on_result=lambda camera_id, err: async_dispatch_channel_result(hass, entry, camera_id, err),
-    )
+    token = gateway.register(EntryChannelSource(hass, entry, client, coordinator))
+    entry.async_on_unload(partial(gateway.unregister, token))
     entry.runtime_data = OvoparkRuntimeData(
         client=client, coordinator=coordinator, gateway=gateway, gateway_token=token
     )
-    entry.async_on_unload(lambda: gateway.unregister(token))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

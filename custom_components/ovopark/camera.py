@@ -8,20 +8,21 @@ import time
 from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN, CameraEntityFeature
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import (
     Camera as PlatformCamera,
+    OvoparkCameraOfflineError,
     OvoparkDeviceNotFound,
-    OvoparkError,
     OvoparkPermissionError,
 )
-from .channels import signal_channel_result
+from .channel import Quality
+from .channel_source import signal_channel_result
 from .const import (
     CONF_PROTOCOL,
+    CONF_QUALITY,
     CONF_SNAPSHOT_CACHE,
     DEFAULT_SNAPSHOT_CACHE,
     DOMAIN,
@@ -31,7 +32,7 @@ from .const import (
 )
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .entity import OvoparkEntity
-from .errors import translation_for
+from .error_map import translated_errors
 
 PARALLEL_UPDATES = 1
 
@@ -87,12 +88,14 @@ class OvoparkCamera(OvoparkEntity, Camera):
         # The MJPEG fallback polls stills at this interval: keep it at the cache period.
         self._attr_frame_interval = float(self._cache_seconds)
         self._protocol = entry.options.get(CONF_PROTOCOL)
+        self._quality = Quality(entry.options.get(CONF_QUALITY) or Quality.MAIN)
         if self._protocol != PROTOCOL_HLS:
             self.stream_options = {"rtsp_transport": "tcp"}
         self._still: bytes | None = None
         self._still_at = 0.0
         self._still_lock = asyncio.Lock()
-        self._refused: OvoparkError | None = None
+        self._refused: Exception | None = None
+        self.channel_error: Exception | None = None
 
     async def async_added_to_hass(self) -> None:
         """Follow the gateway's allocation results for this camera."""
@@ -107,8 +110,11 @@ class OvoparkCamera(OvoparkEntity, Camera):
 
     @callback
     def _handle_channel_result(self, err: Exception | None) -> None:
-        """A refused camera (gone or forbidden) is unavailable until a channel opens again."""
-        refused = err if isinstance(err, (OvoparkDeviceNotFound, OvoparkPermissionError)) else None
+        """A refused camera (gone or forbidden) is unavailable until a channel works again."""
+        self.channel_error = err
+        refused = self._refused  # other failures (the relay, the network) change nothing here
+        if err is None or isinstance(err, (OvoparkDeviceNotFound, OvoparkPermissionError)):
+            refused = err
         if refused is not self._refused:
             self._refused = refused
             self.async_write_ha_state()
@@ -121,10 +127,12 @@ class OvoparkCamera(OvoparkEntity, Camera):
     async def stream_source(self) -> str:
         """The gateway's stable loopback address: no platform call, no I/O."""
         runtime = self._entry.runtime_data
-        if self._protocol == PROTOCOL_HLS:
-            return runtime.gateway.hls_url(runtime.gateway_token, str(self.camera_id))
-        return runtime.gateway.rtsp_url(runtime.gateway_token, str(self.camera_id))
+        address = (
+            runtime.gateway.hls_url if self._protocol == PROTOCOL_HLS else runtime.gateway.rtsp_url
+        )
+        return address(runtime.gateway_token, str(self.camera_id), self._quality)
 
+    @translated_errors
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
@@ -132,16 +140,8 @@ class OvoparkCamera(OvoparkEntity, Camera):
         async with self._still_lock:
             if self._still is not None and time.monotonic() - self._still_at < self._cache_seconds:
                 return self._still
-            try:
-                image = await self._entry.runtime_data.client.snapshot_bytes(self.camera_id)
-            except OvoparkError as err:
-                key, placeholders = translation_for(err, self.camera.name)
-                if key != "device_not_found":
-                    key, placeholders = "snapshot_failed", {"camera": self.camera.name}
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key=key,
-                    translation_placeholders=placeholders,
-                ) from err
+            if not self.camera.online:
+                raise OvoparkCameraOfflineError("camera offline")
+            image = await self._entry.runtime_data.client.snapshot_bytes(self.camera_id)
             self._still, self._still_at = image, time.monotonic()
             return image

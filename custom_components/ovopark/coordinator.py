@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .api import (
-    Camera,
-    OvoparkAuthError,
-    OvoparkClient,
-    OvoparkError,
-    OvoparkMethodError,
-    OvoparkRateLimitError,
-    OvoparkRequestError,
-    Store,
-)
+from .api import Camera, OvoparkAccount, OvoparkClient, OvoparkError, Store
 from .const import (
     CAMERAS_INTERVAL,
+    CONF_API_KEY,
+    CONF_API_SECRET,
+    CONF_PASSWORD,
     CONF_STORE_IDS,
     CONF_STORES,
+    CONF_TIMESTAMP_ZONE,
+    CONF_URL,
+    CONF_USERNAME,
+    DEFAULT_TIMESTAMP_ZONE,
     DOMAIN,
     LOGGER,
     STORES_INTERVAL,
 )
-from .errors import translation_for
+from .error_map import AtSetup, lookup
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -59,6 +59,24 @@ class OvoparkRuntimeData:
     gateway_token: str
 
 
+def create_client(
+    hass: HomeAssistant, data: Mapping[str, Any], zone: str | None = None
+) -> OvoparkClient:
+    """A platform client for config entry data, on Home Assistant's shared session."""
+    username = data.get(CONF_USERNAME)
+    account = (
+        OvoparkAccount(str(username), str(data.get(CONF_PASSWORD) or "")) if username else None
+    )
+    return OvoparkClient(
+        async_get_clientsession(hass),
+        base_url=str(data[CONF_URL]),
+        api_key=str(data[CONF_API_KEY]),
+        api_secret=str(data[CONF_API_SECRET]),
+        timestamp_zone=zone or str(data.get(CONF_TIMESTAMP_ZONE) or DEFAULT_TIMESTAMP_ZONE),
+        account=account,
+    )
+
+
 class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
     """Polls device lists every 5 minutes and the store list every 30 minutes."""
 
@@ -81,49 +99,49 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
 
     async def _async_update_data(self) -> OvoparkData:
         """Fetch stores (on their slower clock) and every included store's cameras."""
+        typed = [int(i) for i in self.config_entry.data.get(CONF_STORE_IDS) or []]
         try:
-            stores = await self._async_stores()
-            cameras = await self.client.all_cameras(self._included_store_ids(stores))
-        except OvoparkAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
+            listed = None if typed else await self._async_listed_stores()
+            store_ids = typed or list(listed or {})
+            cameras = await self.client.all_cameras(self._included(store_ids))
         except OvoparkError as err:
-            key, placeholders = translation_for(err)
-            # A bug or a method the key lacks stops setup; later it is one more failed refresh.
-            if self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS and isinstance(
-                err, (OvoparkMethodError, OvoparkRequestError)
-            ):
-                raise ConfigEntryError(
-                    translation_domain=DOMAIN,
-                    translation_key=key,
-                    translation_placeholders=placeholders,
-                ) from err
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=key,
-                translation_placeholders=placeholders,
-                retry_after=err.retry_after if isinstance(err, OvoparkRateLimitError) else None,
-            ) from err
-        if self.config_entry.data.get(CONF_STORE_IDS):
+            raise self._failure(err) from err
+        if listed is None:
             # Typed store ids come without names: the device list names each store.
             names = {cam.store_id: cam.store_name for cam in cameras if cam.store_name}
-            stores = {i: Store(id=i, name=names.get(i, str(i)), address=None) for i in stores}
-        data = OvoparkData(stores=stores, cameras={c.id: c for c in cameras})
+            listed = {i: Store(id=i, name=names.get(i) or str(i)) for i in typed}
+        data = OvoparkData(stores=listed, cameras={c.id: c for c in cameras})
         self._remove_stale_devices(data)
         return data
 
-    async def _async_stores(self) -> dict[int, Store]:
-        """Stores from the entry's typed ids, or the paged list on a 30-minute clock."""
-        if typed := self.config_entry.data.get(CONF_STORE_IDS):
-            return {int(i): Store(id=int(i), name=str(i), address=None) for i in typed}
+    def _failure(self, err: OvoparkError) -> Exception:
+        """The error table's verdict: reauth, a setup error, or one more failed refresh."""
+        translated = lookup(err)
+        rule = translated.rule
+        kwargs: dict[str, Any] = {
+            "translation_domain": DOMAIN,
+            "translation_key": rule.translation_key,
+            "translation_placeholders": translated.placeholders,
+        }
+        if rule.at_setup is AtSetup.AUTH_FAILED:
+            return ConfigEntryAuthFailed(**kwargs)
+        # A bug or a method the key lacks stops setup; later it is one more failed refresh.
+        if (
+            rule.at_setup is AtSetup.ERROR
+            and self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+        ):
+            return ConfigEntryError(**kwargs)
+        return UpdateFailed(**kwargs, retry_after=getattr(err, "retry_after", None))
+
+    async def _async_listed_stores(self) -> dict[int, Store]:
+        """The paged store list, fetched on a 30-minute clock."""
         now = dt_util.utcnow()
         if self._stores_fetched is None or now - self._stores_fetched >= STORES_INTERVAL:
             self._stores = {s.id: s for s in await self.client.stores()}
             self._stores_fetched = now
         return dict(self._stores)
 
-    def _included_store_ids(self, stores: dict[int, Store]) -> list[int]:
+    def _included(self, stores: list[int]) -> list[int]:
         """The stores the options include (none chosen means all)."""
         chosen = {int(i) for i in self.config_entry.options.get(CONF_STORES) or []}
         return [i for i in stores if not chosen or i in chosen]

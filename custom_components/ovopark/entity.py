@@ -38,6 +38,11 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
         return self.coordinator.data.cameras.get(self.camera_id, self._first_listed)
 
     @property
+    def camera_name(self) -> str:
+        """The camera's name as listed (for error messages)."""
+        return self.camera.name
+
+    @property
     def available(self) -> bool:
         """Available while the platform answers and lists the camera online."""
         cam = self.coordinator.data.cameras.get(self.camera_id)

@@ -1,4 +1,4 @@
-"""HLS side of the stream gateway: one session (one channel) per consumer, playlists rewritten."""
+"""HLS server of the stream gateway: one session (one channel) per consumer, playlists rewritten."""
 
 from __future__ import annotations
 
@@ -12,9 +12,18 @@ import secrets
 import time
 from urllib.parse import urljoin, urlsplit
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, web
 
-from .gateway_rtsp import OpenChannel
+from .channel import (
+    ChannelRequest,
+    Lease,
+    OpenChannel,
+    Refusal,
+    RelayError,
+    StreamProtocol,
+    parse_stream_id,
+)
+from .gateway_listener import Consumer, Listener
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,11 +62,9 @@ def master_playlist(session_id: str, token: str) -> str:
     )
 
 
-def is_playlist(content_type: str, name: str, head: bytes) -> bool:
+def is_playlist(content_type: str, name: str) -> bool:
     """Whether an upstream answer is a playlist (to rewrite) rather than media (to stream)."""
-    return (
-        "mpegurl" in content_type.lower() or name.endswith(".m3u8") or head.startswith(b"#EXTM3U")
-    )
+    return "mpegurl" in content_type.lower() or name.endswith(".m3u8")
 
 
 @dataclass(eq=False)
@@ -67,12 +74,23 @@ class HlsSession:
     id: str
     token: str
     camera_id: str
-    playlist_url: str
+    lease: Lease
     last_seen: float = field(default_factory=time.monotonic)
     upstream_at: float = field(default_factory=time.monotonic)
     inflight: int = 0
     names: OrderedDict[str, str] = field(default_factory=OrderedDict)  # local name → upstream URL
     by_url: dict[str, str] = field(default_factory=dict)
+    answered: bool = False  # the relay has served the first playlist
+    consumer: Consumer | None = None
+    stream_id: str = ""  # the address's first path segment (the camera id, or with its quality)
+
+    def __post_init__(self) -> None:
+        self.stream_id = self.stream_id or self.camera_id
+
+    @property
+    def playlist_url(self) -> str:
+        """The channel's upstream playlist."""
+        return self.lease.address
 
     def local_name(self, url: str) -> str:
         """Return a stable local name for an upstream URI that reveals no channel id."""
@@ -97,7 +115,7 @@ class HlsSession:
         return base
 
 
-class HlsServer:
+class HlsServer(Listener):
     """Serves master playlists, session playlists and segments proxied from the relay."""
 
     def __init__(
@@ -105,47 +123,30 @@ class HlsServer:
         host: str,
         open_channel: OpenChannel,
         *,
+        session: ClientSession,
         idle: float,
         keepalive: float,
-        session: ClientSession | None = None,
     ) -> None:
-        self._host = host
+        super().__init__(host)
         self._open_channel = open_channel
+        self._http = session
         self.idle = idle
         self.keepalive = keepalive
         self._keepalive_task: asyncio.Task[None] | None = None
-        self._external_session = session
-        self._http: ClientSession | None = None
         self._runner: web.ServerRunner | None = None
-        self._site: web.TCPSite | None = None
         self.sessions: dict[str, HlsSession] = {}
-
-    @property
-    def sockets(self) -> list[tuple[str, int]]:
-        """Addresses of the listening sockets."""
-        server = self._site._server if self._site is not None else None
-        if server is None or not hasattr(server, "sockets"):
-            return []
-        return [s.getsockname()[:2] for s in server.sockets]
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return self.sockets[0][1]
 
     async def start(self) -> None:
         """Listen on the host, on a port the OS chooses."""
-        self._http = self._external_session or ClientSession(timeout=UPSTREAM_TIMEOUT)
         # access_log=None: an access log line would carry the auth token of the query.
         self._runner = web.ServerRunner(
             web.Server(self._handle, access_log=None), shutdown_timeout=SHUTDOWN_TIMEOUT
         )
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self._host, 0)
-        await self._site.start()
+        await web.SockSite(self._runner, self._bind()).start()
 
     async def stop(self) -> None:
-        """Stop listening, end every session and close the upstream connections."""
+        """Stop listening, end every session and its channel."""
         for session_id in list(self.sessions):
             self.end(session_id)
         if (task := self._keepalive_task) is not None:
@@ -154,28 +155,14 @@ class HlsServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-            self._site = None
-        if self._http is not None and self._http is not self._external_session:
-            await self._http.close()
-        self._http = None
-
-    def consumers(self) -> dict[str, int]:
-        """Live sessions per camera."""
-        self.sweep()
-        counts: dict[str, int] = {}
-        for session in self.sessions.values():
-            counts[session.camera_id] = counts.get(session.camera_id, 0) + 1
-        return counts
-
-    def close_token(self, token: str) -> None:
-        """End the sessions of one entry."""
-        for session in list(self.sessions.values()):
-            if session.token == token:
-                self.end(session.id)
+        self._unbind()
 
     def end(self, session_id: str) -> None:
-        """Forget a session: its next request gets 404 and no more upstream requests are made."""
+        """Forget a session: its next request gets 404 and its channel is let go."""
         if (session := self.sessions.pop(session_id, None)) is not None:
+            if session.consumer is not None:
+                self.discard_consumer(session.consumer)
+            session.lease.release()
             _LOGGER.debug("camera %s: HLS session ended", session.camera_id)
 
     def sweep(self) -> None:
@@ -202,13 +189,11 @@ class HlsServer:
             self._keepalive_task = None
 
     async def _ping(self, session: HlsSession) -> None:
-        if self._http is None:
-            return
         session.upstream_at = time.monotonic()
         try:
             async with (
                 asyncio.timeout(UPSTREAM_PING_TIMEOUT),
-                self._http.get(session.playlist_url) as answer,
+                self._http.get(session.playlist_url, timeout=UPSTREAM_TIMEOUT) as answer,
             ):
                 await answer.read()
                 if answer.status in {404, 410}:
@@ -225,7 +210,7 @@ class HlsServer:
         parts = request.path.strip("/").split("/")
         token = request.query.get("auth")
         try:
-            if len(parts) == 2 and parts[1] == PLAYLIST:
+            if len(parts) == 2 and parts[1] == PLAYLIST and token:
                 return await self._open(parts[0], token)
             if len(parts) == 4 and parts[1] == "s" and token is not None:
                 return await self._proxy(request, parts[0], parts[2], parts[3], token)
@@ -234,16 +219,24 @@ class HlsServer:
             return web.Response(status=502)
         return web.Response(status=404)
 
-    async def _open(self, camera_id: str, token: str | None) -> web.StreamResponse:
-        result = await self._open_channel(token, camera_id)
-        if isinstance(result, int):
-            return web.Response(status=result)
-        assert token is not None
-        session = HlsSession(secrets.token_urlsafe(16), token, camera_id, result)
+    async def _open(self, stream_id: str, token: str) -> web.StreamResponse:
+        """Step 1 of a live view: a master playlist request opens a session on its own channel."""
+        stream = parse_stream_id(stream_id)
+        if stream is None:
+            return web.Response(status=404)
+        lease = await self._open_channel(
+            token, ChannelRequest(stream[0], StreamProtocol.HLS, stream[1])
+        )
+        if isinstance(lease, Refusal):
+            return web.Response(status=lease.status)
+        session_id = secrets.token_urlsafe(16)
+        session = HlsSession(session_id, token, stream[0], lease, stream_id=stream_id)
+        session.consumer = Consumer(token, stream[0], lambda: self.end(session_id))
         self.sessions[session.id] = session
+        self.add_consumer(session.consumer)
         if self._keepalive_task is None:
             self._keepalive_task = asyncio.create_task(self._keep_alive())
-        _LOGGER.debug("camera %s: HLS session opened on a fresh channel", camera_id)
+        _LOGGER.debug("camera %s: HLS session opened on its channel", stream[0])
         return web.Response(
             text=master_playlist(session.id, token),
             content_type=PLAYLIST_TYPE,
@@ -251,17 +244,17 @@ class HlsServer:
         )
 
     async def _proxy(
-        self, request: web.BaseRequest, camera_id: str, session_id: str, name: str, token: str
+        self, request: web.BaseRequest, stream_id: str, session_id: str, name: str, token: str
     ) -> web.StreamResponse:
         session = self.sessions.get(session_id)
         if (
             session is None
-            or session.camera_id != camera_id
+            or session.stream_id != stream_id
             or not secrets.compare_digest(session.token, token)
         ):
             return web.Response(status=404)
         upstream = session.playlist_url if name == PLAYLIST else session.names.get(name)
-        if upstream is None or self._http is None:
+        if upstream is None:
             session.last_seen = time.monotonic()
             return web.Response(status=404)
         session.inflight += 1
@@ -274,40 +267,63 @@ class HlsServer:
     async def _forward(
         self, request: web.BaseRequest, session: HlsSession, name: str, upstream: str, token: str
     ) -> web.StreamResponse:
-        assert self._http is not None
         session.upstream_at = time.monotonic()
-        async with self._http.get(upstream, allow_redirects=True) as answer:
-            session.last_seen = time.monotonic()
-            if answer.status != 200:
-                if name == PLAYLIST:  # the channel is gone: the consumer restarts from the master
-                    self.end(session.id)
-                return web.Response(status=404 if answer.status in {404, 410} else 502)
-            content_type = answer.headers.get("Content-Type", "")
-            if is_playlist(content_type, name, b""):
+        try:
+            async with self._http.get(
+                upstream, allow_redirects=True, timeout=UPSTREAM_TIMEOUT
+            ) as answer:
+                session.last_seen = time.monotonic()
+                if answer.status != 200:
+                    if (
+                        name == PLAYLIST
+                    ):  # the channel is gone: the consumer restarts from the master
+                        self._answered(session, RelayError(f"relay answered {answer.status}"))
+                        self.end(session.id)
+                    return web.Response(status=404 if answer.status in {404, 410} else 502)
+                if not is_playlist(answer.headers.get("Content-Type", ""), name):
+                    return await _stream(request, answer, session)
                 text = await answer.text()
-                base = str(answer.url)
-                rewritten = rewrite_playlist(
-                    text, base, lambda url: f"{session.local_name(url)}?auth={token}"
-                )
-                return web.Response(
-                    text=rewritten,
-                    content_type=PLAYLIST_TYPE,
-                    headers={"Cache-Control": "no-cache"},
-                )
-            response = web.StreamResponse(
-                headers={h: answer.headers[h] for h in _PASS_HEADERS if h in answer.headers}
-            )
-            if answer.content_length is not None:
-                response.content_length = answer.content_length
-            await response.prepare(request)
-            try:
-                if request.method == "GET":
-                    async for chunk in answer.content.iter_chunked(64 * 1024):
-                        await response.write(chunk)
-                        session.last_seen = time.monotonic()
-                await response.write_eof()
-            except (ClientError, OSError, TimeoutError) as err:  # headers are out: just stop
-                _LOGGER.debug(
-                    "camera %s: HLS transfer ended: %s", session.camera_id, type(err).__name__
-                )
-            return response
+        except (ClientError, OSError, TimeoutError) as err:
+            if name == PLAYLIST:
+                self._answered(session, RelayError(f"relay unreachable ({type(err).__name__})"))
+            raise
+        if name == PLAYLIST:
+            self._answered(session, None)
+        rewritten = rewrite_playlist(
+            text, str(answer.url), lambda url: f"{session.local_name(url)}?auth={token}"
+        )
+        return web.Response(
+            text=rewritten, content_type=PLAYLIST_TYPE, headers={"Cache-Control": "no-cache"}
+        )
+
+    @staticmethod
+    def _answered(session: HlsSession, error: Exception | None) -> None:
+        """Step 5 of a live view: tell the lease how the relay served the first playlist."""
+        if session.answered:
+            return
+        if error is None:
+            session.answered = True
+            session.lease.confirm()
+        else:
+            session.lease.fail(error)
+
+
+async def _stream(
+    request: web.BaseRequest, answer: ClientResponse, session: HlsSession
+) -> web.StreamResponse:
+    """Pass a segment (or any other media) through as it arrives."""
+    response = web.StreamResponse(
+        headers={h: answer.headers[h] for h in _PASS_HEADERS if h in answer.headers}
+    )
+    if answer.content_length is not None:
+        response.content_length = answer.content_length
+    await response.prepare(request)
+    try:
+        if request.method == "GET":
+            async for chunk in answer.content.iter_chunked(64 * 1024):
+                await response.write(chunk)
+                session.last_seen = time.monotonic()
+        await response.write_eof()
+    except (ClientError, OSError, TimeoutError) as err:  # headers are out: just stop
+        _LOGGER.debug("camera %s: HLS transfer ended: %s", session.camera_id, type(err).__name__)
+    return response

@@ -1,342 +1,70 @@
-"""RTSP side of the stream gateway: message framing, address rewriting and the splice."""
+"""RTSP server of the stream gateway: a channel per consumer connection, spliced to the relay."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import dataclass, field
 import logging
-import re
-from urllib.parse import urlsplit
+
+from .channel import (
+    ChannelRequest,
+    Lease,
+    OpenChannel,
+    Refusal,
+    RelayError,
+    StreamProtocol,
+    parse_stream_id,
+)
+from .gateway_listener import Consumer, Listener
+from .rtsp_message import (
+    MAX_HEAD,
+    REDIRECTS,
+    InterleavedFrame,
+    RtspMessage,
+    RtspProtocolError,
+    UrlMap,
+    filter_transport,
+    read_item,
+    relay_address,
+    response,
+    rewrite_response,
+    split_gateway_url,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_HEAD = 64 * 1024
-MAX_BODY = 1024 * 1024
 FIRST_REQUEST_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
 FIRST_ANSWER_TIMEOUT = 20.0
 MAX_REDIRECTS = 3
-REDIRECTS = {301, 302, 303, 305, 307, 308}
-DEFAULT_RTSP_PORT = 554
-_HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
-_ABSOLUTE_URL = re.compile(r"rtsps?://[^\s\";,]+", re.IGNORECASE)
-
-REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    461: "Unsupported Transport",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
-
-type OpenChannel = Callable[[str | None, str], Awaitable[str | int]]
-"""Given the token and camera id of a request: the relay RTSP address, or a refusal status."""
-
-
-class RtspProtocolError(Exception):
-    """The peer sent something that is not RTSP."""
+# A relay still warming a channel up may answer 503: ask again, well within its 10 s pull window.
+WARMUP_RETRY_DELAYS = (0.5, 1.0, 2.0)
+_WARMING_UP = 503
 
 
 @dataclass(slots=True)
-class InterleavedFrame:
-    """One `$`-framed RTP/RTCP packet of an interleaved TCP connection."""
+class Upstream:
+    """A connection to the relay, and its answer to the consumer's first request (if exchanged)."""
 
-    channel: int
-    payload: bytes
-
-    def to_bytes(self) -> bytes:
-        """Serialize with the 4-byte interleaved header."""
-        return b"$" + bytes((self.channel,)) + len(self.payload).to_bytes(2) + self.payload
-
-
-@dataclass(slots=True)
-class RtspMessage:
-    """An RTSP request or response: start line, ordered headers, body."""
-
-    start_line: str
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    @property
-    def is_response(self) -> bool:
-        """Whether this is a response (status line) rather than a request."""
-        return self.start_line.startswith("RTSP/")
-
-    @property
-    def method(self) -> str:
-        """The request method (upper-case as sent)."""
-        return self.start_line.split(" ", 1)[0]
-
-    @property
-    def url(self) -> str:
-        """The request URL."""
-        parts = self.start_line.split(" ")
-        return parts[1] if len(parts) > 1 else ""
-
-    @url.setter
-    def url(self, value: str) -> None:
-        parts = self.start_line.split(" ")
-        parts[1] = value
-        self.start_line = " ".join(parts)
-
-    @property
-    def status(self) -> int:
-        """The status code of a response."""
-        try:
-            return int(self.start_line.split(" ")[1])
-        except IndexError, ValueError:
-            return 0
-
-    def header(self, name: str) -> str | None:
-        """Return the first header of that name (case-insensitive)."""
-        lname = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lname), None)
-
-    def set_header(self, name: str, value: str) -> None:
-        """Replace every header of that name with one, keeping the first one's place."""
-        lname = name.lower()
-        for i, (key, _) in enumerate(self.headers):
-            if key.lower() == lname:
-                self.headers[i] = (key, value)
-                self.headers[i + 1 :] = [h for h in self.headers[i + 1 :] if h[0].lower() != lname]
-                return
-        self.headers.append((name, value))
-
-    def to_bytes(self) -> bytes:
-        """Serialize, with a Content-Length that matches the body."""
-        headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
-        if self.body:
-            headers.append(("Content-Length", str(len(self.body))))
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers)
-        return f"{self.start_line}\r\n{head}\r\n".encode() + self.body
-
-
-def response(status: int, cseq: str | None, *headers: tuple[str, str]) -> RtspMessage:
-    """Make a local response carrying the request's CSeq."""
-    head = [("CSeq", cseq)] if cseq is not None else []
-    head.extend(headers)
-    return RtspMessage(f"RTSP/1.0 {status} {REASONS.get(status, 'Error')}", head)
-
-
-def parse_head(raw: bytes) -> RtspMessage:
-    """Parse the start line and headers of a message (without its body)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise RtspProtocolError("head is not text") from err
-    lines = text.replace("\r\n", "\n").split("\n")
-    start = lines[0].strip()
-    parts = start.split(" ")
-    if len(parts) < 3 or not (start.startswith("RTSP/") or parts[2].startswith("RTSP/")):
-        raise RtspProtocolError("not an RTSP start line")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if not line.strip():
-            continue
-        if line[0] in " \t" and headers:
-            key, value = headers[-1]
-            headers[-1] = (key, f"{value} {line.strip()}")
-            continue
-        key, sep, value = line.partition(":")
-        if not sep or not key.strip():
-            raise RtspProtocolError("malformed header line")
-        headers.append((key.strip(), value.strip()))
-    return RtspMessage(start, headers)
-
-
-async def read_item(reader: asyncio.StreamReader) -> RtspMessage | InterleavedFrame | None:
-    """Read one message or interleaved frame; None at a clean end of stream."""
-    while True:
-        try:
-            first = await reader.readexactly(1)
-        except asyncio.IncompleteReadError:
-            return None
-        if first not in b"\r\n":
-            break
-    if first == b"$":
-        try:
-            head = await reader.readexactly(3)
-            payload = await reader.readexactly(int.from_bytes(head[1:3]))
-        except asyncio.IncompleteReadError as err:
-            raise RtspProtocolError("truncated interleaved frame") from err
-        return InterleavedFrame(head[0], payload)
-    try:
-        rest = await reader.readuntil(_HEAD_ENDS)
-    except asyncio.IncompleteReadError as err:
-        if not err.partial.strip():
-            return None
-        raise RtspProtocolError("truncated message head") from err
-    except asyncio.LimitOverrunError as err:
-        raise RtspProtocolError("message head too long") from err
-    message = parse_head(first + rest)
-    length_text = message.header("Content-Length") or "0"
-    try:
-        length = int(length_text)
-    except ValueError as err:
-        raise RtspProtocolError("bad Content-Length") from err
-    if not 0 <= length <= MAX_BODY:
-        raise RtspProtocolError("body too large")
-    if length:
-        try:
-            message.body = await reader.readexactly(length)
-        except asyncio.IncompleteReadError as err:
-            raise RtspProtocolError("truncated body") from err
-    return message
-
-
-def split_gateway_url(url: str) -> tuple[str, str | None] | None:
-    """Camera id and `auth` token of a gateway request URL, or None if it names no camera."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in {"rtsp", "rtsps"}:
-        return None
-    camera = parts.path.lstrip("/").split("/", 1)[0]
-    if not camera:
-        return None
-    token = None
-    query, _, _ = parts.query.partition("/")
-    for pair in query.split("&"):
-        key, _, value = pair.partition("=")
-        if key == "auth":
-            token = value
-    return camera, token
-
-
-def filter_transport(value: str) -> str | None:
-    """Keep the TCP (interleaved) specs of a Transport header; None if there is none."""
-    kept = []
-    for spec in value.split(","):
-        protocol = spec.strip().split(";", 1)[0].upper()
-        if protocol.endswith("/TCP"):
-            kept.append(spec.strip())
-    return ",".join(kept) or None
-
-
-@dataclass(slots=True)
-class UrlMap:
-    """Maps one camera's gateway addresses to one relay channel's addresses and back."""
-
-    gateway_base: str
-    relay_base: str
-    camera_id: str
-    gateway_host: str = "127.0.0.1"
-
-    def __post_init__(self) -> None:
-        self.relay_base = self.relay_base.rstrip("/")
-        self.gateway_base = self.gateway_base.rstrip("/")
-
-    def to_relay(self, url: str) -> str | None:
-        """Map a consumer's request URL to the relay (auth removed); None if not this camera."""
-        if url == "*":
-            return url
-        parts = urlsplit(url)
-        path = parts.path
-        query, slash, extra = parts.query.partition("/")
-        if slash:  # "…/CAM?auth=T/trackID=0": a client appended a control path after our query
-            path = f"{path.rstrip('/')}/{extra}"
-        prefix = f"/{self.camera_id}"
-        if path != prefix and not path.startswith(f"{prefix}/"):
-            return None
-        suffix = path[len(prefix) :]
-        kept = [p for p in query.split("&") if p and p.partition("=")[0] != "auth"]
-        relay = urlsplit(self.relay_base)
-        relay_query = "&".join(filter(None, [relay.query, *kept]))
-        built = f"{relay.scheme}://{relay.netloc}{relay.path}{suffix}"
-        return f"{built}?{relay_query}" if relay_query else built
-
-    def to_gateway(self, text: str) -> str:
-        """Replace every relay address in a header value or body with the gateway's."""
-        relay = urlsplit(self.relay_base)
-        gateway = urlsplit(self.gateway_base)
-
-        def _swap(match: re.Match[str]) -> str:
-            found = urlsplit(match.group(0))
-            if found.netloc.lower() != relay.netloc.lower():
-                return match.group(0)
-            path = found.path
-            if path == relay.path or path.startswith(f"{relay.path}/"):
-                path = f"{gateway.path}{path[len(relay.path) :]}"
-            else:
-                path = gateway.path
-            query = found.query
-            if relay.query and query.startswith(relay.query):
-                query = query[len(relay.query) :].lstrip("&")
-            return f"rtsp://{gateway.netloc}{path}" + (f"?{query}" if query else "")
-
-        text = _ABSOLUTE_URL.sub(_swap, text)
-        if relay.path not in {"", "/"}:  # the channel id, wherever else it hides
-            text = text.replace(relay.path, gateway.path)
-        return text
-
-    def rewrite_sdp(self, body: bytes) -> bytes:
-        """Rewrite relay addresses in an SDP body, the origin and connection hosts included."""
-        text = self.to_gateway(body.decode("utf-8", "replace"))
-        host = urlsplit(self.relay_base).hostname or ""
-        lines = []
-        for line in text.split("\n"):
-            if host and line[:2] in {"o=", "c="}:
-                line = line.replace(host, self.gateway_host)  # noqa: PLW2901
-            lines.append(line)
-        return "\n".join(lines).encode()
-
-
-def rewrite_response(message: RtspMessage, urls: UrlMap, method: str | None) -> None:
-    """Make a relay answer name only gateway addresses (in place)."""
-    message.headers = [(k, urls.to_gateway(v)) for k, v in message.headers]
-    content_type = (message.header("Content-Type") or "").lower()
-    if message.body and ("sdp" in content_type or content_type.startswith("text/")):
-        message.body = urls.rewrite_sdp(message.body)
-    if method == "DESCRIBE" and message.status == 200 and message.header("Content-Base") is None:
-        # Without it a client resolves the SDP's relative controls against our URL and its query.
-        message.set_header("Content-Base", f"{urls.gateway_base}/")
-
-
-def relay_address(url: str) -> tuple[str, int] | None:
-    """Host and port of a relay RTSP URL."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "rtsp" or not parts.hostname:
-        return None
-    try:
-        return parts.hostname, parts.port or DEFAULT_RTSP_PORT
-    except ValueError:
-        return None
-
-
-@dataclass(slots=True, eq=False)
-class _Consumer:
-    token: str
-    camera_id: str
+    reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    answer: RtspMessage | None
 
 
-class RtspServer:
-    """Accepts consumers, allocates a channel for each and splices them to the relay."""
+class RtspServer(Listener):
+    """Accepts consumers, opens a channel for each and splices them to the relay."""
 
     def __init__(self, host: str, open_channel: OpenChannel) -> None:
-        self._host = host
+        super().__init__(host)
         self._open_channel = open_channel
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._consumers: set[_Consumer] = set()
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return self.sockets[0][1]
-
-    @property
-    def sockets(self) -> list[tuple[str, int]]:
-        """Addresses of the listening sockets."""
-        if self._server is None:
-            return []
-        return [s.getsockname()[:2] for s in self._server.sockets]
 
     async def start(self) -> None:
         """Listen on the host, on a port the OS chooses."""
-        self._server = await asyncio.start_server(self._accept, self._host, 0, limit=MAX_HEAD)
+        self._server = await asyncio.start_server(self._accept, sock=self._bind(), limit=MAX_HEAD)
 
     async def stop(self) -> None:
         """Stop listening and end every connection."""
@@ -348,19 +76,7 @@ class RtspServer:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
-
-    def consumers(self) -> dict[str, int]:
-        """Open consumer connections per camera."""
-        counts: dict[str, int] = {}
-        for consumer in self._consumers:
-            counts[consumer.camera_id] = counts.get(consumer.camera_id, 0) + 1
-        return counts
-
-    def close_token(self, token: str) -> None:
-        """Drop the connections of one entry."""
-        for consumer in list(self._consumers):
-            if consumer.token == token:
-                consumer.writer.transport.abort()
+        self._unbind()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -379,155 +95,191 @@ class RtspServer:
             self._tasks.discard(task)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Step 1 of a live view: read the consumer's first request and open its channel."""
         async with asyncio.timeout(FIRST_REQUEST_TIMEOUT):
             first = await read_item(reader)
         if not isinstance(first, RtspMessage) or first.is_response:
             return
         cseq = first.header("CSeq")
         target = split_gateway_url(first.url)
-        if target is None:
-            await _send(writer, response(404, cseq))
+        stream = parse_stream_id(target[0]) if target is not None else None
+        if target is None or stream is None or target[1] is None:
+            await send(writer, response(404, cseq))
             return
-        camera_id, token = target
-        result = await self._open_channel(token, camera_id)
-        if isinstance(result, int):
-            await _send(writer, response(result, cseq))
+        stream_id, token = target[0], target[1]
+        request = ChannelRequest(stream[0], StreamProtocol.RTSP, stream[1])
+        lease = await self._open_channel(token, request)
+        if isinstance(lease, Refusal):
+            await send(writer, response(lease.status, cseq))
             return
-        address = relay_address(result)
-        if address is None or token is None:
-            _LOGGER.debug("camera %s: the channel has no usable RTSP address", camera_id)
-            await _send(writer, response(503, cseq))
-            return
+        consumer = Consumer(token, request.camera_id, writer.transport.abort)
+        self.add_consumer(consumer)
+        try:
+            await self._carry(lease, stream_id, first, reader, writer)
+        finally:
+            self.discard_consumer(consumer)
+            lease.release()
+            _LOGGER.debug("camera %s: RTSP consumer and upstream closed", request.camera_id)
+
+    async def _carry(
+        self,
+        lease: Lease,
+        stream_id: str,
+        first: RtspMessage,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Dial the relay, report how it answered, then splice until either side ends."""
         sockname = writer.get_extra_info("sockname")
         host = sockname[0] if sockname else self._host
-        urls = UrlMap(f"rtsp://{host}:{self.port}/{camera_id}", result, camera_id, host)
-        consumer = _Consumer(token, camera_id, writer)
-        self._consumers.add(consumer)
-        up_writer: asyncio.StreamWriter | None = None
+        urls = UrlMap(f"rtsp://{host}:{self.port}/{stream_id}", lease.address, stream_id, host)
         try:
-            upstream = await _open_upstream(first, urls)
-            if upstream is None:
-                _LOGGER.debug("camera %s: relay unreachable", camera_id)
-                await _send(writer, response(503, cseq))
-                return
-            up_reader, up_writer, answer = upstream
-            _LOGGER.debug("camera %s: RTSP consumer connected to a fresh channel", camera_id)
-            if answer is not None:
-                await _send(writer, answer)
-            await _splice(reader, writer, up_reader, up_writer, urls, None if answer else first)
+            upstream = await open_upstream(first, urls)
+        except RelayError as err:
+            lease.fail(err)
+            _LOGGER.debug("camera %s: relay unreachable (%s)", stream_id, err)
+            await send(writer, response(503, first.header("CSeq")))
+            return
+        try:
+            if upstream.answer is not None and upstream.answer.status >= 400:
+                lease.fail(RelayError(f"relay answered {upstream.answer.status}"))
+            else:
+                lease.confirm()
+            _LOGGER.debug("camera %s: RTSP consumer connected to its channel", stream_id)
+            if upstream.answer is not None:
+                await send(writer, upstream.answer)
+            pending = None if upstream.answer is not None else first
+            await Splice(reader, writer, upstream, urls).run(pending)
         finally:
-            self._consumers.discard(consumer)
-            if up_writer is not None:
-                up_writer.transport.abort()
-            _LOGGER.debug("camera %s: RTSP consumer and upstream closed", camera_id)
+            upstream.writer.transport.abort()
 
 
-async def _open_upstream(
-    first: RtspMessage, urls: UrlMap
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, RtspMessage | None] | None:
-    """Connect to the relay; for a first OPTIONS/DESCRIBE, also exchange it, following redirects.
+async def open_upstream(first: RtspMessage, urls: UrlMap) -> Upstream:
+    """Connect to the relay; for a first OPTIONS/DESCRIBE, also exchange it.
 
     A relay may redirect to another node: following it here keeps the consumer (which may not
-    follow redirects, and must not learn relay addresses) on the gateway.
+    follow redirects, and must not learn relay addresses) on the gateway. A relay warming the
+    channel up may answer 503: the request is asked again a few times within the pull window.
     """
-    method = first.method.upper()
-    for _ in range(MAX_REDIRECTS + 1):
-        address = relay_address(urls.relay_base)
-        if address is None:
-            return None
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT):
-                up_reader, up_writer = await asyncio.open_connection(*address, limit=MAX_HEAD)
-        except OSError, TimeoutError:
-            return None
-        if method not in {"OPTIONS", "DESCRIBE"}:
-            return up_reader, up_writer, None
-        try:
-            request = RtspMessage(first.start_line, list(first.headers), first.body)
-            request.url = urls.to_relay(first.url) or urls.relay_base
-            await _send(up_writer, request)
-            async with asyncio.timeout(FIRST_ANSWER_TIMEOUT):
-                answer = await read_item(up_reader)
-                while isinstance(answer, InterleavedFrame):
-                    answer = await read_item(up_reader)
-        except OSError, TimeoutError, RtspProtocolError:
-            answer = None
-        if answer is None or not answer.is_response:
-            up_writer.transport.abort()
-            return None
-        location = answer.header("Location") or ""
-        if answer.status in REDIRECTS and relay_address(location) is not None:
-            up_writer.transport.abort()
+    delays = iter(WARMUP_RETRY_DELAYS)
+    redirects = 0
+    while True:
+        upstream = await _dial(first, urls)
+        answer = upstream.answer
+        location = (answer.header("Location") if answer is not None else None) or ""
+        if answer is not None and answer.status in REDIRECTS and relay_address(location):
+            upstream.writer.transport.abort()
+            redirects += 1
+            if redirects > MAX_REDIRECTS:
+                raise RelayError("too many redirects")
             urls.relay_base = location.rstrip("/")
             continue
-        rewrite_response(answer, urls, method)
-        return up_reader, up_writer, answer
-    return None
+        if answer is not None and answer.status == _WARMING_UP:
+            delay = next(delays, None)
+            if delay is not None:
+                upstream.writer.transport.abort()
+                await asyncio.sleep(delay)
+                continue
+        if answer is not None:
+            rewrite_response(answer, urls, first.method.upper())
+        return upstream
 
 
-async def _send(writer: asyncio.StreamWriter, message: RtspMessage | InterleavedFrame) -> None:
+async def _dial(first: RtspMessage, urls: UrlMap) -> Upstream:
+    """One connection to the relay; the first request is exchanged if it is OPTIONS/DESCRIBE."""
+    address = relay_address(urls.relay_base)
+    if address is None:
+        raise RelayError("no usable RTSP address")
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            up_reader, up_writer = await asyncio.open_connection(*address, limit=MAX_HEAD)
+    except (OSError, TimeoutError) as err:
+        raise RelayError(f"cannot connect ({type(err).__name__})") from err
+    if first.method.upper() not in {"OPTIONS", "DESCRIBE"}:
+        return Upstream(up_reader, up_writer, None)
+    try:
+        request = RtspMessage(first.start_line, list(first.headers), first.body)
+        request.url = urls.to_relay(first.url) or urls.relay_base
+        await send(up_writer, request)
+        async with asyncio.timeout(FIRST_ANSWER_TIMEOUT):
+            answer = await read_item(up_reader)
+            while isinstance(answer, InterleavedFrame):
+                answer = await read_item(up_reader)
+    except (OSError, TimeoutError, RtspProtocolError) as err:
+        up_writer.transport.abort()
+        raise RelayError(f"no RTSP answer ({type(err).__name__})") from err
+    if answer is None or not answer.is_response:
+        up_writer.transport.abort()
+        raise RelayError("no RTSP answer")
+    return Upstream(up_reader, up_writer, answer)
+
+
+async def send(writer: asyncio.StreamWriter, message: RtspMessage | InterleavedFrame) -> None:
+    """Write one message or frame and wait until the transport takes it."""
     writer.write(message.to_bytes())
     await writer.drain()
 
 
-async def _splice(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    up_reader: asyncio.StreamReader,
-    up_writer: asyncio.StreamWriter,
-    urls: UrlMap,
-    first: RtspMessage | None,
-) -> None:
-    """Carry one consumer to its relay channel until either side ends."""
-    pending: dict[str, str] = {}
+@dataclass(slots=True)
+class Splice:
+    """Carries one consumer to its relay channel until either side ends."""
 
-    async def consumer_item(item: RtspMessage | InterleavedFrame) -> None:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    upstream: Upstream
+    urls: UrlMap
+    pending: dict[str, str] = field(default_factory=dict)  # CSeq → method sent to the relay
+
+    async def run(self, first: RtspMessage | None) -> None:
+        """Copy both ways; when the relay ends the channel, close the consumer cleanly."""
+        up_task = asyncio.create_task(self._upstream())
+        down_task = asyncio.create_task(self._downstream(first))
+        try:
+            done, _ = await asyncio.wait({up_task, down_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (up_task, down_task):
+                task.cancel()
+            await asyncio.gather(up_task, down_task, return_exceptions=True)
+        if up_task in done:
+            self.upstream.writer.transport.abort()
+            self.writer.close()
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.writer.wait_closed()
+
+    async def _downstream(self, first: RtspMessage | None) -> None:
+        if first is not None:
+            await self._from_consumer(first)
+        while (item := await read_item(self.reader)) is not None:
+            await self._from_consumer(item)
+
+    async def _from_consumer(self, item: RtspMessage | InterleavedFrame) -> None:
         if isinstance(item, InterleavedFrame) or item.is_response:
-            await _send(up_writer, item)
+            await send(self.upstream.writer, item)
             return
         cseq = item.header("CSeq")
-        relay_url = urls.to_relay(item.url)
+        relay_url = self.urls.to_relay(item.url)
         if relay_url is None:
-            await _send(writer, response(404, cseq))
+            await send(self.writer, response(404, cseq))
             return
         if item.method.upper() == "SETUP":
             transport = filter_transport(item.header("Transport") or "")
             if transport is None:
-                await _send(writer, response(461, cseq))
+                await send(self.writer, response(461, cseq))
                 return
             item.set_header("Transport", transport)
         item.url = relay_url
         if cseq is not None:
-            pending[cseq] = item.method.upper()
-        await _send(up_writer, item)
+            self.pending[cseq] = item.method.upper()
+        await send(self.upstream.writer, item)
 
-    async def upstream() -> None:
-        while (item := await read_item(up_reader)) is not None:
+    async def _upstream(self) -> None:
+        while (item := await read_item(self.upstream.reader)) is not None:
             if isinstance(item, RtspMessage):
                 if item.is_response:
-                    rewrite_response(item, urls, pending.pop(item.header("CSeq") or "", None))
+                    method = self.pending.pop(item.header("CSeq") or "", None)
+                    rewrite_response(item, self.urls, method)
                 else:  # a request of the relay (e.g. a keep-alive probe)
-                    item.url = urls.to_gateway(item.url)
-                    item.headers = [(k, urls.to_gateway(v)) for k, v in item.headers]
-            await _send(writer, item)
-
-    async def downstream() -> None:
-        if first is not None:
-            await consumer_item(first)
-        while (item := await read_item(reader)) is not None:
-            await consumer_item(item)
-
-    up_task = asyncio.create_task(upstream())
-    down_task = asyncio.create_task(downstream())
-    try:
-        done, _ = await asyncio.wait({up_task, down_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (up_task, down_task):
-            task.cancel()
-        await asyncio.gather(up_task, down_task, return_exceptions=True)
-    if up_task in done:  # the relay ended the channel: let the consumer see a clean close
-        up_writer.transport.abort()
-        writer.close()
-        with contextlib.suppress(OSError, TimeoutError):
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await writer.wait_closed()
+                    item.url = self.urls.to_gateway(item.url)
+                    item.headers = [(k, self.urls.to_gateway(v)) for k, v in item.headers]
+            await send(self.writer, item)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -20,10 +20,10 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .api import OvoparkError, PtzCommand
+from .api import Camera, MediaUrls, OvoparkCameraOfflineError, OvoparkClient, PtzCommand
 from .const import DOMAIN
 from .coordinator import OvoparkConfigEntry
-from .errors import to_ha_error
+from .error_map import translated_errors
 
 SERVICE_GET_STREAM_URLS = "get_stream_urls"
 SERVICE_PTZ = "ptz"
@@ -69,10 +69,57 @@ PTZ_PRESET_SCHEMA = vol.Schema(
 )
 
 
-def _cameras(call: ServiceCall) -> list[tuple[str, OvoparkConfigEntry, int]]:
-    """Resolve the call's target to (entity id, loaded entry, platform camera id)."""
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One camera an action targets: its entity, its loaded entry and its platform id."""
+
+    entity_id: str
+    entry: OvoparkConfigEntry
+    camera_id: int
+
+    @property
+    def camera(self) -> Camera | None:
+        """The camera as listed now."""
+        return self.entry.runtime_data.coordinator.data.cameras.get(self.camera_id)
+
+    @property
+    def camera_name(self) -> str:
+        """The camera's name (its id when it is not listed)."""
+        camera = self.camera
+        return camera.name if camera else str(self.camera_id)
+
+    def _online_client(self) -> OvoparkClient:
+        """The entry's client, once the camera is known not to be offline."""
+        camera = self.camera
+        if camera is not None and not camera.online:
+            raise OvoparkCameraOfflineError("camera offline")
+        return self.entry.runtime_data.client
+
+    @translated_errors
+    async def async_stream_urls(self, *, sub_stream: bool, standing_until: int | None) -> MediaUrls:
+        """Open a channel and return all its addresses."""
+        return await self._online_client().start_media_play(
+            self.camera_id, sub_stream=sub_stream, standing_until=standing_until
+        )
+
+    @translated_errors
+    async def async_ptz(self, command: PtzCommand, *, duration: float, speed: int) -> None:
+        """Move for a while, then stop."""
+        client = self._online_client()
+        await client.ptz(self.camera_id, command, speed=speed)
+        await asyncio.sleep(duration)
+        await client.ptz(self.camera_id, PtzCommand.STOP, speed=speed)
+
+    @translated_errors
+    async def async_ptz_preset(self, preset: int) -> None:
+        """Go to a preset position."""
+        await self._online_client().ptz(self.camera_id, PtzCommand.PRESET, param1=preset)
+
+
+def _targets(call: ServiceCall) -> list[_Target]:
+    """Resolve the call's target to loaded Ovopark cameras."""
     registry = er.async_get(call.hass)
-    found: list[tuple[str, OvoparkConfigEntry, int]] = []
+    found: list[_Target] = []
     for entity_id in call.data[ATTR_ENTITY_ID]:
         entity = registry.async_get(entity_id)
         entry = (
@@ -90,13 +137,8 @@ def _cameras(call: ServiceCall) -> list[tuple[str, OvoparkConfigEntry, int]]:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="entry_not_loaded"
             )
-        found.append((entity_id, entry, int(entity.unique_id)))
+        found.append(_Target(entity_id, entry, int(entity.unique_id)))
     return found
-
-
-def _camera_name(entry: OvoparkConfigEntry, camera_id: int) -> str:
-    cam = entry.runtime_data.coordinator.data.cameras.get(camera_id)
-    return cam.name if cam else str(camera_id)
 
 
 async def _async_get_stream_urls(call: ServiceCall) -> ServiceResponse:
@@ -116,16 +158,11 @@ async def _async_get_stream_urls(call: ServiceCall) -> ServiceResponse:
             )
         standing_until = int(until.timestamp())
     result: dict[str, Any] = {}
-    for entity_id, entry, camera_id in _cameras(call):
-        camera = entry.runtime_data.coordinator.data.cameras.get(camera_id)
+    for target in _targets(call):
+        camera = target.camera
         sub = bool(call.data[ATTR_SUB_STREAM]) and (camera is None or camera.has_sub_stream)
-        try:
-            urls = await entry.runtime_data.client.start_media_play(
-                camera_id, sub_stream=sub, standing_until=standing_until
-            )
-        except OvoparkError as err:
-            raise to_ha_error(err, _camera_name(entry, camera_id)) from err
-        result[entity_id] = {
+        urls = await target.async_stream_urls(sub_stream=sub, standing_until=standing_until)
+        result[target.entity_id] = {
             **asdict(urls),
             "sub_stream": sub,
             "standing_until": dt_util.utc_from_timestamp(standing_until).isoformat()
@@ -137,40 +174,32 @@ async def _async_get_stream_urls(call: ServiceCall) -> ServiceResponse:
 
 async def _async_ptz(call: ServiceCall) -> None:
     """Move a PTZ camera for a while, then stop it."""
-    command = DIRECTIONS[call.data[ATTR_DIRECTION]]
-    for _entity_id, entry, camera_id in _ptz_cameras(call):
-        client = entry.runtime_data.client
-        try:
-            await client.ptz(camera_id, command, speed=call.data[ATTR_SPEED])
-            await asyncio.sleep(call.data[ATTR_DURATION])
-            await client.ptz(camera_id, PtzCommand.STOP, speed=call.data[ATTR_SPEED])
-        except OvoparkError as err:
-            raise to_ha_error(err, _camera_name(entry, camera_id)) from err
+    for target in _ptz_targets(call):
+        await target.async_ptz(
+            DIRECTIONS[call.data[ATTR_DIRECTION]],
+            duration=call.data[ATTR_DURATION],
+            speed=call.data[ATTR_SPEED],
+        )
 
 
 async def _async_ptz_preset(call: ServiceCall) -> None:
     """Send a PTZ camera to a preset position."""
-    for _entity_id, entry, camera_id in _ptz_cameras(call):
-        try:
-            await entry.runtime_data.client.ptz(
-                camera_id, PtzCommand.PRESET, param1=call.data[ATTR_PRESET]
-            )
-        except OvoparkError as err:
-            raise to_ha_error(err, _camera_name(entry, camera_id)) from err
+    for target in _ptz_targets(call):
+        await target.async_ptz_preset(call.data[ATTR_PRESET])
 
 
-def _ptz_cameras(call: ServiceCall) -> list[tuple[str, OvoparkConfigEntry, int]]:
+def _ptz_targets(call: ServiceCall) -> list[_Target]:
     """Targets that have PTZ; a clear error for one that has not."""
-    cameras = _cameras(call)
-    for entity_id, entry, camera_id in cameras:
-        camera = entry.runtime_data.coordinator.data.cameras.get(camera_id)
+    targets = _targets(call)
+    for target in targets:
+        camera = target.camera
         if camera is None or not camera.ptz:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="ptz_not_supported",
-                translation_placeholders={"camera": _camera_name(entry, camera_id) or entity_id},
+                translation_placeholders={"camera": target.camera_name},
             )
-    return cameras
+    return targets
 
 
 @callback

@@ -27,7 +27,6 @@ from custom_components.ovopark.api import (
     client as client_module,
 )
 from custom_components.ovopark.api.client import (
-    METHOD_DEVICE_STATE,
     METHOD_DEVICES,
     METHOD_LOGIN,
     METHOD_MEDIA_PLAY,
@@ -47,7 +46,6 @@ ALL_METHODS = [
     METHOD_DEVICES,
     METHOD_MEDIA_PLAY,
     METHOD_SNAPSHOT,
-    METHOD_DEVICE_STATE,
     METHOD_PTZ,
 ]
 
@@ -267,16 +265,12 @@ async def test_start_media_play_without_addresses(
     assert err.value.method == METHOD_MEDIA_PLAY
 
 
-async def test_snapshot_and_state(simulator: Simulator, client: OvoparkClient) -> None:
+async def test_snapshot(simulator: Simulator, client: OvoparkClient) -> None:
     camera = next(c for c in simulator.data.cameras.values() if c.online)
     url = await client.snapshot(camera.id)
     assert url.startswith("http")
-    state = await client.device_state(camera.id)
-    assert state.online is True
-    assert state.name == camera.name
     assert [(c.method, c.version, c.params) for c in simulator.calls] == [
         (METHOD_SNAPSHOT, "v1", {"id": str(camera.id)}),
-        (METHOD_DEVICE_STATE, "v2", {"id": str(camera.id)}),
     ]
 
 
@@ -394,7 +388,6 @@ async def test_injected_code_on_every_method(
         METHOD_DEVICES: lambda: client.cameras(min(simulator.data.stores)),
         METHOD_MEDIA_PLAY: lambda: client.start_media_play(device_id),
         METHOD_SNAPSHOT: lambda: client.snapshot(device_id),
-        METHOD_DEVICE_STATE: lambda: client.device_state(device_id),
         METHOD_PTZ: lambda: client.ptz(device_id, PtzCommand.STOP),
     }
     with pytest.raises(cls) as err:
@@ -410,7 +403,7 @@ async def test_code_103092_unknown_device(simulator: Simulator, client: OvoparkC
         await client.start_media_play(999_999)
     assert err.value.code == 103092
     with pytest.raises(OvoparkDeviceNotFound):
-        await client.device_state(999_999)
+        await client.snapshot(999_999)
     assert codes(simulator) == [103092, 103092]
 
 
@@ -456,12 +449,12 @@ async def test_transient_code_retried_then_failure(
 async def test_retry_delays_are_a_knob(simulator: Simulator, make_client: ClientFactory) -> None:
     simulator.faults.return_code(-500, times=5)
     with pytest.raises(OvoparkServerError):
-        await make_client(retry_delays=(0.0, 0.0, 0.0, 0.0)).device_state(1001)
+        await make_client(retry_delays=(0.0, 0.0, 0.0, 0.0)).snapshot(1001)
     assert codes(simulator) == [-500] * 5
     simulator.calls.clear()
     simulator.faults.return_code(-500, times=5)
     with pytest.raises(OvoparkServerError):
-        await make_client(retry_delays=()).device_state(1001)
+        await make_client(retry_delays=()).snapshot(1001)
     assert codes(simulator) == [-500]
 
 
@@ -530,9 +523,8 @@ async def test_lazy_login_and_token_header(
     simulator: Simulator, make_client: ClientFactory, account: OvoparkAccount
 ) -> None:
     client = make_client(account=account)
-    assert not client.logged_in
+    assert simulator.calls == []  # no login before the first call
     await client.all_cameras()
-    assert client.logged_in
     assert client.enterprise_id == simulator.config.enterprise_id
     token = next(iter(simulator.tokens))
     assert simulator.calls[0].method == METHOD_LOGIN
@@ -605,7 +597,9 @@ async def test_login_failure(
     assert err.value.code == code
     assert err.value.method == METHOD_LOGIN
     assert [(c.method, c.code) for c in simulator.calls] == [(METHOD_LOGIN, code)]
-    assert not client.logged_in
+    with pytest.raises(OvoparkAuthError):  # no token was kept: the next call logs in again
+        await client.stores()
+    assert simulator.count(METHOD_LOGIN) == 2
 
 
 async def test_login_bad_answer(
@@ -635,9 +629,9 @@ async def test_http_5xx_retried_then_failure(
 ) -> None:
     simulator.faults.http_status(status, times=3)
     with pytest.raises(OvoparkServerError) as err:
-        await client.device_state(1001)
+        await client.snapshot(1001)
     assert str(status) in str(err.value)
-    assert simulator.count(METHOD_DEVICE_STATE) == 3
+    assert simulator.count(METHOD_SNAPSHOT) == 3
 
 
 @pytest.mark.parametrize("status", [400, 403, 404])
@@ -721,7 +715,6 @@ async def test_malformed(
         METHOD_DEVICES: lambda: client.cameras(min(simulator.data.stores)),
         METHOD_MEDIA_PLAY: lambda: client.start_media_play(device_id),
         METHOD_SNAPSHOT: lambda: client.snapshot(device_id),
-        METHOD_DEVICE_STATE: lambda: client.device_state(device_id),
         METHOD_PTZ: lambda: client.ptz(device_id, PtzCommand.STOP),
     }
     if (kind, method) == ("wrong_types", METHOD_PTZ):
@@ -738,7 +731,7 @@ async def test_malformed_error_code(simulator: Simulator, client: OvoparkClient)
     simulator.faults.return_code(103092)
     simulator.faults.malformed("wrong_types")
     with pytest.raises(OvoparkResponseError):
-        await client.device_state(1001)
+        await client.snapshot(1001)
 
 
 GARBAGE: list[Any] = [
@@ -771,7 +764,7 @@ async def test_garbage_data_only_typed_errors(
         lambda: client.all_cameras([1, 2]),
         lambda: client.start_media_play(1),
         lambda: client.snapshot(1),
-        lambda: client.device_state(1),
+        lambda: client.snapshot(1),
     ):
         with contextlib.suppress(OvoparkResponseError):
             await call()

@@ -12,7 +12,6 @@ import pytest
 
 from custom_components.ovopark.api import (
     Camera,
-    DeviceState,
     MediaUrls,
     OvoparkAccount,
     OvoparkResponseError,
@@ -136,14 +135,6 @@ def test_media_urls() -> None:
     assert not MediaUrls.from_api({}).any
     with pytest.raises(OvoparkResponseError):
         MediaUrls.from_api(None)
-
-
-def test_device_state() -> None:
-    assert DeviceState.from_api({"online": "1", "name": "Door"}) == DeviceState(True, "Door")
-    assert DeviceState.from_api({"online": 0}) == DeviceState(False, None)
-    for bad in ({}, {"online": "maybe"}, [], None):
-        with pytest.raises(OvoparkResponseError):
-            DeviceState.from_api(bad)
 
 
 def test_stores_page() -> None:
@@ -286,7 +277,6 @@ PARSERS: list[Callable[[Any], object]] = [
     lambda v: Camera.from_api(v, store_id=1),
     Camera.from_api,
     MediaUrls.from_api,
-    DeviceState.from_api,
     StoresPage.from_api,
     lambda v: parse_cameras(v, 1),
     parse_login,

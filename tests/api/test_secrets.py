@@ -53,7 +53,6 @@ async def test_full_session_leaks_nothing(
     await client.start_media_play(camera.id, standing_until=1_900_000_000)
     await client.snapshot(camera.id)
     await client.snapshot_bytes(camera.id)
-    await client.device_state(camera.id)
     await client.ptz(camera.id, PtzCommand.STOP)
     simulator.expire_tokens()
     await client.stores()  # 9990001, re-login, success

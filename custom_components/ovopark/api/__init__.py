@@ -5,6 +5,7 @@ from .errors import (
     CODE_NAMES,
     OvoparkApiError,
     OvoparkAuthError,
+    OvoparkCameraOfflineError,
     OvoparkClockError,
     OvoparkConnectionError,
     OvoparkDeviceNotFound,
@@ -18,18 +19,18 @@ from .errors import (
     OvoparkTimeoutError,
     error_for_code,
 )
-from .models import Camera, DeviceState, MediaUrls, OvoparkAccount, PtzCommand, Store
+from .models import Camera, MediaUrls, OvoparkAccount, PtzCommand, Store
 from .signing import sign
 
 __all__ = [
     "CODE_NAMES",
     "METHOD_MEDIA_PLAY",
     "Camera",
-    "DeviceState",
     "MediaUrls",
     "OvoparkAccount",
     "OvoparkApiError",
     "OvoparkAuthError",
+    "OvoparkCameraOfflineError",
     "OvoparkClient",
     "OvoparkClockError",
     "OvoparkConnectionError",

@@ -28,7 +28,6 @@ from .errors import (
 )
 from .models import (
     Camera,
-    DeviceState,
     Envelope,
     MediaUrls,
     OvoparkAccount,
@@ -48,7 +47,6 @@ METHOD_STORES: Final = "open.organize.departments.getDepartments"
 METHOD_DEVICES: Final = "open.shopweb.device.getVideoDeviceList"
 METHOD_MEDIA_PLAY: Final = "open.shopweb.device.startNewMediaPlay"
 METHOD_SNAPSHOT: Final = "open.shopweb.device.snapshot"
-METHOD_DEVICE_STATE: Final = "open.shopweb.device.getDeviceStates"
 METHOD_PTZ: Final = "open.shopweb.device.ptzCtrlAll"
 
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
@@ -104,11 +102,6 @@ class OvoparkClient:
             f"{type(self).__name__}(base_url={self.base_url!r}, aid={self.aid!r}, "
             f"sign_method={self.sign_method!r}, account={self.account!r})"
         )
-
-    @property
-    def logged_in(self) -> bool:
-        """Whether an account token is held."""
-        return self._token is not None
 
     def timestamp(self) -> str:
         """Return `_timestamp` from the clock corrected by the platform's offset."""
@@ -190,38 +183,49 @@ class OvoparkClient:
         names = sorted(business)
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.request_timeout):
-                async with self._session.post(
-                    self.base_url, data=body.encode("ascii"), headers=headers
-                ) as response:
-                    status = response.status
-                    raw = await response.read()
-        except TimeoutError as err:
-            self._record(method, names, "timeout", started)
-            raise OvoparkTimeoutError(
-                f"{method}: no answer within {self.request_timeout:g} s", method=method
-            ) from err
-        except (aiohttp.ClientError, OSError, ValueError) as err:
-            self._record(method, names, type(err).__name__, started)
-            raise OvoparkConnectionError(
-                f"{method}: connection failed ({type(err).__name__})", method=method
-            ) from err
-        if status >= 500:
-            self._record(method, names, f"HTTP {status}", started)
-            raise OvoparkServerError(f"{method}: HTTP {status}", method=method)
-        if status != 200:
-            self._record(method, names, f"HTTP {status}", started)
-            raise OvoparkResponseError(f"{method}: HTTP {status}", method=method)
-        try:
+            raw = await self._http(
+                method, self.base_url, data=body.encode("ascii"), headers=headers
+            )
             envelope = Envelope.from_body(raw)
-        except OvoparkResponseError as err:
-            self._record(method, names, "malformed", started)
+        except OvoparkError as err:
             err.method = method
+            self._record(method, names, type(err).__name__, started)
             raise
         if envelope.systime_ms is not None:
             self.clock_offset = envelope.systime_ms / 1000 - time.time()
         self._record(method, names, envelope.code, started)
         return envelope
+
+    async def _http(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        what: str = "",
+    ) -> bytes:
+        """One HTTP exchange (POST with data, else GET): the body of a 200, or a typed error."""
+        label = f"{method}: {what}" if what else method
+        try:
+            send = self._session.get if data is None else self._session.post
+            async with asyncio.timeout(self.request_timeout):
+                async with send(url, data=data, headers=headers) as response:
+                    status = response.status
+                    raw = await response.read()
+        except TimeoutError as err:
+            raise OvoparkTimeoutError(
+                f"{label} no answer within {self.request_timeout:g} s", method=method
+            ) from err
+        except (aiohttp.ClientError, OSError, ValueError) as err:
+            raise OvoparkConnectionError(
+                f"{label} connection failed ({type(err).__name__})", method=method
+            ) from err
+        if status >= 500:
+            raise OvoparkServerError(f"{label} HTTP {status}", method=method)
+        if status != 200:
+            raise OvoparkResponseError(f"{label} HTTP {status}", method=method)
+        return raw
 
     def _record(self, method: str, names: list[str], outcome: object, started: float) -> None:
         """Count the call and its outcome for diagnostics, and log it."""
@@ -337,38 +341,12 @@ class OvoparkClient:
     async def snapshot_bytes(self, device_id: int) -> bytes:
         """Take a still and download its JPEG bytes."""
         url = await self.snapshot(device_id)
-        try:
-            async with asyncio.timeout(self.request_timeout):
-                async with self._session.get(url) as response:
-                    status = response.status
-                    content = await response.read()
-        except TimeoutError as err:
-            raise OvoparkTimeoutError(
-                f"{METHOD_SNAPSHOT}: image download timed out", method=METHOD_SNAPSHOT
-            ) from err
-        except (aiohttp.ClientError, OSError, ValueError) as err:
-            raise OvoparkConnectionError(
-                f"{METHOD_SNAPSHOT}: image download failed ({type(err).__name__})",
-                method=METHOD_SNAPSHOT,
-            ) from err
-        if status >= 500:
-            raise OvoparkServerError(
-                f"{METHOD_SNAPSHOT}: image download HTTP {status}", method=METHOD_SNAPSHOT
-            )
-        if status != 200:
-            raise OvoparkResponseError(
-                f"{METHOD_SNAPSHOT}: image download HTTP {status}", method=METHOD_SNAPSHOT
-            )
+        content = await self._http(METHOD_SNAPSHOT, url, what="image download")
         if not content.startswith(JPEG_MAGIC):
             raise OvoparkResponseError(
                 f"{METHOD_SNAPSHOT}: image is not a JPEG", method=METHOD_SNAPSHOT
             )
         return content
-
-    async def device_state(self, device_id: int) -> DeviceState:
-        """Return whether the device is online, and its name."""
-        data = await self._request(METHOD_DEVICE_STATE, "v2", {"id": device_id}, idempotent=True)
-        return self._parse(METHOD_DEVICE_STATE, DeviceState.from_api, data)
 
     async def ptz(
         self,

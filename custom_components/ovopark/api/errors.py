@@ -119,6 +119,10 @@ class OvoparkPermissionError(OvoparkApiError):
     """The account has no permission for this device or method."""
 
 
+class OvoparkCameraOfflineError(OvoparkError):
+    """The camera is listed offline: a caller refuses streams, stills and moves without a call."""
+
+
 class OvoparkRequestError(OvoparkApiError):
     """The platform rejected a malformed request: a bug on our side."""
 

@@ -31,7 +31,6 @@ class PtzCommand(IntEnum):
     ZOOM_IN = 7
     ZOOM_OUT = 8
     PRESET = 15  # go to the preset given in param1
-    GOTO_PRESET = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,23 +261,6 @@ class MediaUrls:
     def any(self) -> bool:
         """Whether the channel has at least one address."""
         return any((self.flv, self.rtmp, self.hls, self.rtsp, self.tlsflv, self.tlshls))
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceState:
-    """State of one device from `getDeviceStates`."""
-
-    online: bool
-    name: str | None = None
-
-    @classmethod
-    def from_api(cls, data: object) -> Self:
-        """Parse the `data` of `getDeviceStates`."""
-        state = require_mapping(data, "device state")
-        online = to_bool(state.get("online"))
-        if online is None:
-            raise OvoparkResponseError("device state: missing or invalid 'online'")
-        return cls(online=online, name=to_str(state.get("name")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,112 @@
+"""What the stream gateway asks of a channel source, and what it gets back (no Home Assistant).
+
+A consumer's first request becomes a `ChannelRequest`; the entry's `ChannelSource` answers with a
+`Lease` on a relay channel or a `Refusal`. The gateway tells the lease how the relay answered
+(`confirm` or `fail`) and `release`s it when the consumer leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+import re
+from typing import Protocol
+
+_STREAM_ID = re.compile(r"^(?P<camera>[A-Za-z0-9_]{1,64})(?:-(?P<quality>main|sub))?$")
+
+
+class StreamProtocol(StrEnum):
+    """The consumer-facing protocol of a gateway address."""
+
+    RTSP = "rtsp"
+    HLS = "hls"
+
+
+class Quality(StrEnum):
+    """Which of a camera's streams a channel carries."""
+
+    MAIN = "main"
+    SUB = "sub"
+
+
+@dataclass(frozen=True, slots=True)
+class Playback:
+    """A recorded period to play instead of live video."""
+
+    start: datetime
+    end: datetime
+    rate: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRequest:
+    """What a consumer asked for: a camera's stream over a protocol, live or a recorded period."""
+
+    camera_id: str
+    protocol: StreamProtocol
+    quality: Quality = Quality.MAIN
+    playback: Playback | None = None
+
+    @property
+    def stream_id(self) -> str:
+        """The first path segment of the live gateway address."""
+        return stream_id(self.camera_id, self.quality)
+
+
+def stream_id(camera_id: str, quality: Quality) -> str:
+    """The first path segment of a camera stream's live gateway address."""
+    return camera_id if quality is Quality.MAIN else f"{camera_id}-{quality}"
+
+
+def parse_stream_id(stream_id: str) -> tuple[str, Quality] | None:
+    """Camera id and quality named by a live address's first path segment, or None."""
+    match = _STREAM_ID.match(stream_id)
+    if match is None:
+        return None
+    return match["camera"], Quality(match["quality"] or Quality.MAIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """No channel for this request: the status to answer and why (None: the request was bad)."""
+
+    status: int
+    cause: Exception | None = None
+
+
+class RelayError(Exception):
+    """The relay could not be dialled, did not speak the protocol, or refused the channel."""
+
+
+class StreamUnavailableError(Exception):
+    """A channel was opened but offers no address for the consumer's protocol."""
+
+
+class Lease(Protocol):
+    """One consumer's hold on a relay channel."""
+
+    @property
+    def address(self) -> str:
+        """The relay address for the request's protocol."""
+
+    def confirm(self) -> None:
+        """The relay answered the consumer's first request: the channel works."""
+
+    def fail(self, cause: Exception) -> None:
+        """The relay could not serve the channel (unreachable, refused, gone)."""
+
+    def release(self) -> None:
+        """The consumer left; the lease is over."""
+
+
+type OpenChannel = Callable[[str | None, ChannelRequest], Awaitable[Lease | Refusal]]
+"""How a protocol server opens a channel: the request's `auth` token and what it asks for."""
+
+
+class ChannelSource(Protocol):
+    """Opens relay channels for one config entry's cameras."""
+
+    async def async_open(self, request: ChannelRequest) -> Lease | Refusal:
+        """A lease on a channel for the request, or why there is none."""

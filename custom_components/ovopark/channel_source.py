@@ -1,0 +1,156 @@
+"""The channel source of one config entry: relay channels for its cameras, and what follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+
+from .api import (
+    METHOD_MEDIA_PLAY,
+    Camera,
+    MediaUrls,
+    OvoparkAuthError,
+    OvoparkCameraOfflineError,
+    OvoparkClient,
+    OvoparkDeviceNotFound,
+    OvoparkError,
+    OvoparkRateLimitError,
+)
+from .channel import (
+    ChannelRequest,
+    Lease,
+    Quality,
+    Refusal,
+    StreamProtocol,
+    StreamUnavailableError,
+)
+from .const import DOMAIN, LOGGER
+from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
+from .error_map import Repair, lookup
+
+
+def signal_channel_result(entry_id: str, camera_id: str) -> str:
+    """Dispatcher signal carrying one camera's channel outcomes (None: the channel works)."""
+    return f"{DOMAIN}_{entry_id}_{camera_id}_channel"
+
+
+@dataclass(eq=False, slots=True)
+class EntryLease:
+    """A consumer's hold on a channel the entry opened; outcomes go back to the source."""
+
+    source: EntryChannelSource
+    camera_id: str
+    address: str
+
+    def confirm(self) -> None:
+        """The relay answered: clear the camera's repairs and tell its entity."""
+        self.source.async_report(self.camera_id, None)
+
+    def fail(self, cause: Exception) -> None:
+        """The relay could not serve the channel: tell the camera's entity."""
+        self.source.async_report(self.camera_id, cause)
+
+    def release(self) -> None:
+        """Nothing to give back: the relay closes a channel when its last puller leaves."""
+
+
+class EntryChannelSource:
+    """Opens relay channels for the cameras of one config entry.
+
+    Owns what a channel allocation needs and causes: the camera's listing and online state, the
+    sub-stream memory (a refused sub stream can take the platform ~16 s, so it is asked once per
+    camera), and the outcome reports: repairs, reauthentication and the camera entity's state.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: OvoparkConfigEntry,
+        client: OvoparkClient,
+        coordinator: OvoparkCoordinator,
+    ) -> None:
+        """Initialise for one entry."""
+        self._hass = hass
+        self._entry = entry
+        self._client = client
+        self._coordinator = coordinator
+        self._no_sub_stream: set[int] = set()
+
+    async def async_open(self, request: ChannelRequest) -> Lease | Refusal:
+        """Step 3 of a live view: check the camera, ask the platform for a channel."""
+        camera = self._camera(request.camera_id)
+        try:
+            if camera is None:
+                raise OvoparkDeviceNotFound("camera not listed", code=103092)
+            if not camera.online:
+                raise OvoparkCameraOfflineError("camera offline")
+            urls = await self._async_start(camera, request.quality)
+        except OvoparkError as err:
+            self.async_report(request.camera_id, err)
+            return Refusal(lookup(err).rule.gateway_status, err)
+        address = urls.rtsp if request.protocol is StreamProtocol.RTSP else urls.hls
+        if not address:
+            missing = StreamUnavailableError(f"no {request.protocol} address")
+            self.async_report(request.camera_id, missing)
+            return Refusal(503, missing)
+        return EntryLease(self, request.camera_id, address)
+
+    def _camera(self, camera_id: str) -> Camera | None:
+        if not camera_id.isdigit():
+            return None
+        return self._coordinator.data.cameras.get(int(camera_id))
+
+    async def _async_start(self, camera: Camera, quality: Quality) -> MediaUrls:
+        """One `startNewMediaPlay`; the sub stream falls back to main once it was refused."""
+        if (
+            quality is Quality.SUB
+            and camera.has_sub_stream
+            and camera.id not in self._no_sub_stream
+        ):
+            try:
+                return await self._client.start_media_play(camera.id, sub_stream=True)
+            except OvoparkAuthError, OvoparkRateLimitError:
+                raise
+            except OvoparkError:
+                self._no_sub_stream.add(camera.id)
+                LOGGER.debug("Sub stream of %s refused; using the main stream", camera.name)
+        return await self._client.start_media_play(camera.id)
+
+    @callback
+    def async_report(self, camera_id: str, err: Exception | None) -> None:
+        """Step 5 of a live view: repairs, reauthentication, and the camera entity told."""
+        camera = self._camera(camera_id)
+        name = camera.name if camera else camera_id
+        if err is None:
+            ir.async_delete_issue(self._hass, DOMAIN, f"{Repair.PERMISSION}_{camera_id}")
+            ir.async_delete_issue(self._hass, DOMAIN, f"{Repair.METHOD}_{METHOD_MEDIA_PLAY}")
+        else:
+            rule = lookup(err, name).rule
+            if rule.reauth:
+                self._entry.async_start_reauth(self._hass)
+            if rule.repair is Repair.PERMISSION:
+                self._raise_issue(f"{Repair.PERMISSION}_{camera_id}", Repair.PERMISSION, name)
+            elif rule.repair is Repair.METHOD:
+                method = getattr(err, "method", None) or "?"
+                self._raise_issue(f"{Repair.METHOD}_{method}", Repair.METHOD, method=method)
+        async_dispatcher_send(
+            self._hass, signal_channel_result(self._entry.entry_id, camera_id), err
+        )
+
+    def _raise_issue(
+        self, issue_id: str, repair: Repair, camera: str = "", *, method: str = ""
+    ) -> None:
+        severity = ir.IssueSeverity.ERROR if repair is Repair.METHOD else ir.IssueSeverity.WARNING
+        placeholders = {"method": method} if repair is Repair.METHOD else {"camera": camera}
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=severity,
+            translation_key=repair,
+            translation_placeholders=placeholders,
+        )
