@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+import io
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import av
+from homeassistant.components.stream.const import HLS_PROVIDER
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from PIL import Image
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ovopark.api import MediaUrls, OvoparkClient, OvoparkError
@@ -26,6 +35,7 @@ from custom_components.ovopark.const import (
 )
 from custom_components.ovopark.error_map import lookup
 from simulator.core import Simulator
+from simulator.relay import Channel
 
 START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
 SNAPSHOT = "open.shopweb.device.snapshot"
@@ -124,3 +134,98 @@ def platform_source(client: OvoparkClient) -> StubSource:
         return await client.start_media_play(int(camera_id))
 
     return StubSource(allocate)
+
+
+# --- Home Assistant with the integration, and what its consumers get --------------------------
+
+POLL = 0.1
+
+
+async def setup_ovopark(hass: HomeAssistant, sim: Simulator, tmp_path: Path) -> None:
+    """The integration on the simulator (2 stores of 4 cameras); files may go under tmp_path."""
+    hass.config.allowlist_external_dirs.add(str(tmp_path))
+    entry = entry_for(sim)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+def camera_entity(hass: HomeAssistant, camera_id: int) -> str:
+    """The entity id of a simulated camera."""
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(camera_id))
+    assert entity_id is not None
+    return entity_id
+
+
+def platform_calls(sim: Simulator, since: int = 0) -> list[str]:
+    """Methods the platform saw from call number `since` on, in order."""
+    return [call.method for call in sim.calls[since:]]
+
+
+async def wait_for(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Poll a condition (bounded); fail naming it."""
+    for _ in range(int(limit / POLL)):
+        if predicate():
+            return
+        await asyncio.sleep(POLL)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+async def wait_closed(sim: Simulator, count: int = 1) -> list[Channel]:
+    """Wait until `count` channels were opened and all of them closed; return them."""
+    await wait_for(
+        lambda: len(sim.relay.history) == count and not sim.relay.channels,
+        "the relay channel to close",
+    )
+    return list(sim.relay.history)
+
+
+def assert_jpeg(path: Path) -> tuple[int, int]:
+    """A real JPEG: magic bytes, Pillow opens it, PyAV decodes it. Returns its size."""
+    data = path.read_bytes()
+    assert data[:3] == b"\xff\xd8\xff"
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "JPEG"
+        image.load()
+        size = image.size
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.width, frame.height) == size
+    return size
+
+
+def mp4_video(path: Path) -> tuple[str, int, float]:
+    """Decode every video frame of an MP4: (container format, frames, media duration in s)."""
+    with av.open(str(path)) as container:
+        fmt = container.format.name
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 15)
+        pts = [frame.pts for frame in container.decode(stream) if frame.pts is not None]
+        assert stream.time_base is not None
+        span = (max(pts) - min(pts)) * float(stream.time_base) + 1 / rate if pts else 0.0
+    return fmt, len(pts), span
+
+
+def _decode_segment(init: bytes, segment: bytes) -> int:
+    with av.open(io.BytesIO(init + segment)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+async def first_segment_frames(hass: HomeAssistant, hass_client: Any, stream: Any) -> int:
+    client = await hass_client()
+    base = stream.endpoint_url(HLS_PROVIDER).rsplit("/", 1)[0]
+    playlist = ""
+    for _ in range(300):
+        resp = await client.get(f"{base}/playlist.m3u8")
+        if resp.status == 200:
+            playlist = await resp.text()
+            if "#EXTINF" in playlist:
+                break
+        await asyncio.sleep(0.1)
+    assert "#EXTINF" in playlist
+    segment = next(
+        line for line in playlist.splitlines() if "segment/" in line and not line.startswith("#")
+    ).lstrip("./")
+    init = await (await client.get(f"{base}/init.mp4")).read()
+    data = await (await client.get(f"{base}/{segment}")).read()
+    return await hass.async_add_executor_job(_decode_segment, init, data)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 pytest_plugins = ["simulator.pytest_plugin"]
 
@@ -12,3 +14,9 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load this repository's custom_components/ovopark in tests that run it."""
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots with Home Assistant's serializer (registry ids and times left out), as core's."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

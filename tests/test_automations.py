@@ -8,7 +8,6 @@ history show what each run cost on the platform.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import io
 from pathlib import Path
 import re
@@ -21,6 +20,7 @@ from homeassistant.components.media_player import (
     MediaPlayerEntityFeature,
     MediaPlayerState,
 )
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.exceptions import ServiceValidationError
@@ -28,7 +28,6 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import yaml as yaml_util
-from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockPlatform,
@@ -38,82 +37,23 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.ovopark.const import DOMAIN
 from simulator.core import Simulator
-from simulator.relay import Channel
 
-from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for
+from .common import (
+    POLL,
+    SNAPSHOT,
+    START_MEDIA_PLAY,
+    assert_jpeg,
+    camera_entity,
+    mp4_video,
+    platform_calls,
+    setup_ovopark,
+    wait_closed,
+    wait_for,
+)
 from .rtsp_client import RtspClient
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
 README = Path(__file__).parent.parent / "README.md"
-POLL = 0.1
-
-
-# --- helpers ------------------------------------------------------------------------------------
-
-
-async def setup_ovopark(hass: HomeAssistant, sim: Simulator, tmp_path: Path) -> None:
-    """The integration on the simulator (2 stores of 4 cameras); files may go under tmp_path."""
-    hass.config.allowlist_external_dirs.add(str(tmp_path))
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-
-def camera_entity(hass: HomeAssistant, camera_id: int) -> str:
-    """The entity id of a simulated camera."""
-    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(camera_id))
-    assert entity_id is not None
-    return entity_id
-
-
-def platform_calls(sim: Simulator, since: int = 0) -> list[str]:
-    """Methods the platform saw from call number `since` on, in order."""
-    return [call.method for call in sim.calls[since:]]
-
-
-async def wait_for(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
-    """Poll a condition (bounded); fail naming it."""
-    for _ in range(int(limit / POLL)):
-        if predicate():
-            return
-        await asyncio.sleep(POLL)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-async def wait_closed(sim: Simulator, count: int = 1) -> list[Channel]:
-    """Wait until `count` channels were opened and all of them closed; return them."""
-    await wait_for(
-        lambda: len(sim.relay.history) == count and not sim.relay.channels,
-        "the relay channel to close",
-    )
-    return list(sim.relay.history)
-
-
-def assert_jpeg(path: Path) -> tuple[int, int]:
-    """A real JPEG: magic bytes, Pillow opens it, PyAV decodes it. Returns its size."""
-    data = path.read_bytes()
-    assert data[:3] == b"\xff\xd8\xff"
-    with Image.open(io.BytesIO(data)) as image:
-        assert image.format == "JPEG"
-        image.load()
-        size = image.size
-    with av.open(str(path)) as container:
-        frame = next(container.decode(video=0))
-        assert (frame.width, frame.height) == size
-    return size
-
-
-def mp4_video(path: Path) -> tuple[str, int, float]:
-    """Decode every video frame of an MP4: (container format, frames, media duration in s)."""
-    with av.open(str(path)) as container:
-        fmt = container.format.name
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.guessed_rate or 15)
-        pts = [frame.pts for frame in container.decode(stream) if frame.pts is not None]
-        assert stream.time_base is not None
-        span = (max(pts) - min(pts)) * float(stream.time_base) + 1 / rate if pts else 0.0
-    return fmt, len(pts), span
 
 
 def video_codec(path: Path) -> str:
@@ -526,12 +466,18 @@ def name_entrance(hass: HomeAssistant) -> None:
     )
 
 
-def test_the_readme_has_three_recipes() -> None:
-    assert sorted(readme_recipes()) == [
-        "snapshot_on_motion",
-        "stream_for_frigate",
-        "tv_on_doorbell",
-    ]
+@pytest.mark.parametrize("name", sorted(readme_recipes()))
+async def test_every_readme_recipe_loads_and_is_run_below(
+    hass: HomeAssistant, tmp_path: Path, name: str
+) -> None:
+    """Each recipe of the README is a valid automation or script, and a test here runs it."""
+    assert f"test_recipe_{name}" in globals()
+    config = load_recipe(name, tmp_path)
+    (domain,) = config
+    assert await async_setup_component(hass, domain, config)
+    await hass.async_block_till_done()
+    (entity,) = hass.states.async_all(domain)
+    assert entity.state != STATE_UNAVAILABLE  # an invalid configuration is set up unavailable
 
 
 async def test_recipe_snapshot_on_motion(

@@ -26,8 +26,9 @@ from pytest_homeassistant_custom_component.common import (
 
 from simulator.core import Simulator
 
-from .common import SNAPSHOT, START_MEDIA_PLAY
-from .test_automations import (
+from .common import (
+    SNAPSHOT,
+    START_MEDIA_PLAY,
     assert_jpeg,
     camera_entity,
     mp4_video,

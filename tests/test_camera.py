@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import av
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import media_source
 from homeassistant.components.camera import (
@@ -27,11 +24,13 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from custom_components.ovopark.const import CONF_PROTOCOL, DOMAIN, PROTOCOL_HLS, PROTOCOL_RTSP
 from simulator.core import Simulator
 
-from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for
+from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for, first_segment_frames
 
 
 class RecordingProvider(CameraWebRTCProvider):
@@ -163,31 +162,6 @@ async def test_still_of_an_offline_camera_makes_no_call(
     assert simulator.count(SNAPSHOT) == 0
 
 
-def _decode(init: bytes, segment: bytes) -> int:
-    with av.open(io.BytesIO(init + segment)) as container:
-        return sum(1 for _ in container.decode(video=0))
-
-
-async def _first_segment_frames(hass: HomeAssistant, hass_client: Any, stream: Any) -> int:
-    client = await hass_client()
-    base = stream.endpoint_url(HLS_PROVIDER).rsplit("/", 1)[0]
-    playlist = ""
-    for _ in range(300):
-        resp = await client.get(f"{base}/playlist.m3u8")
-        if resp.status == 200:
-            playlist = await resp.text()
-            if "#EXTINF" in playlist:
-                break
-        await asyncio.sleep(0.1)
-    assert "#EXTINF" in playlist
-    segment = next(
-        line for line in playlist.splitlines() if "segment/" in line and not line.startswith("#")
-    ).lstrip("./")
-    init = await (await client.get(f"{base}/init.mp4")).read()
-    data = await (await client.get(f"{base}/{segment}")).read()
-    return await hass.async_add_executor_job(_decode, init, data)
-
-
 @pytest.mark.media
 @pytest.mark.parametrize("expected_lingering_timers", [True])
 @pytest.mark.parametrize("protocol", [PROTOCOL_RTSP, PROTOCOL_HLS])
@@ -203,7 +177,27 @@ async def test_stream_worker_gets_video_through_the_gateway(
     stream.add_provider(HLS_PROVIDER)
     await stream.start()
     try:
-        assert await _first_segment_frames(hass, hass_client, stream) > 0
+        assert await first_segment_frames(hass, hass_client, stream) > 0
         assert simulator.count(START_MEDIA_PLAY) == 1
     finally:
         await stream.stop()
+
+
+async def test_entities_snapshot(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Every camera's registry entry and state (its rotating access token and picture aside)."""
+    entry_id = await _setup(hass, simulator)
+    entries = er.async_entries_for_config_entry(entity_registry, entry_id)
+    assert len(entries) == 8
+    for entity_entry in entries:
+        assert entity_entry == snapshot(name=f"{entity_entry.entity_id}-entry")
+        state = hass.states.get(entity_entry.entity_id)
+        assert state is not None
+        assert state.attributes["access_token"]
+        assert state == snapshot(
+            name=f"{entity_entry.entity_id}-state", exclude=props("access_token", "entity_picture")
+        )

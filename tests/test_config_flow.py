@@ -40,6 +40,7 @@ from custom_components.ovopark.const import (
     REGION_URLS,
     SECTION_ADVANCED,
 )
+from custom_components.ovopark.error_map import FALLBACK, RULES, Repair
 from simulator.config import KeyInfo
 from simulator.core import Simulator
 
@@ -1011,15 +1012,11 @@ def test_services_are_translated() -> None:
 
 
 @pytest.mark.parametrize("language", ["en", "zh-Hans", "zh-Hant"])
-async def test_translations_load_in_home_assistant(hass: HomeAssistant, language: str) -> None:
-    translations = await async_get_translations(hass, language, "config", {DOMAIN})
-    expected = json.loads((COMPONENT / "translations" / f"{language}.json").read_text())
-
-    assert (
-        translations[f"component.{DOMAIN}.config.error.method_not_granted"]
-        == expected["config"]["error"]["method_not_granted"]
-    )
-    assert (
-        translations[f"component.{DOMAIN}.config.step.user.sections.advanced.name"]
-        == expected["config"]["step"]["user"]["sections"]["advanced"]["name"]
-    )
+async def test_every_key_the_code_raises_is_translated(hass: HomeAssistant, language: str) -> None:
+    """Home Assistant finds, in each language, every message the error table and repairs use."""
+    exceptions = await async_get_translations(hass, language, "exceptions", {DOMAIN})
+    issues = await async_get_translations(hass, language, "issues", {DOMAIN})
+    keys = {rule.translation_key for _, rule in RULES} | {FALLBACK.translation_key}
+    prefix = f"component.{DOMAIN}"
+    assert [k for k in sorted(keys) if not exceptions.get(f"{prefix}.exceptions.{k}.message")] == []
+    assert [r for r in Repair if not issues.get(f"{prefix}.issues.{r}.title")] == []

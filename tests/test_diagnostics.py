@@ -10,6 +10,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
+from syrupy.assertion import SnapshotAssertion
 
 from simulator.core import Simulator
 
@@ -44,3 +45,18 @@ async def test_diagnostics_are_redacted(
     assert diagnostics["client"]["open.shopweb.device.getVideoDeviceList"]["calls"] == 2
     assert diagnostics["entry"]["data"]["api_secret"] == "**REDACTED**"
     assert "gateway" in diagnostics
+
+
+async def test_diagnostics_snapshot(
+    hass: HomeAssistant, hass_client: Any, simulator: Simulator, snapshot: SnapshotAssertion
+) -> None:
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await async_setup_component(hass, "diagnostics", {})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    # The simulator listens on a random port: the gateway address is the only varying value.
+    assert diagnostics["entry"]["data"].pop("url") == simulator.gateway_url
+    assert diagnostics == snapshot

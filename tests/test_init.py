@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ovopark.const import CONF_STORE_IDS, CONF_STORES, DOMAIN
 from simulator.core import Simulator
@@ -242,3 +243,19 @@ async def test_camera_seen_by_two_keys_belongs_to_the_first_entry(
     assert er.async_entries_for_config_entry(ent_reg, second.entry_id) == []
     assert "already exists" not in caplog.text
     assert "already added by another Ovopark entry" in caplog.text
+
+
+async def test_device_registry_snapshot(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    device_registry: dr.DeviceRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    devices = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert len(devices) == 8
+    for device in sorted(devices, key=lambda device: sorted(device.identifiers)):
+        assert device == snapshot(name=next(iter(device.identifiers))[1])

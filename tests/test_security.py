@@ -51,9 +51,8 @@ from custom_components.ovopark.const import (
 from simulator.config import KeyInfo
 from simulator.core import Simulator
 
-from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for
+from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for, first_segment_frames
 from .rtsp_client import RtspClient
-from .test_camera import _first_segment_frames
 
 PASSWORD = "correct-horse-battery-staple"
 USER = "manager"
@@ -131,7 +130,7 @@ async def test_full_session_secret_audit(
     stream.add_provider(HLS_PROVIDER)
     await stream.start()
     try:
-        assert await _first_segment_frames(hass, hass_client, stream) > 0
+        assert await first_segment_frames(hass, hass_client, stream) > 0
     finally:
         await stream.stop()
     source = await async_get_stream_source(hass, _entity(hass, cameras[1]))
