@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import contextlib
 import io
 import logging
 import socket
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import av
@@ -28,7 +29,7 @@ from custom_components.ovopark.api import (
 )
 from custom_components.ovopark.channel import RelayError, StreamUnavailableError
 from custom_components.ovopark.gateway import StreamGateway
-from custom_components.ovopark.gateway_hls import HlsSession, master_playlist, rewrite_playlist
+from custom_components.ovopark.hls_playlist import HlsChannel, master_playlist, rewrite_playlist
 from custom_components.ovopark.rtsp_message import (
     InterleavedFrame,
     RtspMessage,
@@ -274,7 +275,7 @@ HLS_UPSTREAM = f"http://10.1.2.3:6681/rtsp/{CHANNEL}/index.m3u8"
 
 
 def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
-    session = HlsSession("sid", "T", "1001", StubLease(None, "1001", HLS_UPSTREAM))
+    session = HlsChannel("T", "1001", "1001", StubLease(None, "1001", HLS_UPSTREAM))
     playlist = (
         "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:3\n"
         '#EXT-X-MAP:URI="init.mp4"\n'
@@ -304,7 +305,7 @@ def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
 
 
 def test_session_names_are_bounded_and_unique() -> None:
-    session = HlsSession("sid", "T", "1001", StubLease(None, "1001", HLS_UPSTREAM))
+    session = HlsChannel("T", "1001", "1001", StubLease(None, "1001", HLS_UPSTREAM))
     first = session.local_name("http://a/x/seg.ts")
     second = session.local_name("http://b/y/seg.ts")
     reserved = session.local_name("http://a/x/index.m3u8")
@@ -781,9 +782,11 @@ async def test_hls_session_of_a_killed_channel_ends(
         async with http.get(session_url) as resp:
             assert resp.status == 200
         simulator.relay.kill_device(1001)
+        # The next upstream poll finds the channel gone and ends its sessions.
+        await wait_for(lambda: gateway.stats()["hls_sessions"] == {})
         async with http.get(session_url) as resp:
             assert resp.status == 404
-        assert gateway.stats()["hls_sessions"] == {}
+    assert gateway.stats()["cameras"]["1001"]["holding"] == 0
 
 
 @pytest.mark.media
@@ -833,15 +836,35 @@ async def test_home_assistant_stream_worker_through_gateway(
 
 
 @pytest.mark.media
-async def test_concurrent_rtsp_consumers_get_their_own_channels(rtsp_setup: Any) -> None:
+async def test_concurrent_rtsp_viewers_share_one_channel_until_the_last_leaves(
+    rtsp_setup: Any,
+) -> None:
     sim, gateway, _, token = rtsp_setup
     url = gateway.rtsp_url(token, "1001")
-    async with RtspClient(url) as first, RtspClient(url) as second:
-        await asyncio.gather(first.play(), second.play())
-        await asyncio.gather(first.read_frames(5), second.read_frames(5))
-        assert gateway.stats()["consumers"] == {"1001": 2}
-    assert media_plays(sim) == 2
-    await wait_for(lambda: not sim.relay.channels)
+    viewers = [RtspClient(url) for _ in range(3)]
+    for viewer in viewers:
+        await viewer.connect()
+    await asyncio.gather(*(viewer.play() for viewer in viewers))
+    await asyncio.gather(*(viewer.read_frames(5) for viewer in viewers))
+    assert gateway.stats()["consumers"] == {"1001": 3}
+    (channel,) = sim.relay.channels.values()
+    await wait_for(lambda: channel.pullers == 3)
+    for leaving, staying in ((0, 2), (1, 1)):
+        await viewers[leaving].close()
+        await wait_for(lambda staying=staying: channel.pullers == staying)
+        assert channel.closed_at is None  # the others still pull it
+        assert len(await viewers[2].read_frames(3)) == 3
+    await viewers[2].close()
+    await wait_for(lambda: channel.closed_at is not None)
+    assert channel.close_reason == "last_puller_left"
+    assert media_plays(sim) == 1
+    assert gateway.stats()["cameras"]["1001"] == {
+        "channels_opened": 1,
+        "consumers_served": 3,
+        "joins": 2,
+        "fallbacks": 0,
+        "holding": 0,
+    }
 
 
 @pytest.mark.media
@@ -958,13 +981,8 @@ async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: Stream
         async with http.get(master_url) as resp:
             assert resp.status == 200
             session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
-        async with http.get(session_url) as resp:
-            assert resp.status == 502
-        async with http.get(urljoin(session_url, f"nosuch.ts?auth={token}")) as resp:
-            assert resp.status == 404
-        assert gateway.stats()["hls_sessions"] == {"1001": 1}
-        gateway.unregister(token)
-        assert gateway.stats()["hls_sessions"] == {}
+        # The gateway's first upstream poll fails: the channel and its session end.
+        await wait_for(lambda: gateway.stats()["hls_sessions"] == {})
         async with http.get(session_url) as resp:
             assert resp.status == 404
     assert [(camera, type(err)) for camera, err in source.outcomes] == [
@@ -1041,3 +1059,192 @@ async def test_rtsp_first_request_other_than_options_or_describe(rtsp_setup: Any
         assert answer.status > 0
         assert (await rtsp.request("DESCRIBE")).status == 200
     assert media_plays(sim) == 1
+
+
+# --- Shared channels --------------------------------------------------------------------------
+
+
+@pytest.mark.media
+async def test_killed_shared_channel_every_viewer_gets_video_again_with_one_new_call(
+    rtsp_setup: Any,
+) -> None:
+    sim, gateway, _, token = rtsp_setup
+    url = gateway.rtsp_url(token, "1002")
+    viewers = [RtspClient(url) for _ in range(3)]
+    for viewer in viewers:
+        await viewer.connect()
+    await asyncio.gather(*(viewer.play() for viewer in viewers))
+    await asyncio.gather(*(viewer.read_frames(3) for viewer in viewers))
+    (channel_id,) = list(sim.relay.channels)
+
+    sim.relay.kill(channel_id)
+    assert all(await asyncio.gather(*(viewer.read_until_closed() for viewer in viewers)))
+    # Every viewer reconnects at the same moment, as players do.
+    again = [RtspClient(url) for _ in range(3)]
+    for viewer in again:
+        await viewer.connect()
+    await asyncio.gather(*(viewer.play() for viewer in again))
+    frames = await asyncio.gather(*(viewer.read_frames(5) for viewer in again))
+    assert [len(got) for got in frames] == [5, 5, 5]
+    for viewer in again:
+        await viewer.close()
+    assert media_plays(sim) == 2
+    assert len(sim.relay.history) == 2
+    await wait_for(lambda: not sim.relay.channels)
+
+
+class TracedSession:
+    """The gateway's HTTP session, remembering every upstream URL it fetched."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(self._started)
+        self.session = aiohttp.ClientSession(trace_configs=[trace])
+
+    async def _started(self, _session: Any, _context: Any, params: Any) -> None:
+        self.urls.append(str(params.url))
+
+    def segments(self) -> list[str]:
+        return [url for url in self.urls if url.endswith(".ts")]
+
+
+@pytest.mark.media
+async def test_hls_sessions_share_one_channel_and_each_segment_is_fetched_once(
+    simulator: Simulator, client: OvoparkClient, socket_enabled: None
+) -> None:
+    traced = TracedSession()
+    gateway = StreamGateway(session=traced.session, hls_idle=5.0)
+    await gateway.start()
+    try:
+        token = gateway.register(platform_source(client))
+        master_url = gateway.hls_url(token, "1003")
+        async with aiohttp.ClientSession() as http:
+            sessions = []
+            for _ in range(2):  # two players, or one asking twice as mpv does
+                async with http.get(master_url) as resp:
+                    assert resp.status == 200
+                    sessions.append(urljoin(master_url, (await resp.text()).splitlines()[-1]))
+            assert sessions[0] != sessions[1]
+            playlists = []
+            for session_url in sessions:
+                async with http.get(session_url) as resp:
+                    assert resp.status == 200
+                    playlists.append(await resp.text())
+            segment = next(line for line in playlists[0].splitlines() if line[:1] != "#")
+            bodies = []
+            for session_url in sessions:
+                async with http.get(urljoin(session_url, segment)) as resp:
+                    assert resp.status == 200
+                    bodies.append(await resp.read())
+            assert bodies[0] == bodies[1]
+            assert bodies[0][:1] == b"\x47"
+            assert gateway.stats()["hls_sessions"] == {"1003": 2}
+        assert media_plays(simulator) == 1
+        assert len(traced.segments()) == 1
+        assert gateway.stats()["cameras"]["1003"]["joins"] == 1
+    finally:
+        await gateway.stop()
+        await traced.session.close()
+
+
+@pytest.mark.media
+async def test_ffmpeg_reading_the_gateway_hls_address_opens_one_channel(
+    rtsp_setup: Any,
+) -> None:
+    sim, gateway, _, token = rtsp_setup
+    frames, width, _ = await decode_in_thread(gateway.hls_url(token, "1004"), {})
+    assert frames == 5
+    assert width == 640
+    assert media_plays(sim) == 1
+
+
+class FakeRelay:
+    """An RTSP relay node for faults the simulator cannot make: per path, the status to answer."""
+
+    def __init__(self, answers: dict[str, list[int]]) -> None:
+        self.answers = answers
+        self.requests: list[str] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> FakeRelay:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    def url(self, path: str) -> str:
+        assert self.server is not None
+        return f"rtsp://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/rtsp/{path}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                lines = head.decode().split("\r\n")
+                path = urlsplit(lines[0].split(" ")[1]).path.rsplit("/", 1)[-1]
+                self.requests.append(path)
+                cseq = next(line for line in lines if line.lower().startswith("cseq"))
+                status = (
+                    self.answers[path].pop(0)
+                    if len(self.answers[path]) > 1
+                    else self.answers[path][0]
+                )
+                writer.write(f"RTSP/1.0 {status} X\r\n{cseq}\r\n\r\n".encode())
+                await writer.drain()
+        writer.close()
+
+
+async def test_a_join_the_relay_refuses_gets_a_fresh_channel_in_the_same_connection(
+    gateway: StreamGateway,
+) -> None:
+    """A channel the relay killed is never joined: the consumer never sees the 404."""
+    async with FakeRelay({"first": [200, 404], "second": [200]}) as relay:
+        paths = iter(["first", "second"])
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=relay.url(next(paths)))
+
+        token = gateway.register(source := StubSource(allocate))
+        url = gateway.rtsp_url(token, "1001")
+        async with RtspClient(url) as holder:
+            assert (await holder.request("OPTIONS")).status == 200
+            async with RtspClient(url) as joiner:
+                assert (await joiner.request("OPTIONS")).status == 200
+                assert (await joiner.request("OPTIONS")).status == 200
+    assert relay.requests == ["first", "first", "second", "second"]
+    assert len(source.urls) == 2
+    assert source.outcomes == [("1001", None), ("1001", None)]
+    assert gateway.stats()["cameras"]["1001"]["fallbacks"] == 1
+
+
+async def test_a_relay_warming_up_is_asked_again_within_the_pull_window(
+    gateway: StreamGateway,
+) -> None:
+    """A fresh channel's relay answering 503 is asked again (no new platform call)."""
+    async with FakeRelay({"warming": [503, 503, 200]}) as relay:
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=relay.url("warming"))
+
+        token = gateway.register(source := StubSource(allocate))
+        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+            assert (await rtsp.request("DESCRIBE")).status == 200
+    assert relay.requests == ["warming"] * 3
+    assert len(source.urls) == 1
+    assert source.outcomes == [("1001", None)]
+
+
+async def test_a_relay_that_stays_unavailable_is_a_failure(gateway: StreamGateway) -> None:
+    async with FakeRelay({"down": [503]}) as relay:
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=relay.url("down"))
+
+        token = gateway.register(source := StubSource(allocate))
+        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+            assert (await rtsp.request("DESCRIBE")).status == 503
+    assert relay.requests == ["down"] * 4  # the first request and three more, then it gives up
+    assert [type(err) for _, err in source.outcomes] == [RelayError]

@@ -7,7 +7,6 @@ A consumer's first request becomes a `ChannelRequest`; the entry's `ChannelSourc
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -99,10 +98,6 @@ class Lease(Protocol):
 
     def release(self) -> None:
         """The consumer left; the lease is over."""
-
-
-type OpenChannel = Callable[[str | None, ChannelRequest], Awaitable[Lease | Refusal]]
-"""How a protocol server opens a channel: the request's `auth` token and what it asks for."""
 
 
 class ChannelSource(Protocol):

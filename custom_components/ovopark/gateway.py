@@ -16,8 +16,10 @@ from typing import Any
 from aiohttp import ClientSession
 
 from .channel import ChannelRequest, ChannelSource, Lease, Quality, Refusal, stream_id
-from .gateway_hls import PLAYLIST, HlsServer
+from .gateway_hls import HlsServer
+from .gateway_pool import ChannelPool, Handle
 from .gateway_rtsp import RtspServer
+from .hls_playlist import PLAYLIST
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,10 +41,9 @@ class StreamGateway:
         self.host = host
         self.open_timeout = open_timeout
         self._sources: dict[str, ChannelSource] = {}
-        self._rtsp = RtspServer(host, self.async_open)
-        self._hls = HlsServer(
-            host, self.async_open, session=session, idle=hls_idle, keepalive=hls_keepalive
-        )
+        self._pool = ChannelPool(self._async_open_channel)
+        self._rtsp = RtspServer(host, self)
+        self._hls = HlsServer(host, self, session=session, idle=hls_idle, keepalive=hls_keepalive)
         self._running = False
         self.channels_opened = 0
         self.refusals = 0
@@ -84,6 +85,7 @@ class StreamGateway:
     def unregister(self, token: str) -> None:
         """Forget an entry and drop its consumers."""
         self._sources.pop(token, None)
+        self._pool.forget_token(token)
         self._rtsp.close_token(token)
         self._hls.close_token(token)
 
@@ -108,6 +110,7 @@ class StreamGateway:
             "consumers": {cam: rtsp.get(cam, 0) + hls.get(cam, 0) for cam in {*rtsp, *hls}},
             "channels_opened": self.channels_opened,
             "refusals": self.refusals,
+            "cameras": self._pool.stats(),
         }
 
     def _source(self, token: str | None) -> ChannelSource | None:
@@ -119,11 +122,23 @@ class StreamGateway:
                 found = source
         return found
 
-    async def async_open(self, token: str | None, request: ChannelRequest) -> Lease | Refusal:
-        """Step 2 of a live view: the token's entry opens a channel for the request."""
+    async def async_open(self, token: str, request: ChannelRequest) -> Handle | Refusal:
+        """Step 2 of a live view: join the stream's channel, or have the token's entry open one."""
+        if self._source(token) is None:
+            _LOGGER.debug("Refused a %s consumer: unknown token", request.protocol)
+            return Refusal(404)
+        return await self._pool.async_acquire(token, request)
+
+    async def async_reopen(
+        self, token: str, request: ChannelRequest, failed: Handle
+    ) -> Handle | Refusal:
+        """The relay refused a joined channel before the consumer saw an answer: a fresh one."""
+        return await self._pool.async_replace(token, request, failed)
+
+    async def _async_open_channel(self, token: str, request: ChannelRequest) -> Lease | Refusal:
+        """The token's entry opens a channel for the request (its source, under a time limit)."""
         source = self._source(token)
         if source is None:
-            _LOGGER.debug("Refused a %s consumer: unknown token", request.protocol)
             return Refusal(404)
         try:
             async with asyncio.timeout(self.open_timeout):

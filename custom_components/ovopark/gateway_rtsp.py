@@ -7,22 +7,16 @@ import contextlib
 from dataclasses import dataclass, field
 import logging
 
-from .channel import (
-    ChannelRequest,
-    Lease,
-    OpenChannel,
-    Refusal,
-    RelayError,
-    StreamProtocol,
-    parse_stream_id,
-)
+from .channel import ChannelRequest, Refusal, RelayError, StreamProtocol, parse_stream_id
 from .gateway_listener import Consumer, Listener
+from .gateway_pool import Channels, Handle
 from .rtsp_message import (
     MAX_HEAD,
     REDIRECTS,
     InterleavedFrame,
     RtspMessage,
     RtspProtocolError,
+    StreamScanner,
     UrlMap,
     filter_transport,
     read_item,
@@ -42,6 +36,8 @@ MAX_REDIRECTS = 3
 # A relay still warming a channel up may answer 503: ask again, well within its 10 s pull window.
 WARMUP_RETRY_DELAYS = (0.5, 1.0, 2.0)
 _WARMING_UP = 503
+_GONE = 404
+READ_SIZE = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -56,9 +52,9 @@ class Upstream:
 class RtspServer(Listener):
     """Accepts consumers, opens a channel for each and splices them to the relay."""
 
-    def __init__(self, host: str, open_channel: OpenChannel) -> None:
+    def __init__(self, host: str, channels: Channels) -> None:
         super().__init__(host)
-        self._open_channel = open_channel
+        self._channels = channels
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -106,52 +102,101 @@ class RtspServer(Listener):
         if target is None or stream is None or target[1] is None:
             await send(writer, response(404, cseq))
             return
-        stream_id, token = target[0], target[1]
+        token = target[1]
         request = ChannelRequest(stream[0], StreamProtocol.RTSP, stream[1])
-        lease = await self._open_channel(token, request)
-        if isinstance(lease, Refusal):
-            await send(writer, response(lease.status, cseq))
+        handle = await self._channels.async_open(token, request)
+        if isinstance(handle, Refusal):
+            await send(writer, response(handle.status, cseq))
             return
         consumer = Consumer(token, request.camera_id, writer.transport.abort)
         self.add_consumer(consumer)
         try:
-            await self._carry(lease, stream_id, first, reader, writer)
+            await self._carry(handle, token, request, first, reader, writer)
         finally:
             self.discard_consumer(consumer)
-            lease.release()
             _LOGGER.debug("camera %s: RTSP consumer and upstream closed", request.camera_id)
 
     async def _carry(
         self,
-        lease: Lease,
-        stream_id: str,
+        handle: Handle,
+        token: str,
+        request: ChannelRequest,
         first: RtspMessage,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        """Dial the relay, report how it answered, then splice until either side ends."""
+        """Dial the relay (a fresh channel if the joined one is gone), then relay."""
         sockname = writer.get_extra_info("sockname")
         host = sockname[0] if sockname else self._host
-        urls = UrlMap(f"rtsp://{host}:{self.port}/{stream_id}", lease.address, stream_id, host)
+        gateway_base = f"rtsp://{host}:{self.port}/{request.stream_id}"
         try:
-            upstream = await open_upstream(first, urls)
-        except RelayError as err:
-            lease.fail(err)
-            _LOGGER.debug("camera %s: relay unreachable (%s)", stream_id, err)
-            await send(writer, response(503, first.header("CSeq")))
-            return
+            while True:
+                urls = UrlMap(gateway_base, handle.address, request.stream_id, host)
+                upstream: Upstream | None = None
+                try:
+                    upstream = await open_upstream(first, urls)
+                except RelayError as err:
+                    failure: RelayError | None = err
+                else:
+                    failure = refusal_of(upstream)
+                if not (handle.joined and channel_gone(upstream, failure)):
+                    break
+                # The channel this consumer joined is gone: a fresh one, before it saw anything.
+                if upstream is not None:
+                    upstream.writer.transport.abort()
+                replacement = await self._channels.async_reopen(token, request, handle)
+                if isinstance(replacement, Refusal):
+                    await send(writer, response(replacement.status, first.header("CSeq")))
+                    return
+                handle = replacement
+            if upstream is None:
+                assert failure is not None
+                handle.fail(failure)
+                _LOGGER.debug("camera %s: relay unreachable (%s)", request.camera_id, failure)
+                await send(writer, response(503, first.header("CSeq")))
+                return
+            await self._relay(handle, upstream, urls, first, reader, writer, failure)
+        finally:
+            handle.release()
+
+    async def _relay(
+        self,
+        handle: Handle,
+        upstream: Upstream,
+        urls: UrlMap,
+        first: RtspMessage,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        failure: RelayError | None,
+    ) -> None:
+        """Steps 5 and 6: report the relay's answer, then carry the consumer to it."""
         try:
-            if upstream.answer is not None and upstream.answer.status >= 400:
-                lease.fail(RelayError(f"relay answered {upstream.answer.status}"))
-            else:
-                lease.confirm()
-            _LOGGER.debug("camera %s: RTSP consumer connected to its channel", stream_id)
+            if failure is None:
+                handle.confirm()
+            else:  # the relay refused the channel itself; the consumer gets its answer
+                handle.fail(failure)
+            _LOGGER.debug("camera %s: RTSP consumer connected to its channel", urls.stream_id)
             if upstream.answer is not None:
                 await send(writer, upstream.answer)
             pending = None if upstream.answer is not None else first
-            await Splice(reader, writer, upstream, urls).run(pending)
+            if await Splice(reader, writer, upstream, urls).run(pending):
+                handle.ended()
         finally:
             upstream.writer.transport.abort()
+
+
+def refusal_of(upstream: Upstream) -> RelayError | None:
+    """The relay's refusal of the first request (a 4xx/5xx answer), if it refused."""
+    if upstream.answer is not None and upstream.answer.status >= 400:
+        return RelayError(f"relay answered {upstream.answer.status}")
+    return None
+
+
+def channel_gone(upstream: Upstream | None, failure: RelayError | None) -> bool:
+    """Whether a joined channel is dead: the relay is unreachable or no longer knows it."""
+    if upstream is None:
+        return True
+    return failure is not None and upstream.answer is not None and upstream.answer.status == _GONE
 
 
 async def open_upstream(first: RtspMessage, urls: UrlMap) -> Upstream:
@@ -230,8 +275,8 @@ class Splice:
     urls: UrlMap
     pending: dict[str, str] = field(default_factory=dict)  # CSeq → method sent to the relay
 
-    async def run(self, first: RtspMessage | None) -> None:
-        """Copy both ways; when the relay ends the channel, close the consumer cleanly."""
+    async def run(self, first: RtspMessage | None) -> bool:
+        """Copy both ways; True when the relay ended the channel (the consumer is closed cleanly)."""
         up_task = asyncio.create_task(self._upstream())
         down_task = asyncio.create_task(self._downstream(first))
         try:
@@ -240,22 +285,27 @@ class Splice:
             for task in (up_task, down_task):
                 task.cancel()
             await asyncio.gather(up_task, down_task, return_exceptions=True)
-        if up_task in done:
-            self.upstream.writer.transport.abort()
-            self.writer.close()
-            with contextlib.suppress(OSError, TimeoutError):
-                async with asyncio.timeout(CLOSE_TIMEOUT):
-                    await self.writer.wait_closed()
+        if up_task not in done:
+            return False
+        self.upstream.writer.transport.abort()
+        self.writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.writer.wait_closed()
+        return True
 
     async def _downstream(self, first: RtspMessage | None) -> None:
         if first is not None:
             await self._from_consumer(first)
-        while (item := await read_item(self.reader)) is not None:
-            await self._from_consumer(item)
+        scanner = StreamScanner()
+        while data := await self.reader.read(READ_SIZE):
+            for item in scanner.feed(data):
+                await self._from_consumer(item)
 
-    async def _from_consumer(self, item: RtspMessage | InterleavedFrame) -> None:
-        if isinstance(item, InterleavedFrame) or item.is_response:
-            await send(self.upstream.writer, item)
+    async def _from_consumer(self, item: RtspMessage | bytes) -> None:
+        if isinstance(item, bytes) or item.is_response:  # RTCP reports, answers to the relay
+            self.upstream.writer.write(item if isinstance(item, bytes) else item.to_bytes())
+            await self.upstream.writer.drain()
             return
         cseq = item.header("CSeq")
         relay_url = self.urls.to_relay(item.url)
@@ -274,12 +324,19 @@ class Splice:
         await send(self.upstream.writer, item)
 
     async def _upstream(self) -> None:
-        while (item := await read_item(self.upstream.reader)) is not None:
-            if isinstance(item, RtspMessage):
+        """The relay's side: runs of RTP frames pass in one write; messages are rewritten."""
+        scanner = StreamScanner()
+        writer = self.writer
+        while data := await self.upstream.reader.read(READ_SIZE):
+            for item in scanner.feed(data):
+                if isinstance(item, bytes):
+                    writer.write(item)
+                    continue
                 if item.is_response:
                     method = self.pending.pop(item.header("CSeq") or "", None)
                     rewrite_response(item, self.urls, method)
                 else:  # a request of the relay (e.g. a keep-alive probe)
                     item.url = self.urls.to_gateway(item.url)
                     item.headers = [(k, self.urls.to_gateway(v)) for k, v in item.headers]
-            await send(self.writer, item)
+                writer.write(item.to_bytes())
+            await writer.drain()

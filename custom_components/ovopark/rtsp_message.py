@@ -12,6 +12,8 @@ MAX_BODY = 1024 * 1024
 REDIRECTS = {301, 302, 303, 305, 307, 308}
 DEFAULT_RTSP_PORT = 554
 _HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
+_DOLLAR = ord("$")
+_LINE_ENDS = frozenset(b"\r\n")
 _ABSOLUTE_URL = re.compile(r"rtsps?://[^\s\";,]+", re.IGNORECASE)
 
 REASONS = {
@@ -290,3 +292,68 @@ def relay_address(url: str) -> tuple[str, int] | None:
         return parts.hostname, parts.port or DEFAULT_RTSP_PORT
     except ValueError:
         return None
+
+
+class StreamScanner:
+    """Splits a connection's bytes into runs of interleaved frames and whole RTSP messages.
+
+    The frames of a run are passed on untouched in one write (the bulk of a splice); only the
+    messages between them are parsed, to be rewritten.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes | RtspMessage]:
+        """Add received bytes; return what is complete, in order (the rest waits for more)."""
+        buffer = self._buffer
+        buffer += data
+        items: list[bytes | RtspMessage] = []
+        pos, run, size = 0, -1, len(buffer)
+        while pos < size:
+            if buffer[pos] == _DOLLAR:
+                if size - pos < 4:
+                    break
+                end = pos + 4 + int.from_bytes(buffer[pos + 2 : pos + 4])
+                if end > size:
+                    break
+                run = pos if run < 0 else run
+                pos = end
+                continue
+            if run >= 0:
+                items.append(bytes(buffer[run:pos]))
+                run = -1
+            if buffer[pos] in _LINE_ENDS:
+                pos += 1
+                continue
+            message_end = self._message_end(pos)
+            if message_end is None:
+                break
+            message, pos = message_end
+            items.append(message)
+        if run >= 0:
+            items.append(bytes(buffer[run:pos]))
+        del buffer[:pos]
+        return items
+
+    def _message_end(self, pos: int) -> tuple[RtspMessage, int] | None:
+        """The message starting at `pos` and where it ends, once it has arrived whole."""
+        buffer = self._buffer
+        ends = [(i, len(end)) for end in _HEAD_ENDS if (i := buffer.find(end, pos)) >= 0]
+        if not ends:
+            if len(buffer) - pos > MAX_HEAD:
+                raise RtspProtocolError("message head too long")
+            return None
+        head_end, terminator = min(ends)
+        message = parse_head(bytes(buffer[pos : head_end + terminator]))
+        try:
+            length = int(message.header("Content-Length") or "0")
+        except ValueError as err:
+            raise RtspProtocolError("bad Content-Length") from err
+        if not 0 <= length <= MAX_BODY:
+            raise RtspProtocolError("body too large")
+        body_start = head_end + terminator
+        if body_start + length > len(buffer):
+            return None
+        message.body = bytes(buffer[body_start : body_start + length])
+        return message, body_start + length
