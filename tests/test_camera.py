@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import av
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import media_source
 from homeassistant.components.camera import (
@@ -30,7 +33,7 @@ from syrupy.filters import props
 from custom_components.ovopark.const import CONF_PROTOCOL, DOMAIN, PROTOCOL_HLS, PROTOCOL_RTSP
 from simulator.core import Simulator
 
-from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for, first_segment_frames
+from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for, first_segment_frames, wait_for
 
 
 class RecordingProvider(CameraWebRTCProvider):
@@ -201,3 +204,103 @@ async def test_entities_snapshot(
         assert state == snapshot(
             name=f"{entity_entry.entity_id}-state", exclude=props("access_token", "entity_picture")
         )
+
+
+async def _watch(hass: HomeAssistant, hass_client: Any, entity_id: str) -> Any:
+    """Start Home Assistant's stream of a camera as a viewer would, until it has video."""
+    camera = hass.data["camera"].get_entity(entity_id)
+    stream = await camera.async_create_stream()
+    assert stream is not None
+    stream.add_provider(HLS_PROVIDER)
+    await stream.start()
+    assert await first_segment_frames(hass, hass_client, stream) > 0
+    return stream
+
+
+def _jpeg_width(data: bytes) -> int:
+    with av.open(io.BytesIO(data)) as container:
+        return next(container.decode(video=0)).width
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_stills_come_from_the_live_picture_while_it_plays(
+    hass: HomeAssistant, hass_client: Any, simulator: Simulator
+) -> None:
+    assert await async_setup_component(hass, "stream", {"stream": {}})
+    await _setup(hass, simulator)
+    entity_id = _entity_id(hass, 1001)
+    stream = await _watch(hass, hass_client, entity_id)
+    try:
+        images = [
+            await async_get_image(hass, entity_id, width=w, height=h)
+            for w, h in ((None, None), (320, 180))
+        ]
+        assert [_jpeg_width(image.content) for image in images] == [640, 320]
+        assert simulator.count(SNAPSHOT) == 0
+    finally:
+        await stream.stop()
+    # Nobody watches now: the still comes from the snapshot method, and no channel opens for it.
+    image = await async_get_image(hass, entity_id)
+    assert image.content.startswith(b"\xff\xd8")
+    assert simulator.count(SNAPSHOT) == 1
+    assert simulator.count(START_MEDIA_PLAY) == 1
+
+
+async def test_an_idle_camera_opens_no_channel_for_a_still(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    assert await async_setup_component(hass, "stream", {"stream": {}})
+    await _setup(hass, simulator)
+    entity_id = _entity_id(hass, 1001)
+    assert (await async_get_image(hass, entity_id)).content.startswith(b"\xff\xd8")
+    assert hass.data["camera"].get_entity(entity_id).stream is None
+    assert simulator.count(SNAPSHOT) == 1
+    assert simulator.count(START_MEDIA_PLAY) == 0
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_a_stalled_live_picture_falls_back_to_the_snapshot(
+    hass: HomeAssistant, hass_client: Any, simulator: Simulator
+) -> None:
+    assert await async_setup_component(hass, "stream", {"stream": {}})
+    await _setup(hass, simulator)
+    entity_id = _entity_id(hass, 1001)
+    stream = await _watch(hass, hass_client, entity_id)
+    try:
+        # The platform ends the channel and refuses new ones: the worker gets no more frames.
+        simulator.faults.return_code(-500, times=None, method=START_MEDIA_PLAY)
+        simulator.relay.kill_device(1001)
+        await wait_for(lambda: not stream.available, "the stream worker to lose its source")
+        image = await async_get_image(hass, entity_id)
+        assert image.content.startswith(b"\xff\xd8")
+        assert simulator.count(SNAPSHOT) == 1
+    finally:
+        await stream.stop()
+        simulator.faults.clear()
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("expected_lingering_timers", [True])
+async def test_a_live_picture_without_key_frames_times_out_to_the_snapshot(
+    hass: HomeAssistant, hass_client: Any, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that stays connected but yields no key frame (a stall the simulator cannot make)."""
+    assert await async_setup_component(hass, "stream", {"stream": {}})
+    await _setup(hass, simulator)
+    entity_id = _entity_id(hass, 1001)
+    stream = await _watch(hass, hass_client, entity_id)
+    never = asyncio.Event()
+
+    async def no_key_frame(*args: Any, **kwargs: Any) -> bytes:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    try:
+        monkeypatch.setattr(stream, "async_get_image", no_key_frame)
+        monkeypatch.setattr("custom_components.ovopark.camera.LIVE_STILL_TIMEOUT", 0.2)
+        assert (await async_get_image(hass, entity_id)).content.startswith(b"\xff\xd8")
+        assert simulator.count(SNAPSHOT) == 1
+    finally:
+        await stream.stop()

@@ -7,6 +7,7 @@ import time
 
 from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN, CameraEntityFeature
+from homeassistant.components.stream import HLS_PROVIDER
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -35,6 +36,7 @@ from .entity import OvoparkEntity
 from .error_map import translated_errors
 
 PARALLEL_UPDATES = 1
+LIVE_STILL_TIMEOUT = 2.0  # a running stream's next key frame comes within a second or two
 
 
 async def async_setup_entry(
@@ -136,7 +138,9 @@ class OvoparkCamera(OvoparkEntity, Camera):
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
-        """One cached JPEG per cache period from the snapshot method; never a channel."""
+        """The live picture while Home Assistant plays the camera, else the cached snapshot."""
+        if (image := await self._async_live_still(width, height)) is not None:
+            return image
         async with self._still_lock:
             if self._still is not None and time.monotonic() - self._still_at < self._cache_seconds:
                 return self._still
@@ -145,3 +149,20 @@ class OvoparkCamera(OvoparkEntity, Camera):
             image = await self._entry.runtime_data.client.snapshot_bytes(self.camera_id)
             self._still, self._still_at = image, time.monotonic()
             return image
+
+    async def _async_live_still(self, width: int | None, height: int | None) -> bytes | None:
+        """A frame of Home Assistant's running stream; None when none runs or it is stalled.
+
+        Never starts a stream (that would open a channel): only a stream whose HLS output is
+        active, i.e. someone is watching, is asked for its next key frame.
+        """
+        stream = self.stream
+        output = stream.outputs().get(HLS_PROVIDER) if stream is not None else None
+        if stream is None or output is None or output.idle or not stream.available:
+            return None
+        try:
+            async with asyncio.timeout(LIVE_STILL_TIMEOUT):
+                return await stream.async_get_image(width, height, wait_for_next_keyframe=True)
+        except TimeoutError:
+            LOGGER.debug("Camera %s: live picture stalled; using the snapshot", self.camera.name)
+            return None
