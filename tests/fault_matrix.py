@@ -1,8 +1,10 @@
 """The fault matrix as data: every platform fault at every place it can arrive, with the expected behaviour.
 
-`tests/test_fault_matrix.py` runs one test case per row; `python -m tests.fault_matrix` (or
-`scripts/gen_reliability_doc`) writes `docs/reliability.md` from the same rows, and a test fails
-when that file is out of date, so the document cannot drift from what is tested.
+`tests/test_fault_matrix.py` runs one test case per row, in the test function that the row's
+expectation names (`Expect.test`: one function per kind of expectation, so that no test takes
+more than one path); `python -m tests.fault_matrix` (or `scripts/gen_reliability_doc`) writes
+`docs/reliability.md` from the same rows, and a test fails when that file is out of date or
+names a test case that is not collected, so the document cannot drift from what is tested.
 
 The expectations follow the error map of the architecture (section 2). This module imports
 nothing from Home Assistant, the integration or the simulator, so the document can be generated
@@ -129,46 +131,49 @@ FAULTS_BY_ID: Final = {fault.id: fault for fault in FAULTS}
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """Where a fault arrives; `test` is the test function that exercises it."""
+    """Where a fault arrives."""
 
     id: str
     label: str
-    test: str
 
 
 PLACES: Final[tuple[Place, ...]] = (
-    Place("config_flow", "config flow (user step)", "test_config_flow"),
-    Place("setup", "entry setup (first refresh)", "test_setup"),
-    Place("coordinator", "coordinator refresh", "test_coordinator_refresh"),
-    Place(
-        "gateway", "channel allocation in the gateway (RTSP consumer)", "test_gateway_allocation"
-    ),
-    Place("snapshot", "still image (`camera.snapshot`, cards)", "test_snapshot"),
-    Place("get_stream_urls", "action `ovopark.get_stream_urls`", "test_action_get_stream_urls"),
-    Place("ptz", "action `ovopark.ptz`", "test_action_ptz"),
-    Place("ptz_preset", "action `ovopark.ptz_preset`", "test_action_ptz_preset"),
+    Place("config_flow", "config flow (user step)"),
+    Place("setup", "entry setup (first refresh)"),
+    Place("coordinator", "coordinator refresh"),
+    Place("gateway", "channel allocation in the gateway (RTSP consumer)"),
+    Place("snapshot", "still image (`camera.snapshot`, cards)"),
+    Place("get_stream_urls", "action `ovopark.get_stream_urls`"),
+    Place("ptz", "action `ovopark.ptz`"),
+    Place("ptz_preset", "action `ovopark.ptz_preset`"),
 )
 PLACES_BY_ID: Final = {place.id: place for place in PLACES}
 
 # --- expectations ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Expect:
     """The Home Assistant behaviour expected while the fault lasts, and after it clears.
 
-    Only the fields of the place are set:
+    `test` names the test function that checks it: one per kind of expectation at a place
+    (the flow creates its entry, asks for store ids or shows an error; a still succeeds or
+    raises...), so each test takes one path. Only the fields of the place are set:
     - config flow: `flow_error` (form error) or `flow_step` (another step), or `created`;
     - setup: `state` (`loaded`, `setup_retry`, `setup_error`);
     - coordinator: `available` (the cameras while the fault lasts);
-    - gateway: `status` (answer to the consumer), `available` (the camera), `issue` (repair);
+    - gateway: `status` (answer to the consumer), `available` (the camera), `issues` (the
+      repair issues raised, `<camera>` and `<method>` standing for the camera and the method);
     - snapshot and actions: `error_key` (translation key of the raised error) or none.
-    `reauth`: whether a reauth flow starts. Always, for every place: the config entry's data
+    `reauth`: whether a reauth flow starts. `tracebacks`: the start of each log message that is
+    expected with a traceback, in order — Home Assistant's own log of a `ConfigEntryError`
+    (the error map's setup error); no other traceback may be logged. Always, for every place: the config entry's data
     and options are unchanged, no exception traceback is logged, and after the fault clears the
     place works again (entry created, entry loaded by its automatic retry or by a reload,
     cameras available, video, image, action result).
     """
 
+    test: str
     reauth: bool = False
     flow_error: str | None = None
     flow_step: str | None = None
@@ -176,8 +181,9 @@ class Expect:
     state: str | None = None
     available: bool | None = None
     status: int | None = None
-    issue: str | None = None
+    issues: tuple[str, ...] = ()
     error_key: str | None = None
+    tracebacks: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def describe(self) -> str:
@@ -201,8 +207,7 @@ class Expect:
             parts.append(f"consumer answered {self.status}")
         if self.available is not None:
             parts.append("camera(s) available" if self.available else "camera(s) unavailable")
-        if self.issue:
-            parts.append(f"repair issue `{self.issue}`")
+        parts.extend(f"repair issue `{issue}`" for issue in self.issues)
         if self.error_key:
             parts.append(f"translated error `{self.error_key}`")
         elif self.error_key is None and not parts:
@@ -211,6 +216,9 @@ class Expect:
         parts.extend(self.notes)
         return "; ".join(parts)
 
+
+# Home Assistant's log of a `ConfigEntryError` raised by setup, with its traceback.
+SETUP_ERROR_LOG: Final = "Error setting up entry "
 
 ACTION_KEYS: Final = {
     AUTH: "auth_failed",
@@ -225,54 +233,77 @@ ACTION_KEYS: Final = {
 
 
 def expected(fault: Fault, place: Place) -> Expect:
-    """The error map's behaviour for a fault at a place."""
+    """The error map's behaviour for a fault at a place, and the test that checks it."""
     cls = fault.cls
     reauth = cls == AUTH
     match place.id:
         case "config_flow":
             if cls == SKEW:
-                return Expect(created=True)
+                return Expect(test="test_config_flow_creates_the_entry", created=True)
             if cls == METHOD:
                 # Every method refused: the store list first, so the flow asks for store ids.
-                return Expect(flow_step="stores")
+                return Expect(test="test_config_flow_asks_for_store_ids", flow_step="stores")
             error = {
                 AUTH: "invalid_auth",
                 CLOCK: "clock",
                 RATE: "rate_limited",
                 TRANSIENT: "cannot_connect",
             }.get(cls, "unknown")
-            return Expect(flow_error=error)
+            return Expect(test="test_config_flow_shows_the_error", flow_error=error)
         case "setup":
             if cls == SKEW:
-                return Expect(state="loaded")
-            if cls in (AUTH, METHOD, REQUEST):
-                return Expect(state="setup_error", reauth=reauth)
-            return Expect(state="setup_retry")
+                return Expect(test="test_setup_loads_the_entry", state="loaded")
+            if cls == AUTH:  # `ConfigEntryAuthFailed`: logged as a warning
+                return Expect(
+                    test="test_setup_fails_until_reloaded", state="setup_error", reauth=True
+                )
+            if cls in (METHOD, REQUEST):  # `ConfigEntryError`: logged with its traceback
+                return Expect(
+                    test="test_setup_fails_until_reloaded",
+                    state="setup_error",
+                    tracebacks=(SETUP_ERROR_LOG,),
+                )
+            return Expect(test="test_setup_is_retried_automatically", state="setup_retry")
         case "coordinator":
             if cls == SKEW:
-                return Expect(available=True)
-            return Expect(available=False, reauth=reauth, notes=("entry stays loaded",))
+                return Expect(
+                    test="test_coordinator_refresh_keeps_cameras_available", available=True
+                )
+            return Expect(
+                test="test_coordinator_refresh_marks_cameras_unavailable",
+                available=False,
+                reauth=reauth,
+                notes=("entry stays loaded",),
+            )
         case "gateway":
+            test = "test_gateway_allocation"
             if cls == SKEW:
-                return Expect(status=200, available=True)
+                return Expect(test=test, status=200, available=True)
             if cls == NOT_FOUND:
-                return Expect(status=404, available=False)
+                return Expect(test=test, status=404, available=False)
             if cls == PERMISSION:
-                return Expect(status=404, available=False, issue="permission_denied_<camera>")
+                return Expect(
+                    test=test, status=404, available=False, issues=("permission_denied_<camera>",)
+                )
             if cls == METHOD:
-                return Expect(status=503, available=True, issue="method_not_granted_<method>")
-            return Expect(status=503, available=True, reauth=reauth)
+                return Expect(
+                    test=test, status=503, available=True, issues=("method_not_granted_<method>",)
+                )
+            return Expect(test=test, status=503, available=True, reauth=reauth)
         case "snapshot":
             if cls == SKEW:
-                return Expect()
-            return Expect(error_key=ACTION_KEYS[cls])
+                return Expect(test="test_snapshot_succeeds")
+            return Expect(test="test_snapshot_raises_the_error", error_key=ACTION_KEYS[cls])
         case _:
+            succeeds = f"test_action_{place.id}_succeeds"
             if cls == SKEW:
-                return Expect()
+                return Expect(test=succeeds)
             if fault.id == "wrong_types" and place.id in ("ptz", "ptz_preset"):
                 # The call was carried out and its `stat` is valid; PTZ answers carry no data used.
-                return Expect(notes=("the answer's `data` is not used",))
-            return Expect(error_key=ACTION_KEYS[cls])
+                return Expect(test=succeeds, notes=("the answer's `data` is not used",))
+            return Expect(
+                test=f"test_action_{place.id}_raises_the_error", error_key=ACTION_KEYS[cls]
+            )
 
 
 # Rows where the integration does not (yet) behave as the error map says: run as strict xfail,
@@ -295,9 +326,19 @@ class Case:
         return KNOWN_BUGS.get((self.place.id, self.fault.cls))
 
     @property
+    def test(self) -> str:
+        """The test function that runs this row."""
+        return self.expect.test
+
+    @property
+    def test_case(self) -> str:
+        """The test function and the row's parameter id: `test_x[fault]`."""
+        return f"{self.test}[{self.fault.id}]"
+
+    @property
     def node_id(self) -> str:
         """The pytest node id of the test case."""
-        return f"{TEST_FILE}::{self.place.test}[{self.fault.id}]"
+        return f"{TEST_FILE}::{self.test_case}"
 
 
 CASES: Final[tuple[Case, ...]] = tuple(
@@ -308,6 +349,16 @@ CASES: Final[tuple[Case, ...]] = tuple(
 def cases_for(place_id: str) -> list[Case]:
     """The rows of one place, in fault order."""
     return [case for case in CASES if case.place.id == place_id]
+
+
+def cases_of(test: str) -> list[Case]:
+    """The rows that one test function runs, in place and fault order."""
+    return [case for case in CASES if case.test == test]
+
+
+def tests_for(place_id: str) -> list[str]:
+    """The test functions of one place, in the order of their first row."""
+    return list(dict.fromkeys(case.test for case in cases_for(place_id)))
 
 
 # --- the document ----------------------------------------------------------------------------
@@ -358,13 +409,14 @@ def render() -> str:
         out.append(f"| {cls} | {members} | {error} |\n")
     out.append("\n## Matrix\n")
     for place in PLACES:
-        out.append(f"\n### {place.label}\n\nTest: `{TEST_FILE}::{place.test}`\n\n")
+        tests = "".join(f"\n- `{TEST_FILE}::{test}`" for test in tests_for(place.id))
+        out.append(f"\n### {place.label}\n\nTests:\n{tests}\n\n")
         out.append("| fault | class | expected behaviour | test case |\n|---|---|---|---|\n")
         for case in cases_for(place.id):
             bug = f" — **open bug** (strict xfail): {case.bug}" if case.bug else ""
             out.append(
                 f"| {case.fault.label} | {case.fault.cls} | {case.expect.describe()}{bug} "
-                f"| `{case.place.test}[{case.fault.id}]` |\n"
+                f"| `{case.test_case}` |\n"
             )
     return "".join(out)
 

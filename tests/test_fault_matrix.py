@@ -10,6 +10,7 @@ port or shortens their request timeout, then puts both back.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 import logging
 import socket
@@ -18,7 +19,7 @@ from unittest.mock import patch
 import weakref
 
 from homeassistant.components.camera import async_get_image, async_get_stream_source
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -119,20 +120,25 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-# Home Assistant itself logs a `ConfigEntryError` with its traceback: that is the error map's
-# "setup error", not an unhandled exception.
-SETUP_ERROR_LOG = "Error setting up entry "
+def assert_tracebacks(caplog: pytest.LogCaptureFixture, expected: tuple[str, ...]) -> None:
+    """Exactly the expected tracebacks were logged, in order, each named by its message's start.
 
-
-def assert_no_tracebacks(caplog: pytest.LogCaptureFixture, *allowed: str) -> None:
-    tracebacks = [
-        f"{r.name}: {r.getMessage()}"
+    Home Assistant itself logs a `ConfigEntryError` with its traceback: that is the error map's
+    "setup error" (`Expect.tracebacks`), not an unhandled exception.
+    """
+    records = [
+        r
         for r in caplog.get_records("call")
-        if r.exc_info
-        and not r.name.startswith(IGNORED_LOGGERS)
-        and not r.getMessage().startswith(allowed)
+        if r.exc_info and not r.name.startswith(IGNORED_LOGGERS)
     ]
-    assert tracebacks == [], "exception tracebacks were logged"
+    logged = [f"{r.name}: {r.getMessage()}" for r in records]
+    assert len(records) == len(expected), logged
+    messages = [r.getMessage() for r in records]
+    assert all(map(str.startswith, messages, expected, strict=True)), logged
+
+
+def assert_no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    assert_tracebacks(caplog, ())
 
 
 def _closed_port_url() -> str:
@@ -167,16 +173,30 @@ def clear_fault(sim: Simulator, tap: ClientTap) -> None:
     tap.reset()
 
 
-def _ids(place: str) -> dict[str, Any]:
-    return {
-        "argvalues": [
+def matrix[T: Callable[..., Awaitable[None]]](test: T) -> T:
+    """Parametrize a test with the rows of the matrix that name it (`Expect.test`)."""
+    return pytest.mark.parametrize(
+        "case",
+        [
             pytest.param(
                 case,
                 id=case.fault.id,
                 marks=[pytest.mark.xfail(strict=True, reason=case.bug)] if case.bug else [],
             )
-            for case in fm.cases_for(place)
-        ]
+            for case in fm.cases_of(test.__name__)
+        ],
+    )(test)
+
+
+def _matrix_node_ids() -> set[str]:
+    """The node ids of every test case this module parametrizes with a row of the matrix."""
+    return {
+        f"{fm.TEST_FILE}::{name}[{param.id}]"
+        for name, test in globals().items()
+        if name.startswith("test_")
+        for mark in getattr(test, "pytestmark", [])
+        if mark.name == "parametrize" and mark.args[0] == "case"
+        for param in mark.args[1]
     }
 
 
@@ -240,64 +260,109 @@ def _user_input(sim: Simulator) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("case", **_ids("config_flow"))
-async def test_config_flow(
+@pytest.fixture
+def flow_only() -> Iterator[None]:
+    """The flow's entry is created, not set up: only the flow meets the fault."""
+    with (
+        patch("custom_components.ovopark.async_setup_entry", return_value=True),
+        patch("custom_components.ovopark.async_unload_entry", return_value=True),
+    ):
+        yield
+
+
+async def _user_step_with_fault(
+    hass: HomeAssistant, simulator: Simulator, tap: ClientTap, case: fm.Case
+) -> ConfigFlowResult:
+    """Submit the user step while the fault lasts; no reauth flow starts."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    apply_fault(case.fault, simulator, tap)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _user_input(simulator)
+    )
+    assert _reauth_flows(hass) == 0
+    return result
+
+
+def _assert_entry_created(result: ConfigFlowResult, simulator: Simulator) -> None:
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_TIMESTAMP_ZONE] == "Asia/Shanghai"
+    assert result["data"][CONF_API_SECRET] == simulator.config.api_secret
+
+
+@matrix
+@pytest.mark.usefixtures("flow_only")
+async def test_config_flow_creates_the_entry(
     hass: HomeAssistant,
     simulator: Simulator,
     tap: ClientTap,
     logs: pytest.LogCaptureFixture,
     case: fm.Case,
 ) -> None:
-    expect = case.expect
-    with (
-        patch("custom_components.ovopark.async_setup_entry", return_value=True),
-        patch("custom_components.ovopark.async_unload_entry", return_value=True),
-    ):
-        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-        apply_fault(case.fault, simulator, tap)
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], _user_input(simulator)
-        )
-        if expect.created:
-            assert result["type"] is FlowResultType.CREATE_ENTRY
-        elif expect.flow_step:
-            assert result["type"] is FlowResultType.FORM
-            assert result["step_id"] == expect.flow_step
-            assert result["errors"] == {}
-        else:
-            assert result["type"] is FlowResultType.FORM
-            assert result["step_id"] == "user"
-            assert result["errors"] == {"base": expect.flow_error}
-        assert _reauth_flows(hass) == 0
+    """A fault the client absorbs: the entry is created at once."""
+    result = await _user_step_with_fault(hass, simulator, tap, case)
+    assert case.expect.created
+    _assert_entry_created(result, simulator)
 
-        clear_fault(simulator, tap)
-        if expect.flow_step == "stores":
-            result = await hass.config_entries.flow.async_configure(
-                result["flow_id"], {CONF_STORE_IDS: str(STORE)}
-            )
-        elif not expect.created:
-            result = await hass.config_entries.flow.async_configure(
-                result["flow_id"], _user_input(simulator)
-            )
-        assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert result["data"][CONF_TIMESTAMP_ZONE] == "Asia/Shanghai"
-        assert result["data"][CONF_API_SECRET] == simulator.config.api_secret
-        await hass.async_block_till_done()
+    clear_fault(simulator, tap)
+    await hass.async_block_till_done()
+    assert_no_tracebacks(logs)
+
+
+@matrix
+@pytest.mark.usefixtures("flow_only")
+async def test_config_flow_asks_for_store_ids(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    """The store list is refused: the flow asks for store ids, then creates the entry."""
+    result = await _user_step_with_fault(hass, simulator, tap, case)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == case.expect.flow_step
+    assert result["errors"] == {}
+
+    clear_fault(simulator, tap)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STORE_IDS: str(STORE)}
+    )
+    _assert_entry_created(result, simulator)
+    await hass.async_block_till_done()
+    assert_no_tracebacks(logs)
+
+
+@matrix
+@pytest.mark.usefixtures("flow_only")
+async def test_config_flow_shows_the_error(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    """The user step shows the row's error; submitted again without the fault, it succeeds."""
+    result = await _user_step_with_fault(hass, simulator, tap, case)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": case.expect.flow_error}
+
+    clear_fault(simulator, tap)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _user_input(simulator)
+    )
+    _assert_entry_created(result, simulator)
+    await hass.async_block_till_done()
     assert_no_tracebacks(logs)
 
 
 # --- setup -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", **_ids("setup"))
-async def test_setup(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    tap: ClientTap,
-    logs: pytest.LogCaptureFixture,
-    case: fm.Case,
-) -> None:
-    expect = case.expect
+async def _set_up_with_fault(
+    hass: HomeAssistant, simulator: Simulator, tap: ClientTap, case: fm.Case
+) -> tuple[MockConfigEntry, tuple[dict[str, Any], dict[str, Any]]]:
+    """Set the entry up while the fault lasts, check the row's state, then clear the fault."""
     entry = entry_for(simulator)
     entry.add_to_hass(hass)
     before = _snapshot(entry)
@@ -306,36 +371,83 @@ async def test_setup(
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
-    assert entry.state is ConfigEntryState(expect.state)
-    assert _reauth_flows(hass) == int(expect.reauth)
+    assert entry.state is ConfigEntryState(case.expect.state)
+    assert _reauth_flows(hass) == int(case.expect.reauth)
     assert _snapshot(entry) == before
-
     clear_fault(simulator, tap)
-    if expect.state == "setup_retry":
-        # Home Assistant's own retry: no reload, no help from the test.
-        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=10))
-        await hass.async_block_till_done(wait_background_tasks=True)
-    elif expect.state == "setup_error":
-        assert await hass.config_entries.async_reload(entry.entry_id)
-        await hass.async_block_till_done()
+    return entry, before
+
+
+def _assert_loaded(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    before: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
     assert entry.state is ConfigEntryState.LOADED
     assert all(_available(hass, e) for e in _entities(hass, entry))
     assert _snapshot(entry) == before
-    assert_no_tracebacks(logs, *([SETUP_ERROR_LOG] if expect.state == "setup_error" else []))
 
 
-# --- coordinator refresh ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("case", **_ids("coordinator"))
-async def test_coordinator_refresh(
+@matrix
+async def test_setup_loads_the_entry(
     hass: HomeAssistant,
     simulator: Simulator,
     tap: ClientTap,
     logs: pytest.LogCaptureFixture,
     case: fm.Case,
 ) -> None:
-    expect = case.expect
+    """A fault the client absorbs: the entry loads the first time."""
+    entry, before = await _set_up_with_fault(hass, simulator, tap, case)
+    _assert_loaded(hass, entry, before)
+    assert_tracebacks(logs, case.expect.tracebacks)
+
+
+@matrix
+async def test_setup_is_retried_automatically(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    """Not ready: Home Assistant's own retry loads the entry, no reload, no help from the test."""
+    entry, before = await _set_up_with_fault(hass, simulator, tap, case)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=10))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    _assert_loaded(hass, entry, before)
+    assert_tracebacks(logs, case.expect.tracebacks)
+
+
+@matrix
+async def test_setup_fails_until_reloaded(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    """A setup error: not retried; a reload after the fault clears loads the entry."""
+    entry, before = await _set_up_with_fault(hass, simulator, tap, case)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    _assert_loaded(hass, entry, before)
+    assert_tracebacks(logs, case.expect.tracebacks)
+
+
+# --- coordinator refresh ---------------------------------------------------------------------
+
+
+async def _refresh_with_fault(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> tuple[int, int]:
+    """Refresh twice while the fault lasts, then once after; the availability log's counts.
+
+    Returns how often the camera was logged unavailable and available again.
+    """
     entry = await _setup(hass, simulator)
     before = _snapshot(entry)
     entities = _entities(hass, entry)
@@ -345,9 +457,9 @@ async def test_coordinator_refresh(
     for _ in range(2):  # a lasting outage: logged once, not at every refresh
         await coordinator.async_refresh()
         await hass.async_block_till_done()
-    assert [_available(hass, e) for e in entities] == [expect.available] * len(entities)
+    assert [_available(hass, e) for e in entities] == [case.expect.available] * len(entities)
     assert entry.state is ConfigEntryState.LOADED
-    assert _reauth_flows(hass) == int(expect.reauth)
+    assert _reauth_flows(hass) == int(case.expect.reauth)
     assert len(_entities(hass, entry)) == 2  # a failed refresh removes no camera
 
     clear_fault(simulator, tap)
@@ -357,10 +469,35 @@ async def test_coordinator_refresh(
     assert entry.state is ConfigEntryState.LOADED
     assert _snapshot(entry) == before
     name = simulator.data.cameras[CAMERA].name
-    went, back = (0, 0) if expect.available else (1, 1)
-    assert logs.text.count(f"Camera {name} is unavailable") == went
-    assert logs.text.count(f"Camera {name} is available again") == back
     assert_no_tracebacks(logs)
+    return (
+        logs.text.count(f"Camera {name} is unavailable"),
+        logs.text.count(f"Camera {name} is available again"),
+    )
+
+
+@matrix
+async def test_coordinator_refresh_keeps_cameras_available(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    """A fault the client absorbs: the cameras stay available, nothing is logged about them."""
+    assert await _refresh_with_fault(hass, simulator, tap, logs, case) == (0, 0)
+
+
+@matrix
+async def test_coordinator_refresh_marks_cameras_unavailable(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    """The cameras go unavailable and come back: each change logged once, not at every refresh."""
+    assert await _refresh_with_fault(hass, simulator, tap, logs, case) == (1, 1)
 
 
 # --- channel allocation in the gateway ------------------------------------------------------
@@ -375,7 +512,11 @@ async def _describe(hass: HomeAssistant, entity_id: str) -> int:
     return answer.status
 
 
-@pytest.mark.parametrize("case", **_ids("gateway"))
+def _our_issues(hass: HomeAssistant) -> set[str]:
+    return {issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN}
+
+
+@matrix
 async def test_gateway_allocation(
     hass: HomeAssistant,
     simulator: Simulator,
@@ -383,11 +524,11 @@ async def test_gateway_allocation(
     logs: pytest.LogCaptureFixture,
     case: fm.Case,
 ) -> None:
+    """The consumer's answer, the camera's availability and the repairs are the row's."""
     expect = case.expect
     entry = await _setup(hass, simulator)
     before = _snapshot(entry)
     entity_id = _entity(hass)
-    issues = ir.async_get(hass)
     apply_fault(case.fault, simulator, tap)
 
     assert await _describe(hass, entity_id) == expect.status
@@ -395,138 +536,212 @@ async def test_gateway_allocation(
     assert _available(hass, _entity(hass, CAMERA + 1))  # the other camera is not affected
     assert _reauth_flows(hass) == int(expect.reauth)
     assert entry.state is ConfigEntryState.LOADED
-    issue_id = (expect.issue or "").replace("<camera>", str(CAMERA))
-    issue_id = issue_id.replace("<method>", START_MEDIA_PLAY)
-    ours = {issue_key[1] for issue_key in issues.issues if issue_key[0] == DOMAIN}
-    assert ours == ({issue_id} if issue_id else set())
+    assert _our_issues(hass) == {
+        issue.replace("<camera>", str(CAMERA)).replace("<method>", START_MEDIA_PLAY)
+        for issue in expect.issues
+    }
 
     clear_fault(simulator, tap)
     assert await _describe(hass, entity_id) == 200
     assert _available(hass, entity_id)
-    ours = {issue_key[1] for issue_key in issues.issues if issue_key[0] == DOMAIN}
     assert_no_tracebacks(logs)
     assert _snapshot(entry) == before
-    assert ours == set(), "repair issues outlive the fault"
+    assert _our_issues(hass) == set(), "repair issues outlive the fault"
 
 
-# --- still image -----------------------------------------------------------------------------
+# --- still image and actions -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", **_ids("snapshot"))
-async def test_snapshot(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    tap: ClientTap,
-    logs: pytest.LogCaptureFixture,
-    case: fm.Case,
-) -> None:
-    expect = case.expect
+async def _set_up_with_fault_on(
+    hass: HomeAssistant, simulator: Simulator, tap: ClientTap, case: fm.Case
+) -> tuple[MockConfigEntry, tuple[dict[str, Any], dict[str, Any]], str]:
+    """A loaded entry, then the fault: the entry, its data and options, the camera's entity."""
     entry = await _setup(hass, simulator)
     before = _snapshot(entry)
     entity_id = _entity(hass)
     apply_fault(case.fault, simulator, tap)
+    return entry, before, entity_id
 
-    if expect.error_key:
-        with pytest.raises(HomeAssistantError) as err:
-            await async_get_image(hass, entity_id)
-        _assert_translated(hass, err.value, expect.error_key)
-    else:
-        assert (await async_get_image(hass, entity_id)).content.startswith(b"\xff\xd8")
-    assert _reauth_flows(hass) == 0
-    assert _available(hass, entity_id)
 
-    clear_fault(simulator, tap)
+async def _jpeg(hass: HomeAssistant, entity_id: str) -> None:
     assert (await async_get_image(hass, entity_id)).content.startswith(b"\xff\xd8")
-    assert entry.state is ConfigEntryState.LOADED
-    assert _snapshot(entry) == before
-    assert_no_tracebacks(logs)
 
 
-# --- actions ---------------------------------------------------------------------------------
+async def _get_stream_urls(hass: HomeAssistant, entity_id: str) -> None:
+    response = await hass.services.async_call(
+        DOMAIN,
+        "get_stream_urls",
+        {"entity_id": entity_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert response["cameras"][entity_id]["rtsp"]
 
 
-async def _action(hass: HomeAssistant, place: str, entity_id: str) -> Any:
-    if place == "get_stream_urls":
-        response = await hass.services.async_call(
-            DOMAIN, place, {"entity_id": entity_id}, blocking=True, return_response=True
-        )
-        assert response["cameras"][entity_id]["rtsp"]
-        return response
-    data: dict[str, Any] = {"entity_id": entity_id}
-    data.update({"direction": "left", "duration": 0.1} if place == "ptz" else {"preset": 3})
-    return await hass.services.async_call(DOMAIN, place, data, blocking=True)
+async def _ptz(hass: HomeAssistant, entity_id: str) -> None:
+    await hass.services.async_call(
+        DOMAIN, "ptz", {"entity_id": entity_id, "direction": "left", "duration": 0.1}, blocking=True
+    )
 
 
-async def _run_action_case(
+async def _ptz_preset(hass: HomeAssistant, entity_id: str) -> None:
+    await hass.services.async_call(
+        DOMAIN, "ptz_preset", {"entity_id": entity_id, "preset": 3}, blocking=True
+    )
+
+
+# What each place does with the camera: the still, or the place's action.
+CALLS: dict[str, Callable[[HomeAssistant, str], Awaitable[None]]] = {
+    "snapshot": _jpeg,
+    "get_stream_urls": _get_stream_urls,
+    "ptz": _ptz,
+    "ptz_preset": _ptz_preset,
+}
+
+
+async def _succeeds(
     hass: HomeAssistant,
     simulator: Simulator,
     tap: ClientTap,
     logs: pytest.LogCaptureFixture,
     case: fm.Case,
 ) -> None:
-    expect = case.expect
-    entry = await _setup(hass, simulator)
-    before = _snapshot(entry)
-    entity_id = _entity(hass)
-    apply_fault(case.fault, simulator, tap)
+    """The place's call succeeds while the fault lasts, and after it clears."""
+    call = CALLS[case.place.id]
+    entry, before, entity_id = await _set_up_with_fault_on(hass, simulator, tap, case)
 
-    if expect.error_key:
-        with pytest.raises(HomeAssistantError) as err:
-            await _action(hass, case.place.id, entity_id)
-        _assert_translated(hass, err.value, expect.error_key)
-    else:
-        await _action(hass, case.place.id, entity_id)
+    await call(hass, entity_id)
+    assert case.expect.error_key is None
     assert _reauth_flows(hass) == 0
     assert _available(hass, entity_id)
 
     clear_fault(simulator, tap)
-    await _action(hass, case.place.id, entity_id)
+    await call(hass, entity_id)
     assert entry.state is ConfigEntryState.LOADED
     assert _snapshot(entry) == before
     assert_no_tracebacks(logs)
 
 
-@pytest.mark.parametrize("case", **_ids("get_stream_urls"))
-async def test_action_get_stream_urls(
+async def _raises_the_error(
     hass: HomeAssistant,
     simulator: Simulator,
     tap: ClientTap,
     logs: pytest.LogCaptureFixture,
     case: fm.Case,
 ) -> None:
-    await _run_action_case(hass, simulator, tap, logs, case)
+    """The place's call raises the row's translated error; it succeeds after the fault clears."""
+    call = CALLS[case.place.id]
+    entry, before, entity_id = await _set_up_with_fault_on(hass, simulator, tap, case)
+
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, entity_id)
+    _assert_translated(hass, err.value, case.expect.error_key)
+    assert _reauth_flows(hass) == 0
+    assert _available(hass, entity_id)
+
+    clear_fault(simulator, tap)
+    await call(hass, entity_id)
+    assert entry.state is ConfigEntryState.LOADED
+    assert _snapshot(entry) == before
+    assert_no_tracebacks(logs)
 
 
-@pytest.mark.parametrize("case", **_ids("ptz"))
-async def test_action_ptz(
+@matrix
+async def test_snapshot_succeeds(
     hass: HomeAssistant,
     simulator: Simulator,
     tap: ClientTap,
     logs: pytest.LogCaptureFixture,
     case: fm.Case,
 ) -> None:
-    await _run_action_case(hass, simulator, tap, logs, case)
+    await _succeeds(hass, simulator, tap, logs, case)
 
 
-@pytest.mark.parametrize("case", **_ids("ptz_preset"))
-async def test_action_ptz_preset(
+@matrix
+async def test_snapshot_raises_the_error(
     hass: HomeAssistant,
     simulator: Simulator,
     tap: ClientTap,
     logs: pytest.LogCaptureFixture,
     case: fm.Case,
 ) -> None:
-    await _run_action_case(hass, simulator, tap, logs, case)
+    await _raises_the_error(hass, simulator, tap, logs, case)
+
+
+@matrix
+async def test_action_get_stream_urls_succeeds(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    await _succeeds(hass, simulator, tap, logs, case)
+
+
+@matrix
+async def test_action_get_stream_urls_raises_the_error(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    await _raises_the_error(hass, simulator, tap, logs, case)
+
+
+@matrix
+async def test_action_ptz_succeeds(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    await _succeeds(hass, simulator, tap, logs, case)
+
+
+@matrix
+async def test_action_ptz_raises_the_error(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    await _raises_the_error(hass, simulator, tap, logs, case)
+
+
+@matrix
+async def test_action_ptz_preset_succeeds(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    await _succeeds(hass, simulator, tap, logs, case)
+
+
+@matrix
+async def test_action_ptz_preset_raises_the_error(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tap: ClientTap,
+    logs: pytest.LogCaptureFixture,
+    case: fm.Case,
+) -> None:
+    await _raises_the_error(hass, simulator, tap, logs, case)
 
 
 # --- the document ----------------------------------------------------------------------------
 
 
 def test_every_row_has_a_test() -> None:
-    names = {name for name in globals() if name.startswith("test_")}
-    assert {place.test for place in fm.PLACES} <= names
     assert len(fm.CASES) == len(fm.FAULTS) * len(fm.PLACES)
     assert len({case.node_id for case in fm.CASES}) == len(fm.CASES)
+    # Every row is one test case of this module, under the node id the document names.
+    assert _matrix_node_ids() == {case.node_id for case in fm.CASES}
 
 
 def test_reliability_doc_is_up_to_date() -> None:

@@ -76,6 +76,15 @@ def _error_text(err: BaseException) -> str:
     return " ".join(parts)
 
 
+async def _describe(hass: HomeAssistant, camera_id: int) -> tuple[int, str]:
+    """One RTSP `DESCRIBE` through the gateway: the status and the whole answer as text."""
+    source = await async_get_stream_source(hass, _entity(hass, camera_id))
+    assert source is not None
+    async with RtspClient(source) as client:
+        answer = await client.request("DESCRIBE", headers={"Accept": "application/sdp"})
+    return answer.status, answer.raw.decode("latin-1")
+
+
 # --- the secret audit --------------------------------------------------------------------
 
 
@@ -198,14 +207,15 @@ async def test_full_session_secret_audit(
     await coordinator.async_refresh()
     simulator.faults.clear()
     await coordinator.async_refresh()
+    # Refused channels: a camera the account may not see (404), a method not granted (503).
     simulator.config.denied_devices.add(cameras[3])
-    for camera_id, code in ((cameras[3], None), (cameras[4], 9)):
-        if code is not None:
-            simulator.faults.return_code(code, times=1, method=START_MEDIA_PLAY)
-        async with RtspClient(await async_get_stream_source(hass, _entity(hass, camera_id))) as c:
-            answer = await c.request("DESCRIBE", headers={"Accept": "application/sdp"})
-            assert answer.status in (404, 503)
-            seen["errors"].append(answer.raw.decode("latin-1"))
+    status, answer = await _describe(hass, cameras[3])
+    assert status == 404
+    seen["errors"].append(answer)
+    simulator.faults.return_code(9, times=1, method=START_MEDIA_PLAY)
+    status, answer = await _describe(hass, cameras[4])
+    assert status == 503
+    seen["errors"].append(answer)
     await hass.async_block_till_done()
     issues = [
         asdict(issue)
