@@ -211,16 +211,16 @@ def _decode_segment(init: bytes, segment: bytes) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-async def first_segment_frames(hass: HomeAssistant, hass_client: Any, stream: Any) -> int:
+async def first_segment(hass: HomeAssistant, hass_client: Any, stream: Any) -> tuple[bytes, bytes]:
+    """The init section and first media segment of a stream's HLS output, once it has one."""
     client = await hass_client()
     base = stream.endpoint_url(HLS_PROVIDER).rsplit("/", 1)[0]
     playlist = ""
     for _ in range(300):
         resp = await client.get(f"{base}/playlist.m3u8")
-        if resp.status == 200:
-            playlist = await resp.text()
-            if "#EXTINF" in playlist:
-                break
+        playlist = await resp.text() if resp.status == 200 else ""
+        if "#EXTINF" in playlist:
+            break
         await asyncio.sleep(0.1)
     assert "#EXTINF" in playlist
     segment = next(
@@ -228,4 +228,10 @@ async def first_segment_frames(hass: HomeAssistant, hass_client: Any, stream: An
     ).lstrip("./")
     init = await (await client.get(f"{base}/init.mp4")).read()
     data = await (await client.get(f"{base}/{segment}")).read()
+    return init, data
+
+
+async def first_segment_frames(hass: HomeAssistant, hass_client: Any, stream: Any) -> int:
+    """How many video frames the first segment of a stream's HLS output decodes to."""
+    init, data = await first_segment(hass, hass_client, stream)
     return await hass.async_add_executor_job(_decode_segment, init, data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 import io
 import logging
@@ -44,7 +44,7 @@ from custom_components.ovopark.rtsp_message import (
 from simulator.config import SimConfig
 from simulator.core import Simulator
 
-from .common import StubLease, StubSource, platform_source
+from .common import StubLease, StubSource, first_segment, platform_source
 from .rtsp_client import RtspClient
 
 START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
@@ -446,23 +446,35 @@ async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGate
     assert source.requests == []
 
 
+async def _refuse(error: Exception) -> MediaUrls:
+    raise error
+
+
 @pytest.mark.parametrize(
-    ("error", "status", "reported"),
+    ("allocate", "status", "reported"),
     [
-        (OvoparkDeviceNotFound("gone", code=103092), 404, OvoparkDeviceNotFound),
-        (OvoparkPermissionError("denied", code=103064), 404, OvoparkPermissionError),
-        (OvoparkConnectionError("down"), 503, OvoparkConnectionError),
-        (None, 503, StreamUnavailableError),  # a channel without an RTSP address
+        (lambda _: _refuse(OvoparkDeviceNotFound("gone", code=103092)), 404, OvoparkDeviceNotFound),
+        (
+            lambda _: _refuse(OvoparkPermissionError("denied", code=103064)),
+            404,
+            OvoparkPermissionError,
+        ),
+        (lambda _: _refuse(OvoparkConnectionError("down")), 503, OvoparkConnectionError),
+        # A channel without an RTSP address.
+        (
+            lambda _: asyncio.sleep(0, MediaUrls(hls="http://127.0.0.1:9/x/index.m3u8")),
+            503,
+            StreamUnavailableError,
+        ),
     ],
+    ids=["not_found", "permission", "connection", "no_rtsp_address"],
 )
 async def test_rtsp_refusals(
-    gateway: StreamGateway, error: Exception | None, status: int, reported: type[Exception]
+    gateway: StreamGateway,
+    allocate: Callable[[str], Awaitable[MediaUrls]],
+    status: int,
+    reported: type[Exception],
 ) -> None:
-    async def allocate(camera_id: str) -> MediaUrls:
-        if error is not None:
-            raise error
-        return MediaUrls(hls="http://127.0.0.1:9/x/index.m3u8")
-
     token = gateway.register(source := StubSource(allocate))
     async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
         answer = await rtsp.request("OPTIONS")
@@ -790,7 +802,7 @@ async def test_hls_session_of_a_killed_channel_ends(
 
 
 @pytest.mark.media
-@pytest.mark.parametrize("protocol", ["rtsp", "hls"])
+@pytest.mark.parametrize("address", ["rtsp_url", "hls_url"])
 # HLS output keeps a 300 s idle timer after stream.stop(); Home Assistant's own stream tests allow it.
 @pytest.mark.parametrize("expected_lingering_timers", [True])
 async def test_home_assistant_stream_worker_through_gateway(
@@ -799,12 +811,10 @@ async def test_home_assistant_stream_worker_through_gateway(
     simulator: Simulator,
     client: OvoparkClient,
     gateway: StreamGateway,
-    protocol: str,
+    address: str,
 ) -> None:
     token = gateway.register(platform_source(client))
-    source = (
-        gateway.rtsp_url(token, "1002") if protocol == "rtsp" else gateway.hls_url(token, "1002")
-    )
+    source = getattr(gateway, address)(token, "1002")
     assert await async_setup_component(
         hass, "stream", {"stream": {"ll_hls": True, "segment_duration": 2, "part_duration": 0.5}}
     )
@@ -812,20 +822,7 @@ async def test_home_assistant_stream_worker_through_gateway(
     stream.add_provider(HLS_PROVIDER)
     await stream.start()
     try:
-        http = await hass_client()
-        base = stream.endpoint_url(HLS_PROVIDER).rsplit("/", 1)[0]
-        playlist = ""
-        for _ in range(300):
-            resp = await http.get(f"{base}/playlist.m3u8")
-            if resp.status == 200 and "#EXTINF" in (playlist := await resp.text()):
-                break
-            await asyncio.sleep(0.1)
-        assert "#EXTINF" in playlist
-        segment = next(
-            line for line in playlist.splitlines() if "segment/" in line and line[0] != "#"
-        )
-        init = await (await http.get(f"{base}/init.mp4")).read()
-        data = await (await http.get(f"{base}/{segment.lstrip('./')}")).read()
+        init, data = await first_segment(hass, hass_client, stream)
     finally:
         await stream.stop()
     with av.open(io.BytesIO(init + data)) as container:
