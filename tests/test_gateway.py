@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+from datetime import UTC, datetime
 import io
 import logging
 import socket
@@ -27,7 +28,13 @@ from custom_components.ovopark.api import (
     OvoparkDeviceNotFound,
     OvoparkPermissionError,
 )
-from custom_components.ovopark.channel import RelayError, StreamUnavailableError
+from custom_components.ovopark.channel import (
+    ChannelRequest,
+    Playback,
+    RelayError,
+    StreamProtocol,
+    StreamUnavailableError,
+)
 from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.hls_playlist import HlsChannel, master_playlist, rewrite_playlist
 from custom_components.ovopark.rtsp_message import (
@@ -1245,3 +1252,70 @@ async def test_a_relay_that_stays_unavailable_is_a_failure(gateway: StreamGatewa
             assert (await rtsp.request("DESCRIBE")).status == 503
     assert relay.requests == ["down"] * 4  # the first request and three more, then it gives up
     assert [type(err) for _, err in source.outcomes] == [RelayError]
+
+
+# --- Recorded periods: single-use addresses ---------------------------------------------------
+
+PERIOD = Playback(
+    datetime(2026, 11, 29, 10, 0, tzinfo=UTC), datetime(2026, 11, 29, 10, 10, tzinfo=UTC)
+)
+
+
+@pytest.mark.media
+async def test_a_playback_address_serves_one_connection_then_404_without_a_call(
+    rtsp_setup: Any,
+) -> None:
+    sim, gateway, source, token = rtsp_setup
+    request = ChannelRequest("1005", StreamProtocol.RTSP, playback=PERIOD)
+    url = await gateway.async_mint_playback(token, request)
+    assert isinstance(url, str)
+    assert "1005" not in urlsplit(url).path  # the address names no camera
+    assert media_plays(sim) == 1  # the channel is opened when the address is minted
+    async with RtspClient(url) as rtsp:
+        await rtsp.play()
+        assert len(await rtsp.read_frames(3)) == 3
+    async with RtspClient(url) as again:  # Home Assistant's worker reconnecting after the end
+        assert (await again.request("DESCRIBE")).status == 404
+    assert media_plays(sim) == 1
+    assert [r.playback for r in source.requests] == [PERIOD]
+    assert gateway.stats()["cameras"]["1005"]["joins"] == 0
+
+
+async def test_an_unclaimed_playback_address_lapses(
+    gateway: StreamGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("custom_components.ovopark.gateway.PLAYBACK_CLAIM_TIMEOUT", 0.05)
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
+
+    token = gateway.register(source := StubSource(allocate))
+    url = await gateway.async_mint_playback(
+        token, ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
+    )
+    assert isinstance(url, str)
+    await wait_for(lambda: source.released == 1)
+    async with RtspClient(url) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 404
+    assert len(source.requests) == 1
+
+
+async def test_playback_addresses_are_refused_with_another_token_or_over_hls(
+    gateway: StreamGateway,
+) -> None:
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
+
+    token = gateway.register(source := StubSource(allocate))
+    other = gateway.register(StubSource(allocate))
+    url = await gateway.async_mint_playback(
+        token, ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
+    )
+    assert isinstance(url, str)
+    async with RtspClient(url.replace(token, other)) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 404
+    playback_id = urlsplit(url).path.strip("/")
+    hls = gateway.hls_url(token, "1001").replace("/1001/", f"/{playback_id}/")
+    async with aiohttp.ClientSession() as http, http.get(hls) as resp:
+        assert resp.status == 404
+    assert source.released == 0  # still claimable by its own entry over RTSP

@@ -13,7 +13,8 @@ from enum import StrEnum
 import re
 from typing import Protocol
 
-_STREAM_ID = re.compile(r"^(?P<camera>[A-Za-z0-9_]{1,64})(?:-(?P<quality>main|sub))?$")
+_STREAM_ID = re.compile(r"^(?P<camera>[A-Za-z0-9]{1,64})(?:-(?P<quality>main|sub))?$")
+PLAYBACK_PREFIX = "rec_"  # a single-use recorded-period address (never a camera id)
 
 
 class StreamProtocol(StrEnum):
@@ -57,6 +58,11 @@ class ChannelRequest:
 def stream_id(camera_id: str, quality: Quality) -> str:
     """The first path segment of a camera stream's live gateway address."""
     return camera_id if quality is Quality.MAIN else f"{camera_id}-{quality}"
+
+
+def is_playback_id(stream_id: str) -> bool:
+    """Whether an address's first path segment names a recorded period, not a live stream."""
+    return stream_id.startswith(PLAYBACK_PREFIX)
 
 
 def parse_stream_id(stream_id: str) -> tuple[str, Quality] | None:

@@ -23,6 +23,7 @@ CONF_PROTOCOL: Final = "protocol"
 CONF_QUALITY: Final = "quality"
 CONF_SNAPSHOT_CACHE: Final = "snapshot_cache"
 CONF_STORES: Final = "stores"
+CONF_RECORDING_DAYS: Final = "recording_days"
 
 PROTOCOL_RTSP: Final = "rtsp"
 PROTOCOL_HLS: Final = "hls"
@@ -34,6 +35,8 @@ DEFAULT_PROTOCOL: Final = PROTOCOL_RTSP
 DEFAULT_QUALITY: Final = QUALITY_MAIN
 DEFAULT_SNAPSHOT_CACHE: Final = 30
 MIN_SNAPSHOT_CACHE: Final = 10
+DEFAULT_RECORDING_DAYS: Final = 7
+MAX_RECORDING_DAYS: Final = 31
 
 REGION_CHINA: Final = "china"
 REGION_INTERNATIONAL: Final = "international"

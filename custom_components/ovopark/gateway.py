@@ -9,13 +9,22 @@ channel from its entry's `ChannelSource`, and the consumer never sees the relay'
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 import logging
 import secrets
 from typing import Any
 
 from aiohttp import ClientSession
 
-from .channel import ChannelRequest, ChannelSource, Lease, Quality, Refusal, stream_id
+from .channel import (
+    PLAYBACK_PREFIX,
+    ChannelRequest,
+    ChannelSource,
+    Lease,
+    Quality,
+    Refusal,
+    stream_id,
+)
 from .gateway_hls import HlsServer
 from .gateway_pool import ChannelPool, Handle
 from .gateway_rtsp import RtspServer
@@ -24,6 +33,19 @@ from .hls_playlist import PLAYLIST
 _LOGGER = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 45.0
+# A minted recorded-period address not claimed by then lapses (its relay channel, not pulled within
+# its 10 s window, is closed by the relay anyway).
+PLAYBACK_CLAIM_TIMEOUT = 30.0
+
+
+@dataclass(slots=True)
+class _Minted:
+    """A single-use recorded-period address: its entry, request and already opened channel."""
+
+    token: str
+    request: ChannelRequest
+    handle: Handle
+    lapse: asyncio.TimerHandle
 
 
 class StreamGateway:
@@ -44,6 +66,7 @@ class StreamGateway:
         self._pool = ChannelPool(self._async_open_channel)
         self._rtsp = RtspServer(host, self)
         self._hls = HlsServer(host, self, session=session, idle=hls_idle, keepalive=hls_keepalive)
+        self._playbacks: dict[str, _Minted] = {}
         self._running = False
         self.channels_opened = 0
         self.refusals = 0
@@ -74,6 +97,8 @@ class StreamGateway:
     async def stop(self) -> None:
         """Close the listeners and every consumer and upstream connection."""
         self._running = False
+        for playback_id in list(self._playbacks):
+            self._lapse(playback_id)
         await asyncio.gather(self._rtsp.stop(), self._hls.stop())
 
     def register(self, source: ChannelSource) -> str:
@@ -86,6 +111,8 @@ class StreamGateway:
         """Forget an entry and drop its consumers."""
         self._sources.pop(token, None)
         self._pool.forget_token(token)
+        for playback_id in [p for p, m in self._playbacks.items() if m.token == token]:
+            self._lapse(playback_id)
         self._rtsp.close_token(token)
         self._hls.close_token(token)
 
@@ -97,6 +124,36 @@ class StreamGateway:
         """Return the HLS address of a camera's stream (no I/O; the gateway must be started)."""
         path = f"{stream_id(camera_id, quality)}/{PLAYLIST}"
         return f"http://{self.host}:{self._hls.port}/{path}?auth={token}"
+
+    async def async_mint_playback(self, token: str, request: ChannelRequest) -> str | Refusal:
+        """Open a recorded period's channel now; return a single-use RTSP address for it.
+
+        The address serves one consumer connection; a later one gets 404 and no platform call
+        (Home Assistant's stream worker reconnects to its source after the source ends).
+        """
+        handle = await self.async_open(token, request)
+        if isinstance(handle, Refusal):
+            return handle
+        playback_id = f"{PLAYBACK_PREFIX}{secrets.token_hex(12)}"
+        lapse = asyncio.get_running_loop().call_later(
+            PLAYBACK_CLAIM_TIMEOUT, self._lapse, playback_id
+        )
+        self._playbacks[playback_id] = _Minted(token, request, handle, lapse)
+        return f"rtsp://{self.host}:{self._rtsp.port}/{playback_id}?auth={token}"
+
+    def claim(self, token: str, playback_id: str) -> tuple[ChannelRequest, Handle] | None:
+        """A minted address's request and channel, once (None: unknown, used or lapsed)."""
+        minted = self._playbacks.get(playback_id)
+        if minted is None or not secrets.compare_digest(minted.token.encode(), token.encode()):
+            return None
+        del self._playbacks[playback_id]
+        minted.lapse.cancel()
+        return minted.request, minted.handle
+
+    def _lapse(self, playback_id: str) -> None:
+        if (minted := self._playbacks.pop(playback_id, None)) is not None:
+            minted.lapse.cancel()
+            minted.handle.release()
 
     def stats(self) -> dict[str, Any]:
         """Counters for diagnostics; no tokens, no relay addresses."""

@@ -34,6 +34,9 @@ class Channels(Protocol):
     ) -> Handle | Refusal:
         """The relay refused a joined channel before the consumer saw an answer: a fresh one."""
 
+    def claim(self, token: str, playback_id: str) -> tuple[ChannelRequest, Handle] | None:
+        """A single-use recorded-period address's channel, once (None: unknown or used)."""
+
 
 @dataclass(eq=False, slots=True)
 class SharedChannel:

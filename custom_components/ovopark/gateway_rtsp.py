@@ -6,8 +6,16 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 import logging
+from urllib.parse import urlsplit
 
-from .channel import ChannelRequest, Refusal, RelayError, StreamProtocol, parse_stream_id
+from .channel import (
+    ChannelRequest,
+    Refusal,
+    RelayError,
+    StreamProtocol,
+    is_playback_id,
+    parse_stream_id,
+)
 from .gateway_listener import Consumer, Listener
 from .gateway_pool import Channels, Handle
 from .rtsp_message import (
@@ -97,17 +105,11 @@ class RtspServer(Listener):
         if not isinstance(first, RtspMessage) or first.is_response:
             return
         cseq = first.header("CSeq")
-        target = split_gateway_url(first.url)
-        stream = parse_stream_id(target[0]) if target is not None else None
-        if target is None or stream is None or target[1] is None:
-            await send(writer, response(404, cseq))
+        opened = await self._open(first.url)
+        if isinstance(opened, Refusal):
+            await send(writer, response(opened.status, cseq))
             return
-        token = target[1]
-        request = ChannelRequest(stream[0], StreamProtocol.RTSP, stream[1])
-        handle = await self._channels.async_open(token, request)
-        if isinstance(handle, Refusal):
-            await send(writer, response(handle.status, cseq))
-            return
+        token, request, handle = opened
         consumer = Consumer(token, request.camera_id, writer.transport.abort)
         self.add_consumer(consumer)
         try:
@@ -115,6 +117,22 @@ class RtspServer(Listener):
         finally:
             self.discard_consumer(consumer)
             _LOGGER.debug("camera %s: RTSP consumer and upstream closed", request.camera_id)
+
+    async def _open(self, url: str) -> tuple[str, ChannelRequest, Handle] | Refusal:
+        """The channel a first request's address names: a live stream's, or a minted playback's."""
+        target = split_gateway_url(url)
+        if target is None or target[1] is None:
+            return Refusal(404)
+        stream_id, token = target[0], target[1]
+        if is_playback_id(stream_id):
+            claimed = self._channels.claim(token, stream_id)
+            return Refusal(404) if claimed is None else (token, *claimed)
+        stream = parse_stream_id(stream_id)
+        if stream is None:
+            return Refusal(404)
+        request = ChannelRequest(stream[0], StreamProtocol.RTSP, stream[1])
+        handle = await self._channels.async_open(token, request)
+        return handle if isinstance(handle, Refusal) else (token, request, handle)
 
     async def _carry(
         self,
@@ -128,10 +146,11 @@ class RtspServer(Listener):
         """Dial the relay (a fresh channel if the joined one is gone), then relay."""
         sockname = writer.get_extra_info("sockname")
         host = sockname[0] if sockname else self._host
-        gateway_base = f"rtsp://{host}:{self.port}/{request.stream_id}"
+        path = urlsplit(first.url).path.lstrip("/").split("/", 1)[0]
+        gateway_base = f"rtsp://{host}:{self.port}/{path}"
         try:
             while True:
-                urls = UrlMap(gateway_base, handle.address, request.stream_id, host)
+                urls = UrlMap(gateway_base, handle.address, path, host)
                 upstream: Upstream | None = None
                 try:
                     upstream = await open_upstream(first, urls)
