@@ -42,6 +42,7 @@ from custom_components.ovopark.const import (
 )
 from simulator.config import KeyInfo
 from simulator.core import Simulator
+from simulator.data import SimData, generate
 
 DEPARTMENTS = "open.organize.departments.getDepartments"
 DEVICE_LIST = "open.shopweb.device.getVideoDeviceList"
@@ -49,6 +50,7 @@ LOGIN = "open.shopweb.security.mobileLogin"
 FIRST_STORE = 263851
 SECOND_STORE = 263852
 ACCOUNT = {"owner": "account-pass"}
+TWO_STORES = "Ovopark (2 stores)"  # the title of a new entry for the default simulated account
 COMPONENT = Path(__file__).parent.parent / "custom_components" / DOMAIN
 
 
@@ -87,9 +89,10 @@ def _data(sim: Simulator, **extra: Any) -> dict[str, Any]:
 
 
 def _entry(sim: Simulator, **extra: Any) -> MockConfigEntry:
+    """An existing entry, titled as earlier versions titled them: the first store's name."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title=sim.data.stores[FIRST_STORE].name,
+        title=_store_name(sim),
         unique_id=sim.config.api_key,
         data=_data(sim, **extra),
     )
@@ -136,7 +139,7 @@ async def test_user_custom_url(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == _store_name(simulator)
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator)
     assert result["result"].unique_id == simulator.config.api_key
     assert [(c.method, c.params) for c in simulator.calls] == [
@@ -144,6 +147,26 @@ async def test_user_custom_url(
         (DEVICE_LIST, {"id": str(FIRST_STORE)}),
     ]
     assert simulator.config.api_secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("sim_data", "title", "pages"),
+    [
+        pytest.param(generate(stores=1, cameras_per_store=1), "Ovopark (1 store)", 1, id="one"),
+        pytest.param(generate(stores=51, cameras_per_store=1), "Ovopark (51 stores)", 2, id="51"),
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_title_counts_the_stores(
+    hass: HomeAssistant, simulator: Simulator, sim_data: SimData, title: str, pages: int
+) -> None:
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == title
+    assert simulator.count(DEPARTMENTS) == pages
 
 
 @pytest.mark.parametrize("region", [REGION_CHINA, REGION_INTERNATIONAL])
@@ -163,6 +186,7 @@ async def test_user_region(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator)
 
 
@@ -178,6 +202,7 @@ async def test_user_with_account(hass: HomeAssistant, simulator: Simulator) -> N
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator, username="owner", password="account-pass")
     assert [c.method for c in simulator.calls] == [LOGIN, DEPARTMENTS, DEVICE_LIST]
 
@@ -421,7 +446,7 @@ async def test_user_errors_recover(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == _store_name(simulator)
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator)
     assert result["result"].unique_id == simulator.config.api_key
 
@@ -582,7 +607,7 @@ async def test_user_store_ids_step(hass: HomeAssistant, simulator: Simulator) ->
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == _store_name(simulator, SECOND_STORE)
+    assert result["title"] == "Ovopark (2 stores)"  # the typed stores, a repeated id once
     assert result["data"] == _data(simulator, store_ids=[SECOND_STORE, FIRST_STORE])
     assert simulator.count(DEPARTMENTS) == 1
 
@@ -600,6 +625,7 @@ async def test_user_store_ids_with_utc_gateway(hass: HomeAssistant, simulator: S
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Ovopark (1 store)"
     assert result["data"] == _data(simulator, timestamp_zone="UTC", store_ids=[FIRST_STORE])
 
 
@@ -663,6 +689,7 @@ async def test_reauth_errors_recover(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data == _data(simulator)
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -688,6 +715,7 @@ async def test_reauth_with_account(hass: HomeAssistant, simulator: Simulator) ->
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data == _data(simulator, username="owner", password="account-pass")
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -704,6 +732,7 @@ async def test_reauth_store_ids_entry(hass: HomeAssistant, simulator: Simulator)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data == _data(simulator, store_ids=[SECOND_STORE])
+    assert entry.title == _store_name(simulator)
     assert [c.method for c in simulator.calls] == [DEVICE_LIST]
 
 
@@ -743,6 +772,7 @@ async def test_reconfigure(hass: HomeAssistant, simulator: Simulator) -> None:
         simulator, username="owner", password="account-pass", timestamp_zone="UTC"
     )
     assert entry.unique_id == simulator.config.api_key
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -768,6 +798,7 @@ async def test_reconfigure_region_keeps_store_ids(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.data == _data(simulator, store_ids=[FIRST_STORE])
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -786,6 +817,7 @@ async def test_reconfigure_to_store_ids(hass: HomeAssistant, simulator: Simulato
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.data == _data(simulator, store_ids=[SECOND_STORE])
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")

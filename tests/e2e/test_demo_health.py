@@ -36,7 +36,8 @@ def test_every_config_entry_loaded(demo_stack: dict[str, Any]) -> None:
 
     states = {(e["domain"], e["title"]): e["state"] for e in entries}
     assert states == dict.fromkeys(states, "loaded")
-    assert demo_stack["entry_id"] in {e["entry_id"] for e in entries}
+    titles = {e["entry_id"]: e["title"] for e in entries}
+    assert titles[demo_stack["entry_id"]] == "Ovopark (2 stores)"  # titled for the account
 
 
 def test_integrations_page_shows_no_failure(
