@@ -102,6 +102,8 @@ def integration_cards(driver: Any, name: str, timeout: float) -> list[str]:
     """On Settings → Devices & services: each integration card's text, once `name`'s is shown."""
 
     def probe() -> list[str] | None:
+        if driver.execute_script("return document.getElementById('ha-launch-screen')"):
+            return None  # the "Loading…" screen still covers the page while it fades out
         cards = [text_of(driver, card) for card in find_all(driver, "ha-integration-card")]
         return cards if any(card.startswith(name) for card in cards) else None
 
