@@ -435,9 +435,10 @@ async def onboard(api: HassApi, state: dict[str, Any]) -> None:
 async def remove_onboarding_defaults(api: HassApi) -> None:
     """Delete the default integrations an older demo's onboarding added (see seed_onboarding).
 
-    Only the core configuration step creates entries with the source "onboarding", and the
-    demo no longer runs it: such an entry comes from a folder onboarded before, and most of
-    them fail here (requirements not installed, no internet).
+    In the demo's configuration only that step creates entries with the source "onboarding"
+    (the one other user of the source, the Raspberry Pi hardware integration, is not loaded),
+    and the demo no longer runs it: such an entry comes from a folder onboarded before, and
+    most of them fail here (requirements not installed, no internet).
     """
     for entry in await api.request("GET", "/api/config/config_entries/entry"):
         if entry.get("source") == "onboarding":
