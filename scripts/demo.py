@@ -6,7 +6,8 @@ Python: `.envs/ha/bin/python scripts/demo.py [--port N] [--config DIR] [--ready-
 1. starts the platform simulator (`python -m simulator --json`) as a child process, unless
    `--url/--key/--secret` point at the real cloud;
 2. starts Home Assistant (`hass -c CONFIG --skip-pip`) with this repository's custom_components;
-3. onboards it through the onboarding API (owner user, core config, analytics, integration),
+3. onboards it through the onboarding API (owner user, analytics, integration; the core
+   configuration step is marked done in storage before the start, see `seed_onboarding`),
    creates the Ovopark config entry through the real config flow (REST) and saves a dashboard
    with a picture-entity card per camera (websocket `lovelace/config/save`);
 4. prints the address and the login, writes `--ready-file` (JSON) and waits;
@@ -235,6 +236,40 @@ def seed_http_config(config: Path, host: str, port: int) -> None:
     tmp.replace(path)
 
 
+def seed_onboarding(config: Path) -> None:
+    """Mark onboarding's core configuration step done before Home Assistant reads it.
+
+    Finishing that step through its view (`POST /api/onboarding/core_config`) makes Home
+    Assistant 2026.10 start config flows for a fixed list of default integrations (Google
+    Translate, Met.no, Radio Browser, Shopping list). Their requirements are not in the lock
+    (Home Assistant runs with --skip-pip) and most need the internet, so they would fail and
+    log errors. The step does nothing else the demo needs: the demo sets the country itself
+    (`config/core/update`). The other steps still go through their views.
+    """
+    from homeassistant.components import onboarding  # noqa: PLC0415
+    from homeassistant.components.onboarding.const import STEP_CORE_CONFIG  # noqa: PLC0415
+
+    path = config / ".storage" / onboarding.STORAGE_KEY
+    data: dict[str, Any] = {
+        "version": onboarding.STORAGE_VERSION,
+        "minor_version": 1,
+        "key": onboarding.STORAGE_KEY,
+        "data": {"done": []},
+    }
+    if path.exists():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            stored = dict(json.loads(path.read_text()))
+            data = {**stored, "data": {"done": list(stored["data"]["done"])}}
+    if STEP_CORE_CONFIG in data["data"]["done"]:
+        return
+    data["data"]["done"].append(STEP_CORE_CONFIG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
 def hass_command(args: argparse.Namespace) -> list[str]:
     """Home Assistant from the venv, on the demo's folder, requirements from the lock only."""
     return [str(Path(sys.executable).parent / "hass"), "-c", str(args.config), "--skip-pip"]
@@ -245,6 +280,7 @@ def start_hass(args: argparse.Namespace, procs: dict[str, subprocess.Popen[bytes
     if not port_free(args.host, args.port):
         raise DemoError(f"{args.host}:{args.port} is taken: stop what runs there or pass --port")
     seed_http_config(args.config, args.host, args.port)
+    seed_onboarding(args.config)
     out = args.config / "hass.console.log"
     out.write_bytes(b"")
     proc = procs["hass"] = spawn(hass_command(args), out)
@@ -380,11 +416,10 @@ async def onboard(api: HassApi, state: dict[str, Any]) -> None:
                 "recorded): pass --config with a new folder"
             )
         await api.login(state["username"], state["password"])
-    if not status.get("core_config"):
-        await api.request("POST", "/api/onboarding/core_config")
-        with contextlib.suppress(DemoError):
-            await api.ws("config/core/update", country="CN", language="en")
-        log("onboarding: core configuration done")
+    # The core configuration step was marked done before the start (seed_onboarding).
+    if not (await api.request("GET", "/api/config")).get("country"):
+        await api.ws("config/core/update", country="CN", language="en")
+        log("onboarding: country set")
     if not status.get("analytics"):
         await api.request("POST", "/api/onboarding/analytics")
         log("onboarding: analytics step done (nothing enabled)")
@@ -395,6 +430,20 @@ async def onboard(api: HassApi, state: dict[str, Any]) -> None:
             json={"client_id": api.client_id, "redirect_uri": f"{api.client_id}?auth_callback=1"},
         )
         log("onboarding: integration step done")
+
+
+async def remove_onboarding_defaults(api: HassApi) -> None:
+    """Delete the default integrations an older demo's onboarding added (see seed_onboarding).
+
+    In the demo's configuration only that step creates entries with the source "onboarding"
+    (the one other user of the source, the Raspberry Pi hardware integration, is not loaded),
+    and the demo no longer runs it: such an entry comes from a folder onboarded before, and
+    most of them fail here (requirements not installed, no internet).
+    """
+    for entry in await api.request("GET", "/api/config/config_entries/entry"):
+        if entry.get("source") == "onboarding":
+            await api.request("DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}")
+            log(f"removed {entry['title']!r}, a default integration of an earlier onboarding")
 
 
 async def configure_entry(api: HassApi, state: dict[str, Any], sim: dict[str, Any]) -> str:
@@ -597,6 +646,7 @@ async def bootstrap(
             log(f"Home Assistant answers after {time.monotonic() - t0:.1f} s")
             await onboard(api, state)
             save_state(args.config, state)
+            await remove_onboarding_defaults(api)
             if sim is not None:
                 entry_id = await configure_entry(api, state, sim)
                 cameras = await wait_cameras(api, entry_id, int(sim["cameras"]))

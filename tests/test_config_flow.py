@@ -43,6 +43,7 @@ from custom_components.ovopark.const import (
 from custom_components.ovopark.error_map import FALLBACK, RULES, Repair
 from simulator.config import KeyInfo
 from simulator.core import Simulator
+from simulator.data import SimData, generate
 
 DEPARTMENTS = "open.organize.departments.getDepartments"
 DEVICE_LIST = "open.shopweb.device.getVideoDeviceList"
@@ -50,6 +51,7 @@ LOGIN = "open.shopweb.security.mobileLogin"
 FIRST_STORE = 263851
 SECOND_STORE = 263852
 ACCOUNT = {"owner": "account-pass"}
+TWO_STORES = "Ovopark (2 stores)"  # the title of a new entry for the default simulated account
 COMPONENT = Path(__file__).parent.parent / "custom_components" / DOMAIN
 
 
@@ -88,9 +90,10 @@ def _data(sim: Simulator, **extra: Any) -> dict[str, Any]:
 
 
 def _entry(sim: Simulator, **extra: Any) -> MockConfigEntry:
+    """An existing entry, titled as earlier versions titled them: the first store's name."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title=sim.data.stores[FIRST_STORE].name,
+        title=_store_name(sim),
         unique_id=sim.config.api_key,
         data=_data(sim, **extra),
     )
@@ -137,7 +140,7 @@ async def test_user_custom_url(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == _store_name(simulator)
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator)
     assert result["result"].unique_id == simulator.config.api_key
     assert [(c.method, c.params) for c in simulator.calls] == [
@@ -145,6 +148,26 @@ async def test_user_custom_url(
         (DEVICE_LIST, {"id": str(FIRST_STORE)}),
     ]
     assert simulator.config.api_secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("sim_data", "title", "pages"),
+    [
+        pytest.param(generate(stores=1, cameras_per_store=1), "Ovopark (1 store)", 1, id="one"),
+        pytest.param(generate(stores=51, cameras_per_store=1), "Ovopark (51 stores)", 2, id="51"),
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_title_counts_the_stores(
+    hass: HomeAssistant, simulator: Simulator, sim_data: SimData, title: str, pages: int
+) -> None:
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == title
+    assert simulator.count(DEPARTMENTS) == pages
 
 
 @pytest.mark.parametrize("region", [REGION_CHINA, REGION_INTERNATIONAL])
@@ -164,6 +187,7 @@ async def test_user_region(
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator)
 
 
@@ -179,6 +203,7 @@ async def test_user_with_account(hass: HomeAssistant, simulator: Simulator) -> N
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator, username="owner", password="account-pass")
     assert [c.method for c in simulator.calls] == [LOGIN, DEPARTMENTS, DEVICE_LIST]
 
@@ -422,7 +447,7 @@ async def test_user_errors_recover(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], _input(simulator))
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == _store_name(simulator)
+    assert result["title"] == TWO_STORES
     assert result["data"] == _data(simulator)
     assert result["result"].unique_id == simulator.config.api_key
 
@@ -583,7 +608,7 @@ async def test_user_store_ids_step(hass: HomeAssistant, simulator: Simulator) ->
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == _store_name(simulator, SECOND_STORE)
+    assert result["title"] == "Ovopark (2 stores)"  # the typed stores, a repeated id once
     assert result["data"] == _data(simulator, store_ids=[SECOND_STORE, FIRST_STORE])
     assert simulator.count(DEPARTMENTS) == 1
 
@@ -601,6 +626,7 @@ async def test_user_store_ids_with_utc_gateway(hass: HomeAssistant, simulator: S
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Ovopark (1 store)"
     assert result["data"] == _data(simulator, timestamp_zone="UTC", store_ids=[FIRST_STORE])
 
 
@@ -664,6 +690,7 @@ async def test_reauth_errors_recover(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data == _data(simulator)
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -689,6 +716,7 @@ async def test_reauth_with_account(hass: HomeAssistant, simulator: Simulator) ->
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data == _data(simulator, username="owner", password="account-pass")
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -705,6 +733,7 @@ async def test_reauth_store_ids_entry(hass: HomeAssistant, simulator: Simulator)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data == _data(simulator, store_ids=[SECOND_STORE])
+    assert entry.title == _store_name(simulator)
     assert [c.method for c in simulator.calls] == [DEVICE_LIST]
 
 
@@ -744,6 +773,7 @@ async def test_reconfigure(hass: HomeAssistant, simulator: Simulator) -> None:
         simulator, username="owner", password="account-pass", timestamp_zone="UTC"
     )
     assert entry.unique_id == simulator.config.api_key
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -769,6 +799,7 @@ async def test_reconfigure_region_keeps_store_ids(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.data == _data(simulator, store_ids=[FIRST_STORE])
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -787,6 +818,7 @@ async def test_reconfigure_to_store_ids(hass: HomeAssistant, simulator: Simulato
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.data == _data(simulator, store_ids=[SECOND_STORE])
+    assert entry.title == _store_name(simulator)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")

@@ -56,7 +56,7 @@ class InvalidInputError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class Validated:
-    """What a successful validation learned: the title and the entry data to store."""
+    """What a successful validation learned: a new entry's title and the entry data to store."""
 
     title: str
     data: dict[str, Any]
@@ -107,10 +107,16 @@ async def _async_validate(hass: HomeAssistant, data: Mapping[str, Any]) -> Valid
     return Validated(title=title, data={**data, CONF_TIMESTAMP_ZONE: zone})
 
 
+def account_title(stores: int) -> str:
+    """Title a new entry for the account: the platform's answers name no enterprise."""
+    return f"Ovopark ({stores} store{'' if stores == 1 else 's'})"
+
+
 async def _async_probe(client: OvoparkClient, store_ids: list[int] | None) -> str:
     """Make the real calls a working entry needs; return the title."""
     if store_ids:
-        return await _async_title_from_store_ids(client, store_ids)
+        await _async_check_store_ids(client, store_ids)
+        return account_title(len(store_ids))
     try:
         stores = await client.stores()
     except OvoparkMethodError as err:
@@ -120,12 +126,11 @@ async def _async_probe(client: OvoparkClient, store_ids: list[int] | None) -> st
     if not stores:
         raise InvalidInputError("base", "no_stores")
     await client.cameras(stores[0].id)
-    return stores[0].name
+    return account_title(len(stores))
 
 
-async def _async_title_from_store_ids(client: OvoparkClient, store_ids: list[int]) -> str:
-    """Check every typed store id with one device list; return the first store's name."""
-    title = ""
+async def _async_check_store_ids(client: OvoparkClient, store_ids: list[int]) -> None:
+    """Check every typed store id with one device list: each must list cameras."""
     for store_id in store_ids:
         try:
             cameras = await client.cameras(store_id)
@@ -133,8 +138,6 @@ async def _async_title_from_store_ids(client: OvoparkClient, store_ids: list[int
             raise InvalidInputError("base", "invalid_store_ids") from err
         if not cameras:
             raise InvalidInputError("base", "invalid_store_ids")
-        title = title or cameras[0].store_name or str(store_id)
-    return title
 
 
 def parse_store_ids(text: str) -> list[int]:

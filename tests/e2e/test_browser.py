@@ -9,7 +9,6 @@ plays (HLS from HA's stream component, fed by the integration's RTSP gateway): t
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 import io
 import json
 from pathlib import Path
@@ -21,6 +20,7 @@ from PIL import Image, ImageStat
 import pytest
 
 from .conftest import HAVE_BROWSER, NO_BROWSER_REASON
+from .pages import ON_TIMEOUT, find_all, login, screenshot, wait_for
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,18 +29,6 @@ pytestmark = [
 ]
 
 SNAPSHOT_METHOD = "open.shopweb.device.snapshot"
-
-# Every element matching a CSS selector, across open shadow roots (HA's frontend is all shadow DOM).
-FIND_ALL = """
-const selector = arguments[0], found = [];
-(function walk(root) {
-  for (const el of root.querySelectorAll('*')) {
-    if (el.matches(selector)) found.push(el);
-    if (el.shadowRoot) walk(el.shadowRoot);
-  }
-})(document);
-return found;
-"""
 
 # Fetch a URL with the page's session and return status, type and the body as base64.
 FETCH = """
@@ -65,62 +53,6 @@ return {currentTime: v.currentTime, readyState: v.readyState, paused: v.paused,
         player: v.getRootNode().host ? v.getRootNode().host.localName : null,
         dpr: window.devicePixelRatio};
 """
-
-
-ON_TIMEOUT: list[Callable[[str], None]] = []  # e.g. save a screenshot of the failing page
-
-
-def wait_for[T](what: str, probe: Callable[[], T | None], timeout: float, step: float = 0.5) -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            for hook in ON_TIMEOUT:
-                hook(what)
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(step)
-
-
-def find_all(driver: Any, selector: str) -> list[Any]:
-    return list(driver.execute_script(FIND_ALL, selector))
-
-
-def login(driver: Any, url: str, username: str, password: str) -> None:
-    """Log in through HA's login page, as a person would."""
-    driver.get(url)
-
-    def fields() -> tuple[Any, Any] | None:
-        inputs = {el.get_attribute("name"): el for el in find_all(driver, "input")}
-        if "username" in inputs and "password" in inputs:
-            return inputs["username"], inputs["password"]
-        return None
-
-    user_field, password_field = wait_for("the login form", fields, 60)
-    user_field.send_keys(username)
-    password_field.send_keys(password)
-    button = wait_for(
-        "the Log in button",
-        lambda: [b for b in find_all(driver, "button") if b.text.strip() == "Log in"],
-        10,
-    )[0]
-    driver.execute_script("arguments[0].click()", button)  # its ha-button host covers it
-    wait_for(
-        "the frontend after logging in",
-        lambda: (
-            "/auth/authorize" not in driver.current_url
-            and driver.execute_script("return localStorage.getItem('hassTokens')")
-        ),
-        60,
-    )
-
-
-def screenshot(driver: Any, path: Path) -> Image.Image:
-    png = driver.get_screenshot_as_png()
-    path.write_bytes(png)
-    return Image.open(io.BytesIO(png)).convert("RGB")
 
 
 def test_dashboard_still_and_live_view(
