@@ -26,6 +26,7 @@ from custom_components.ovopark.const import (
     CONF_PASSWORD,
     CONF_PROTOCOL,
     CONF_QUALITY,
+    CONF_RECORDING_DAYS,
     CONF_REGION,
     CONF_SNAPSHOT_CACHE,
     CONF_STORE_IDS,
@@ -868,6 +869,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_PROTOCOL: "rtsp",
         CONF_QUALITY: "main",
         CONF_SNAPSHOT_CACHE: 30,
+        CONF_RECORDING_DAYS: 7,
         CONF_STORES: [],
     }
 
@@ -882,6 +884,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
             CONF_PROTOCOL: "hls",
             CONF_QUALITY: "sub",
             CONF_SNAPSHOT_CACHE: 60.0,
+            CONF_RECORDING_DAYS: 3.0,
             CONF_STORES: [str(SECOND_STORE)],
         },
     )
@@ -891,6 +894,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_PROTOCOL: "hls",
         CONF_QUALITY: "sub",
         CONF_SNAPSHOT_CACHE: 60,
+        CONF_RECORDING_DAYS: 3,
         CONF_STORES: [SECOND_STORE],
     }
 
@@ -901,6 +905,7 @@ async def test_options_defaults_from_entry(hass: HomeAssistant, simulator: Simul
         CONF_PROTOCOL: "hls",
         CONF_QUALITY: "sub",
         CONF_SNAPSHOT_CACHE: 60,
+        CONF_RECORDING_DAYS: 14,
         CONF_STORES: [SECOND_STORE],
     }
     entry = _entry(simulator)
@@ -933,6 +938,7 @@ async def test_options_platform_unreachable(hass: HomeAssistant, simulator: Simu
         CONF_PROTOCOL: "rtsp",
         CONF_QUALITY: "main",
         CONF_SNAPSHOT_CACHE: 30,
+        CONF_RECORDING_DAYS: 7,
         CONF_STORES: [],
     }
 

@@ -35,9 +35,12 @@ async def main(config_dir):
     hass = HomeAssistant(config_dir)
     hass.config.skip_pip = True
     loader.async_setup(hass)
+    # The integration's dependencies are Home Assistant's own, set up by a real instance; this
+    # probe is about the unpacked files, so they count as set up.
+    integration = await loader.async_get_integration(hass, "ovopark")
+    hass.config.components.update(integration.dependencies)
     hass.config_entries = ConfigEntries(hass, {})
     await hass.config_entries.async_initialize()
-    integration = await loader.async_get_integration(hass, "ovopark")
     result = await hass.config_entries.flow.async_init("ovopark", context={"source": "user"})
     print(json.dumps({
         "built_in": integration.is_built_in,

@@ -35,6 +35,7 @@ from .const import (
     CONF_PASSWORD,
     CONF_PROTOCOL,
     CONF_QUALITY,
+    CONF_RECORDING_DAYS,
     CONF_REGION,
     CONF_SNAPSHOT_CACHE,
     CONF_STORE_IDS,
@@ -44,9 +45,11 @@ from .const import (
     CONF_USERNAME,
     DEFAULT_PROTOCOL,
     DEFAULT_QUALITY,
+    DEFAULT_RECORDING_DAYS,
     DEFAULT_SNAPSHOT_CACHE,
     DEFAULT_TIMESTAMP_ZONE,
     DOMAIN,
+    MAX_RECORDING_DAYS,
     MAX_SNAPSHOT_CACHE,
     METHOD_GET_DEPARTMENTS,
     MIN_SNAPSHOT_CACHE,
@@ -309,6 +312,7 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                     CONF_PROTOCOL: user_input[CONF_PROTOCOL],
                     CONF_QUALITY: user_input[CONF_QUALITY],
                     CONF_SNAPSHOT_CACHE: int(user_input[CONF_SNAPSHOT_CACHE]),
+                    CONF_RECORDING_DAYS: int(user_input[CONF_RECORDING_DAYS]),
                     CONF_STORES: sorted(int(value) for value in user_input.get(CONF_STORES, [])),
                 }
             )
@@ -331,6 +335,14 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                         step=1,
                         unit_of_measurement="s",
                         mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                probatio.Required(
+                    CONF_RECORDING_DAYS,
+                    default=options.get(CONF_RECORDING_DAYS, DEFAULT_RECORDING_DAYS),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1, max=MAX_RECORDING_DAYS, step=1, mode=NumberSelectorMode.BOX
                     )
                 ),
                 probatio.Optional(
