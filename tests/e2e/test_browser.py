@@ -55,6 +55,33 @@ return {currentTime: v.currentTime, readyState: v.readyState, paused: v.paused,
 """
 
 
+def loaded_stills(browser: Any, cameras: int) -> list[Any] | None:
+    """The cards' decoded still images, once every card is there (and at least four loaded)."""
+    cards = find_all(browser, "hui-picture-entity-card")
+    images = [img for card in cards for img in browser.execute_script(
+        "return arguments[0].shadowRoot ? [...arguments[0].shadowRoot.querySelectorAll('*')]"
+        ".flatMap(e => e.shadowRoot ? [...e.shadowRoot.querySelectorAll('img')] : [])"
+        ".concat([...arguments[0].shadowRoot.querySelectorAll('img')]) : []", card)]  # fmt: skip
+    done = [
+        i
+        for i in images
+        if browser.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth > 0", i
+        )
+    ]
+    # Cards below the fold load their still only when scrolled into view.
+    return done if len(cards) == cameras and len(done) >= 4 else None
+
+
+def playing_video(browser: Any) -> Any | None:
+    """A video element that is playing (a frame decoded and time advancing), if any."""
+    for video in find_all(browser, "video"):
+        state = browser.execute_script(VIDEO_STATE, video)
+        if state["readyState"] >= 2 and state["currentTime"] > 0 and state["videoWidth"]:
+            return video
+    return None
+
+
 def test_dashboard_still_and_live_view(
     demo_stack: dict[str, Any], browser: Any, artifacts: Path
 ) -> None:
@@ -68,23 +95,7 @@ def test_dashboard_still_and_live_view(
     login(browser, base, demo_stack["username"], demo_stack["password"])
 
     # The dashboard: a picture-entity card per camera, each showing a decoded still.
-    def loaded_stills() -> list[Any] | None:
-        cards = find_all(browser, "hui-picture-entity-card")
-        images = [img for card in cards for img in browser.execute_script(
-            "return arguments[0].shadowRoot ? [...arguments[0].shadowRoot.querySelectorAll('*')]"
-            ".flatMap(e => e.shadowRoot ? [...e.shadowRoot.querySelectorAll('img')] : [])"
-            ".concat([...arguments[0].shadowRoot.querySelectorAll('img')]) : []", card)]  # fmt: skip
-        done = [
-            i
-            for i in images
-            if browser.execute_script(
-                "return arguments[0].complete && arguments[0].naturalWidth > 0", i
-            )
-        ]
-        # Cards below the fold load their still only when scrolled into view.
-        return done if len(cards) == len(cameras) and len(done) >= 4 else None
-
-    stills = wait_for("every card's still image", loaded_stills, 60)
+    stills = wait_for("every card's still image", lambda: loaded_stills(browser, len(cameras)), 60)
     assert browser.current_url.startswith(demo_stack["dashboard"]), browser.current_url
     screenshot(browser, artifacts / "dashboard.png")
 
@@ -126,14 +137,7 @@ def test_dashboard_still_and_live_view(
     wait_for("the more-info dialog", lambda: find_all(browser, "ha-more-info-dialog"), 15)
     t_click = time.monotonic()
 
-    def playing_video() -> Any | None:
-        for video in find_all(browser, "video"):
-            state = browser.execute_script(VIDEO_STATE, video)
-            if state["readyState"] >= 2 and state["currentTime"] > 0 and state["videoWidth"]:
-                return video
-        return None
-
-    video = wait_for("the live view's <video> to play", playing_video, 60)
+    video = wait_for("the live view's <video> to play", lambda: playing_video(browser), 60)
     first_frame_after = time.monotonic() - t_click
     # hls.js stalls a moment once, right after the first segment, while it loads the earlier
     # ones of HA's live window: measure from when playback has moved on by a second.
