@@ -46,6 +46,11 @@ REGION_URLS: Final = {
 STORES_INTERVAL: Final = timedelta(minutes=30)
 CAMERAS_INTERVAL: Final = timedelta(minutes=5)
 
+# A device the platform stops listing is removed only after both of these (see stale.py).
+STALE_AFTER: Final = timedelta(hours=24)
+STALE_LISTINGS: Final = 3
+MISSING_ISSUE_AFTER: Final = timedelta(hours=2)
+
 MANUFACTURER: Final = "Ovopark"
 
 # config flow

@@ -1,17 +1,25 @@
-"""Base entity of the Ovopark integration."""
+"""The base entity, and how platforms add entities as cameras come, go and come back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
+from homeassistant.core import Event, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import Camera
 from .const import DOMAIN, LOGGER, MANUFACTURER
-from .coordinator import OvoparkCoordinator
+from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkData
+from .devices import camera_id_of, camera_identifier, store_device_id
 
 
 class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
-    """An entity of one platform camera (device)."""
+    """An entity of one platform camera (device), under its store's device."""
 
     _attr_has_entity_name = True
 
@@ -23,13 +31,17 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
         self._attr_unique_id = str(camera.id)
         store = coordinator.data.stores.get(camera.store_id)
         store_name = camera.store_name or (store.name if store else None)
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, str(camera.id))},
+        device_info = DeviceInfo(
+            identifiers={camera_identifier(camera.id)},
             name=camera.name,
             manufacturer=MANUFACTURER,
             model="Cloud camera",
             suggested_area=store_name,
         )
+        entry_id = coordinator.config_entry.entry_id
+        if via := store_device_id(coordinator.hass, entry_id, camera.store_id):
+            device_info["via_device_id"] = via
+        self._attr_device_info = device_info
         self._was_available = True
 
     @property
@@ -58,3 +70,78 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
                 LOGGER.info("Camera %s is unavailable", self.camera.name)
             self._was_available = available
         super()._handle_coordinator_update()
+
+
+def _async_follow[T](
+    entry: OvoparkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    shown: Callable[[OvoparkData], Mapping[int, T]],
+    device_of: Callable[[Iterable[Sequence[str]]], int | None],
+    create: Callable[[T], Iterable[Entity]],
+    skip: Callable[[T], bool],
+) -> None:
+    """Add entities for what the entry shows, later ones as they appear, again after a removal.
+
+    An id counts as added until the registry removes its device (stale devices, or the user);
+    listed again, it gets its entities back, and the registry gives them their old entity ids.
+    """
+    coordinator = entry.runtime_data.coordinator
+    added: set[int] = set()
+
+    @callback
+    def add_new() -> None:
+        entities: list[Entity] = []
+        for key, item in shown(coordinator.data).items():
+            if key not in added:
+                added.add(key)
+                if not skip(item):
+                    entities.extend(create(item))
+        if entities:
+            async_add_entities(entities)
+
+    @callback
+    def device_removed(event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+        if event.data["action"] != "remove":
+            return
+        device = event.data["device"]
+        if device["config_entry_id"] == entry.entry_id and (
+            (key := device_of(device["identifiers"])) is not None
+        ):
+            added.discard(key)
+
+    add_new()
+    entry.async_on_unload(coordinator.async_add_listener(add_new))
+    entry.async_on_unload(
+        coordinator.hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, device_removed)
+    )
+
+
+@callback
+def async_add_camera_entities(
+    entry: OvoparkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    create: Callable[[Camera], Iterable[Entity]],
+    *,
+    log_skipped: bool = False,
+) -> None:
+    """Add a platform's entities per camera: listed ones, and missing ones not yet removed."""
+    registry = er.async_get(entry.runtime_data.coordinator.hass)
+
+    def owned_elsewhere(cam: Camera) -> bool:
+        # A camera two keys can see belongs to the entry that added it first.
+        entity_id = registry.async_get_entity_id(CAMERA_DOMAIN, DOMAIN, str(cam.id))
+        owner = registry.async_get(entity_id) if entity_id else None
+        if owner is None or owner.config_entry_id == entry.entry_id:
+            return False
+        if log_skipped:
+            LOGGER.info("Camera %s is already added by another Ovopark entry", cam.name)
+        return True
+
+    _async_follow(
+        entry,
+        async_add_entities,
+        lambda data: data.missing | data.cameras,
+        camera_id_of,
+        create,
+        owned_elsewhere,
+    )
