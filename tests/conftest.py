@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 pytest_plugins = ["simulator.pytest_plugin"]
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Syrupy with Home Assistant's serializer, writing to tests/snapshots/ (as core does).
+
+    Both plugins define `snapshot`; syrupy's would win without this override.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)

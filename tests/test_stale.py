@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
     area_registry as ar,
@@ -110,8 +110,11 @@ def _customise(hass: HomeAssistant, entry: MockConfigEntry, camera_id: int) -> N
     dr.async_get(hass).async_update_device(device.id, name_by_user="Front door", area_id=area.id)
     entities = er.async_get(hass)
     camera = _entity_id(hass, "camera", str(camera_id))
+    sensor = _entity_id(hass, "binary_sensor", f"{camera_id}_connectivity")
     assert camera is not None
+    assert sensor is not None
     entities.async_update_entity(camera, new_entity_id="camera.front_door", name="Front door")
+    entities.async_update_entity(sensor, new_entity_id="binary_sensor.front_door_online")
 
 
 # --- the 24-hour and 3-listing rule ----------------------------------------------------------
@@ -151,6 +154,7 @@ async def test_missing_camera_goes_after_24_hours_and_3_listings(
     await _listing(hass, freezer, removed_after)
     assert _device(hass, entry, str(CAMERA)) is None
     assert _entity_id(hass, "camera", str(CAMERA)) is None
+    assert _entity_id(hass, "binary_sensor", f"{CAMERA}_connectivity") is None
     assert hass.states.get(camera_entity) is None
     # Only that camera, and with the registry's current API (no deprecation reported).
     assert _device(hass, entry, "1001") is not None
@@ -232,6 +236,7 @@ async def test_store_listed_empty_for_an_hour_keeps_everything(
         assert _registry_view(hass, entry) == before
 
     assert hass.states.get("camera.front_door").state == STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.front_door_online").state == STATE_OFF
     assert dr.async_get(hass).async_get(before["1001"][4]).name_by_user == "Front door"
     assert caplog.text.count("The platform listed no camera for store") == 1
     stale = entry.runtime_data.coordinator.stale.diagnostics()
@@ -243,6 +248,7 @@ async def test_store_listed_empty_for_an_hour_keeps_everything(
     await _listing(hass, freezer)
     assert _registry_view(hass, entry) == before
     assert hass.states.get("camera.front_door").state != STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.front_door_online").state == STATE_ON
     assert entry.runtime_data.coordinator.stale.missing == {}
 
 
@@ -327,6 +333,7 @@ async def test_camera_that_comes_back_gets_its_entities_back(
     await _listing(hass, freezer)
     assert _registry_view(hass, entry) == before
     assert hass.states.get("camera.front_door").state != STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.front_door_online").state == STATE_ON
 
 
 # --- the repair issue -------------------------------------------------------------------------
@@ -450,10 +457,15 @@ async def test_unlisted_store_goes_with_its_cameras_after_24_hours(
     del simulator.data.stores[STORE]
     await _listing(hass, freezer, timedelta(minutes=31))  # the store list is read again
     await _listing(hass, freezer, timedelta(hours=12))
+    sensor = _entity_id(hass, "sensor", f"store_{STORE}_cameras_online")
+    online = _entity_id(hass, "binary_sensor", "1001_connectivity")
+    assert hass.states.get(sensor).state == "0"
+    assert hass.states.get(online).state == STATE_OFF
     assert _device(hass, entry, f"store_{STORE}") is not None
 
     await _listing(hass, freezer, timedelta(hours=12))
     assert _device(hass, entry, f"store_{STORE}") is None
     assert [_device(hass, entry, str(i)) for i in (1001, 1002, 1003, 1004)] == [None] * 4
+    assert hass.states.get(sensor) is None
     assert _device(hass, entry, f"store_{OTHER_STORE}") is not None
     assert _device(hass, entry, "1005") is not None

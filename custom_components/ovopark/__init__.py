@@ -17,7 +17,7 @@ from .gateway_runtime import async_acquire_gateway, async_release_gateway
 from .services import async_setup_services
 from .stale import async_remove_stored
 
-PLATFORMS: list[Platform] = [Platform.CAMERA]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.CAMERA, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 

@@ -1,10 +1,12 @@
-"""The base entity, and how platforms add entities as cameras come, go and come back."""
+"""Base entities of the Ovopark integration, and how platforms add them as devices come and go."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import ClassVar
 
 from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
+from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
 from homeassistant.core import Event, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -12,16 +14,24 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api import Camera
+from .api import Camera, Store
 from .const import DOMAIN, LOGGER, MANUFACTURER
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkData
-from .devices import camera_id_of, camera_identifier, store_device_id
+from .devices import (
+    camera_id_of,
+    camera_identifier,
+    store_device_id,
+    store_device_info,
+    store_id_of,
+)
 
 
 class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
     """An entity of one platform camera (device), under its store's device."""
 
     _attr_has_entity_name = True
+    # The camera entity logs unavailability and recovery; the camera's other entities follow it.
+    _logs_availability: ClassVar[bool] = True
 
     def __init__(self, coordinator: OvoparkCoordinator, camera: Camera) -> None:
         """Initialise from the camera as first listed."""
@@ -63,13 +73,30 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
     def _handle_coordinator_update(self) -> None:
         """Log unavailability once and recovery once."""
         available = self.available
-        if available != self._was_available:
+        if self._logs_availability and available != self._was_available:
             if available:
                 LOGGER.info("Camera %s is available again", self.camera.name)
             else:
                 LOGGER.info("Camera %s is unavailable", self.camera.name)
-            self._was_available = available
+        self._was_available = available
         super()._handle_coordinator_update()
+
+
+class OvoparkStoreEntity(CoordinatorEntity[OvoparkCoordinator]):
+    """An entity of one store (device)."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: OvoparkCoordinator, store: Store) -> None:
+        """Initialise from the store as listed."""
+        super().__init__(coordinator)
+        self.store_id = store.id
+        self._attr_device_info = store_device_info(store)
+
+    @property
+    def available(self) -> bool:
+        """Available while the platform answers and the store keeps its device."""
+        return super().available and self.store_id in self.coordinator.data.store_devices
 
 
 def _async_follow[T](
@@ -142,6 +169,33 @@ def async_add_camera_entities(
         async_add_entities,
         lambda data: data.missing | data.cameras,
         camera_id_of,
+        create,
+        owned_elsewhere,
+    )
+
+
+@callback
+def async_add_store_entities(
+    entry: OvoparkConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    create: Callable[[Store], Iterable[Entity]],
+) -> None:
+    """Add a platform's entities per store device."""
+    registry = er.async_get(entry.runtime_data.coordinator.hass)
+
+    def owned_elsewhere(store: Store) -> bool:
+        # A store two keys can see has its sensor in the entry that added it first.
+        entity_id = registry.async_get_entity_id(
+            SENSOR_DOMAIN, DOMAIN, f"store_{store.id}_cameras_online"
+        )
+        owner = registry.async_get(entity_id) if entity_id else None
+        return owner is not None and owner.config_entry_id != entry.entry_id
+
+    _async_follow(
+        entry,
+        async_add_entities,
+        lambda data: data.store_devices,
+        store_id_of,
         create,
         owned_elsewhere,
     )
