@@ -25,6 +25,7 @@ from custom_components.ovopark.const import (
     CONF_API_SECRET,
     CONF_PASSWORD,
     CONF_PROTOCOL,
+    CONF_PTZ_STEP,
     CONF_QUALITY,
     CONF_REGION,
     CONF_SNAPSHOT_CACHE,
@@ -835,6 +836,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_PROTOCOL: "rtsp",
         CONF_QUALITY: "main",
         CONF_SNAPSHOT_CACHE: 30,
+        CONF_PTZ_STEP: 0.5,
         CONF_STORES: [],
     }
 
@@ -842,6 +844,8 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_SNAPSHOT_CACHE: 5}
         )
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(result["flow_id"], {CONF_PTZ_STEP: 0.05})
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -849,6 +853,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
             CONF_PROTOCOL: "hls",
             CONF_QUALITY: "sub",
             CONF_SNAPSHOT_CACHE: 60.0,
+            CONF_PTZ_STEP: 1.5,
             CONF_STORES: [str(SECOND_STORE)],
         },
     )
@@ -858,6 +863,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_PROTOCOL: "hls",
         CONF_QUALITY: "sub",
         CONF_SNAPSHOT_CACHE: 60,
+        CONF_PTZ_STEP: 1.5,
         CONF_STORES: [SECOND_STORE],
     }
 
@@ -868,6 +874,7 @@ async def test_options_defaults_from_entry(hass: HomeAssistant, simulator: Simul
         CONF_PROTOCOL: "hls",
         CONF_QUALITY: "sub",
         CONF_SNAPSHOT_CACHE: 60,
+        CONF_PTZ_STEP: 2.0,
         CONF_STORES: [SECOND_STORE],
     }
     entry = _entry(simulator)
@@ -900,6 +907,7 @@ async def test_options_platform_unreachable(hass: HomeAssistant, simulator: Simu
         CONF_PROTOCOL: "rtsp",
         CONF_QUALITY: "main",
         CONF_SNAPSHOT_CACHE: 30,
+        CONF_PTZ_STEP: 0.5,
         CONF_STORES: [],
     }
 

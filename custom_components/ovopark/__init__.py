@@ -14,10 +14,16 @@ from .const import DOMAIN
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkRuntimeData, create_client
 from .devices import removable_by_hand
 from .gateway_runtime import async_acquire_gateway, async_release_gateway
+from .ptz import PtzControl
 from .services import async_setup_services
 from .stale import async_remove_stored
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.CAMERA, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.CAMERA,
+    Platform.SENSOR,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -37,7 +43,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> b
     token = gateway.register(EntryChannelSource(hass, entry, client, coordinator))
     entry.async_on_unload(partial(gateway.unregister, token))
     entry.runtime_data = OvoparkRuntimeData(
-        client=client, coordinator=coordinator, gateway=gateway, gateway_token=token
+        client=client,
+        coordinator=coordinator,
+        gateway=gateway,
+        gateway_token=token,
+        ptz=PtzControl(hass, entry, client),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

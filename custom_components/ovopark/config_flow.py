@@ -34,6 +34,7 @@ from .const import (
     CONF_API_SECRET,
     CONF_PASSWORD,
     CONF_PROTOCOL,
+    CONF_PTZ_STEP,
     CONF_QUALITY,
     CONF_REGION,
     CONF_SNAPSHOT_CACHE,
@@ -43,12 +44,15 @@ from .const import (
     CONF_URL,
     CONF_USERNAME,
     DEFAULT_PROTOCOL,
+    DEFAULT_PTZ_STEP,
     DEFAULT_QUALITY,
     DEFAULT_SNAPSHOT_CACHE,
     DEFAULT_TIMESTAMP_ZONE,
     DOMAIN,
+    MAX_PTZ_STEP,
     MAX_SNAPSHOT_CACHE,
     METHOD_GET_DEPARTMENTS,
+    MIN_PTZ_STEP,
     MIN_SNAPSHOT_CACHE,
     PROTOCOL_HLS,
     PROTOCOL_RTSP,
@@ -281,7 +285,7 @@ def _known_stores(entry: OvoparkConfigEntry) -> Iterable[Store] | None:
 
 
 class OvoparkOptionsFlow(OptionsFlowWithReload):
-    """Stream protocol, quality, snapshot cache and the stores to include."""
+    """Stream protocol, quality, snapshot cache, the stores to include and the PTZ step."""
 
     async def _async_store_options(self) -> list[SelectOptionDict]:
         """Offer the entry's stores: from the coordinator, else from the platform."""
@@ -310,6 +314,7 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                     CONF_QUALITY: user_input[CONF_QUALITY],
                     CONF_SNAPSHOT_CACHE: int(user_input[CONF_SNAPSHOT_CACHE]),
                     CONF_STORES: sorted(int(value) for value in user_input.get(CONF_STORES, [])),
+                    CONF_PTZ_STEP: float(user_input[CONF_PTZ_STEP]),
                 }
             )
         options = self.config_entry.options
@@ -329,6 +334,17 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                         min=MIN_SNAPSHOT_CACHE,
                         max=MAX_SNAPSHOT_CACHE,
                         step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                probatio.Required(
+                    CONF_PTZ_STEP, default=options.get(CONF_PTZ_STEP, DEFAULT_PTZ_STEP)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_PTZ_STEP,
+                        max=MAX_PTZ_STEP,
+                        step=0.1,
                         unit_of_measurement="s",
                         mode=NumberSelectorMode.BOX,
                     )

@@ -23,6 +23,7 @@ CONF_PROTOCOL: Final = "protocol"
 CONF_QUALITY: Final = "quality"
 CONF_SNAPSHOT_CACHE: Final = "snapshot_cache"
 CONF_STORES: Final = "stores"
+CONF_PTZ_STEP: Final = "ptz_step"
 
 PROTOCOL_RTSP: Final = "rtsp"
 PROTOCOL_HLS: Final = "hls"
@@ -34,6 +35,10 @@ DEFAULT_PROTOCOL: Final = PROTOCOL_RTSP
 DEFAULT_QUALITY: Final = QUALITY_MAIN
 DEFAULT_SNAPSHOT_CACHE: Final = 30
 MIN_SNAPSHOT_CACHE: Final = 10
+DEFAULT_PTZ_STEP: Final = 0.5
+MIN_PTZ_STEP: Final = 0.1
+MAX_PTZ_STEP: Final = 10.0
+DEFAULT_PTZ_SPEED: Final = 8
 
 REGION_CHINA: Final = "china"
 REGION_INTERNATIONAL: Final = "international"

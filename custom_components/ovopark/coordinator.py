@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .gateway import StreamGateway
+    from .ptz import PtzControl
 
 type OvoparkConfigEntry = ConfigEntry[OvoparkRuntimeData]
 
@@ -61,6 +62,7 @@ class OvoparkRuntimeData:
     coordinator: OvoparkCoordinator
     gateway: StreamGateway
     gateway_token: str
+    ptz: PtzControl
 
 
 def create_client(
