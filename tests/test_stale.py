@@ -28,6 +28,9 @@ from pytest_homeassistant_custom_component.common import (
     MockUser,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 
 from custom_components.ovopark.const import CONF_STORES, DOMAIN
 from custom_components.ovopark.stale import issue_id, storage_key
@@ -59,10 +62,14 @@ async def _listing(
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
-async def _ws_client(hass: HomeAssistant, hass_ws_client: Any, user: MockUser) -> Any:
-    """A websocket client with a fresh token (time travel expires the fixture's)."""
+async def _fresh_token(hass: HomeAssistant, user: MockUser) -> str:
+    """An access token valid now (time travel expires the fixtures' tokens)."""
     refresh_token = await hass.auth.async_create_refresh_token(user, CLIENT_ID)
-    return await hass_ws_client(hass, hass.auth.async_create_access_token(refresh_token))
+    return hass.auth.async_create_access_token(refresh_token)
+
+
+async def _ws_client(hass: HomeAssistant, hass_ws_client: Any, user: MockUser) -> Any:
+    return await hass_ws_client(hass, await _fresh_token(hass, user))
 
 
 def _hide(sim: Simulator, *camera_ids: int) -> list[SimCamera]:
@@ -221,6 +228,8 @@ async def test_first_missed_time_survives_a_restart(
 
 async def test_store_listed_empty_for_an_hour_keeps_everything(
     hass: HomeAssistant,
+    hass_client: Any,
+    hass_admin_user: MockUser,
     simulator: Simulator,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
@@ -239,9 +248,11 @@ async def test_store_listed_empty_for_an_hour_keeps_everything(
     assert hass.states.get("binary_sensor.front_door_online").state == STATE_OFF
     assert dr.async_get(hass).async_get(before["1001"][4]).name_by_user == "Front door"
     assert caplog.text.count("The platform listed no camera for store") == 1
-    stale = entry.runtime_data.coordinator.stale.diagnostics()
-    assert stale["empty_store_listings"] == {STORE: 12}
-    assert set(stale["missing_cameras"]) == set(store_cameras)
+    assert await async_setup_component(hass, "diagnostics", {})
+    token = await _fresh_token(hass, hass_admin_user)
+    diagnostics = await get_diagnostics_for_config_entry(hass, lambda: hass_client(token), entry)
+    assert diagnostics["devices"]["empty_store_listings"] == {str(STORE): 12}
+    assert set(diagnostics["devices"]["missing_cameras"]) == {str(i) for i in store_cameras}
     assert ir.async_get(hass).issues == {}  # not yet 2 hours
 
     _show(simulator, hidden)
@@ -469,3 +480,23 @@ async def test_unlisted_store_goes_with_its_cameras_after_24_hours(
     assert hass.states.get(sensor) is None
     assert _device(hass, entry, f"store_{OTHER_STORE}") is not None
     assert _device(hass, entry, "1005") is not None
+
+
+async def test_removing_the_entry_removes_its_bookkeeping_and_issues(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    entry = await _setup(hass, simulator)
+    _hide(simulator, CAMERA)
+    await _listing(hass, freezer)
+    await _listing(hass, freezer, timedelta(hours=2))
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, issue_id(entry.entry_id, CAMERA)) is not None
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert issues.async_get_issue(DOMAIN, issue_id(entry.entry_id, CAMERA)) is None
+    assert storage_key(entry.entry_id) not in hass_storage
