@@ -9,14 +9,17 @@ from syrupy.assertion import SnapshotAssertion
 pytest_plugins = ["simulator.pytest_plugin"]
 
 
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Syrupy with Home Assistant's serializer, writing to tests/snapshots/ (as core does).
+
+    Both plugins define `snapshot`; syrupy's would win without this override.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load this repository's custom_components/ovopark in tests that run it."""
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Snapshots with Home Assistant's serializer (registry ids and times left out), as core's."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)

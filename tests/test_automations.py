@@ -8,6 +8,7 @@ history show what each run cost on the platform.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import io
 from pathlib import Path
 import re
@@ -15,6 +16,7 @@ import time
 from typing import Any
 
 import av
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.media_player import (
     MediaPlayerEntity,
     MediaPlayerEntityFeature,
@@ -31,6 +33,7 @@ from homeassistant.util import yaml as yaml_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockPlatform,
+    async_fire_time_changed,
     async_mock_service,
     mock_platform,
 )
@@ -39,6 +42,7 @@ from custom_components.ovopark.const import DOMAIN
 from simulator.core import Simulator
 
 from .common import (
+    DEVICE_LIST,
     POLL,
     SNAPSHOT,
     START_MEDIA_PLAY,
@@ -589,3 +593,46 @@ async def test_recipe_stream_for_frigate(
     assert channel.standing_until is not None
     assert 3500 < channel.standing_until - channel.opened_at <= 3600
     assert simulator.calls_of(START_MEDIA_PLAY)[0].params["permanent"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("offline_for", "notified"),
+    [(timedelta(minutes=5), 0), (timedelta(minutes=15), 1)],
+    ids=["back_within_10_minutes", "offline_for_15_minutes"],
+)
+async def test_recipe_camera_offline(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+    tmp_path: Path,
+    offline_for: timedelta,
+    notified: int,
+) -> None:
+    await setup_ovopark(hass, simulator, tmp_path)
+    sensor = er.async_get(hass).async_get_entity_id("binary_sensor", DOMAIN, "1001_connectivity")
+    assert sensor is not None
+    er.async_get(hass).async_update_entity(
+        sensor, new_entity_id="binary_sensor.entrance_1_connectivity"
+    )
+    notes = async_mock_service(hass, "notify", "mobile_app_phone")
+    assert await async_setup_component(hass, "automation", load_recipe("camera_offline", tmp_path))
+    await hass.async_block_till_done()
+    mark = len(simulator.calls)
+
+    simulator.data.cameras[1001].online = False
+    for _ in range(int(offline_for / timedelta(minutes=5))):  # refreshes every 5 minutes
+        freezer.tick(timedelta(minutes=5))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    simulator.data.cameras[1001].online = True
+    freezer.tick(timedelta(minutes=5))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert hass.states.get("binary_sensor.entrance_1_connectivity").state == "on"
+    assert len(notes) == notified
+    assert [note.data["message"] for note in notes] == [
+        f"{simulator.data.cameras[1001].name} Connectivity has been offline for 10 minutes"
+    ] * notified
+    # The sensor cost nothing: the calls are the 5-minute device lists alone.
+    assert set(platform_calls(simulator, mark)) == {DEVICE_LIST}

@@ -25,6 +25,7 @@ from custom_components.ovopark.const import (
     CONF_API_SECRET,
     CONF_PASSWORD,
     CONF_PROTOCOL,
+    CONF_PTZ_STEP,
     CONF_QUALITY,
     CONF_RECORDING_DAYS,
     CONF_REGION,
@@ -870,6 +871,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_QUALITY: "main",
         CONF_SNAPSHOT_CACHE: 30,
         CONF_RECORDING_DAYS: 7,
+        CONF_PTZ_STEP: 0.5,
         CONF_STORES: [],
     }
 
@@ -877,6 +879,8 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_SNAPSHOT_CACHE: 5}
         )
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(result["flow_id"], {CONF_PTZ_STEP: 0.05})
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -885,6 +889,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
             CONF_QUALITY: "sub",
             CONF_SNAPSHOT_CACHE: 60.0,
             CONF_RECORDING_DAYS: 3.0,
+            CONF_PTZ_STEP: 1.5,
             CONF_STORES: [str(SECOND_STORE)],
         },
     )
@@ -895,6 +900,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_QUALITY: "sub",
         CONF_SNAPSHOT_CACHE: 60,
         CONF_RECORDING_DAYS: 3,
+        CONF_PTZ_STEP: 1.5,
         CONF_STORES: [SECOND_STORE],
     }
 
@@ -906,6 +912,7 @@ async def test_options_defaults_from_entry(hass: HomeAssistant, simulator: Simul
         CONF_QUALITY: "sub",
         CONF_SNAPSHOT_CACHE: 60,
         CONF_RECORDING_DAYS: 14,
+        CONF_PTZ_STEP: 2.0,
         CONF_STORES: [SECOND_STORE],
     }
     entry = _entry(simulator)
@@ -939,6 +946,7 @@ async def test_options_platform_unreachable(hass: HomeAssistant, simulator: Simu
         CONF_QUALITY: "main",
         CONF_SNAPSHOT_CACHE: 30,
         CONF_RECORDING_DAYS: 7,
+        CONF_PTZ_STEP: 0.5,
         CONF_STORES: [],
     }
 

@@ -221,7 +221,9 @@ def _reauth_flows(hass: HomeAssistant) -> int:
 
 
 def _entities(hass: HomeAssistant, entry: MockConfigEntry) -> list[str]:
+    """The camera entities (the matrix says what becomes of the cameras)."""
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    entities = [e for e in entities if e.domain == "camera"]
     assert len(entities) == 2
     return sorted(e.entity_id for e in entities)
 

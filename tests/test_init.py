@@ -19,6 +19,11 @@ from simulator.core import Simulator
 from .common import DEPARTMENTS, DEVICE_LIST, START_MEDIA_PLAY, entry_for
 
 
+def _cameras(hass: HomeAssistant, entry_id: str) -> list[er.RegistryEntry]:
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry_id)
+    return [e for e in entities if e.domain == "camera"]
+
+
 async def _refresh(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     freezer.tick(timedelta(minutes=5, seconds=1))
     async_fire_time_changed(hass)
@@ -32,11 +37,15 @@ async def test_setup_creates_cameras_and_devices(hass: HomeAssistant, simulator:
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
-    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    entities = _cameras(hass, entry.entry_id)
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert len(entities) == 8
-    assert len(devices) == 8
     assert {e.unique_id for e in entities} == {str(i) for i in simulator.data.cameras}
+    # A device per camera and per store.
+    assert {i for d in devices for i in d.identifiers} == {
+        *((DOMAIN, str(i)) for i in simulator.data.cameras),
+        *((DOMAIN, f"store_{i}") for i in simulator.data.stores),
+    }
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, "1001"), entry.entry_id)
     assert device is not None
     assert device.manufacturer == "Ovopark"
@@ -50,7 +59,7 @@ async def test_setup_creates_cameras_and_devices(hass: HomeAssistant, simulator:
     assert entry.state is ConfigEntryState.NOT_LOADED
 
 
-async def test_cameras_appear_and_disappear(
+async def test_cameras_appear_and_one_missing_listing_removes_none(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
     entry = entry_for(simulator)
@@ -65,10 +74,11 @@ async def test_cameras_appear_and_disappear(
     ent_reg = er.async_get(hass)
     dev_reg = dr.async_get(hass)
     assert ent_reg.async_get_entity_id("camera", DOMAIN, str(new.id)) is not None
-    assert ent_reg.async_get_entity_id("camera", DOMAIN, "1002") is None
-    assert dev_reg.async_get_device_by_identifier((DOMAIN, "1002"), entry.entry_id) is None
     assert dev_reg.async_get_device_by_identifier((DOMAIN, str(new.id)), entry.entry_id) is not None
-    assert len(er.async_entries_for_config_entry(ent_reg, entry.entry_id)) == 8
+    # Rules of removal: tests/test_stale.py.
+    assert ent_reg.async_get_entity_id("camera", DOMAIN, "1002") is not None
+    assert dev_reg.async_get_device_by_identifier((DOMAIN, "1002"), entry.entry_id) is not None
+    assert len(_cameras(hass, entry.entry_id)) == 9
 
 
 async def test_offline_camera_unavailable_then_back(
@@ -123,7 +133,7 @@ async def test_store_filter_option(hass: HomeAssistant, simulator: Simulator) ->
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    entities = _cameras(hass, entry.entry_id)
     assert {e.unique_id for e in entities} == {"1005", "1006", "1007", "1008"}
     assert [c.params.get("id") for c in simulator.calls_of(DEVICE_LIST)] == ["263852"]
 
@@ -136,7 +146,7 @@ async def test_typed_store_ids_skip_the_store_list(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert simulator.count(DEPARTMENTS) == 0
-    assert len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)) == 4
+    assert len(_cameras(hass, entry.entry_id)) == 4
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, "1001"), entry.entry_id)
     assert device is not None
 
@@ -239,7 +249,7 @@ async def test_camera_seen_by_two_keys_belongs_to_the_first_entry(
     await hass.async_block_till_done()
 
     ent_reg = er.async_get(hass)
-    assert len(er.async_entries_for_config_entry(ent_reg, first.entry_id)) == 8
+    assert len(_cameras(hass, first.entry_id)) == 8
     assert er.async_entries_for_config_entry(ent_reg, second.entry_id) == []
     assert "already exists" not in caplog.text
     assert "already added by another Ovopark entry" in caplog.text
@@ -256,6 +266,6 @@ async def test_device_registry_snapshot(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     devices = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
-    assert len(devices) == 8
+    assert len(devices) == 10  # 8 cameras under 2 stores
     for device in sorted(devices, key=lambda device: sorted(device.identifiers)):
         assert device == snapshot(name=next(iter(device.identifiers))[1])

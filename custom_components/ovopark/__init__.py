@@ -6,16 +6,24 @@ from functools import partial
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .channel_source import EntryChannelSource
 from .const import DOMAIN
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkRuntimeData, create_client
+from .devices import removable_by_hand
 from .gateway_runtime import async_acquire_gateway, async_release_gateway
+from .ptz import PtzControl
 from .services import async_setup_services
+from .stale import async_remove_stored
 
-PLATFORMS: list[Platform] = [Platform.CAMERA]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.CAMERA,
+    Platform.SENSOR,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -29,12 +37,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> b
     """Set up a config entry: client, first refresh, channel source on the gateway, cameras."""
     client = create_client(hass, entry.data)
     coordinator = OvoparkCoordinator(hass, entry, client)
+    # The first refresh also registers the store devices the camera devices sit under.
     await coordinator.async_config_entry_first_refresh()
     gateway = await async_acquire_gateway(hass, entry.entry_id)
     token = gateway.register(EntryChannelSource(hass, entry, client, coordinator))
     entry.async_on_unload(partial(gateway.unregister, token))
     entry.runtime_data = OvoparkRuntimeData(
-        client=client, coordinator=coordinator, gateway=gateway, gateway_token=token
+        client=client,
+        coordinator=coordinator,
+        gateway=gateway,
+        gateway_token=token,
+        ptz=PtzControl(hass, entry, client),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
@@ -46,3 +59,15 @@ async def async_unload_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> 
     if unloaded:
         await async_release_gateway(hass, entry.entry_id)
     return unloaded
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: OvoparkConfigEntry, device: dr.AnyDeviceEntry
+) -> bool:
+    """Let the user delete a camera or store device the platform no longer lists."""
+    return removable_by_hand(entry, device)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> None:
+    """Delete what the entry stored about missing devices, and their repair issues."""
+    await async_remove_stored(hass, entry.entry_id)

@@ -6,10 +6,9 @@ import asyncio
 import time
 
 from homeassistant.components.camera import Camera
-from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN, CameraEntityFeature
+from homeassistant.components.camera.const import CameraEntityFeature
 from homeassistant.components.stream import HLS_PROVIDER
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -26,13 +25,12 @@ from .const import (
     CONF_QUALITY,
     CONF_SNAPSHOT_CACHE,
     DEFAULT_SNAPSHOT_CACHE,
-    DOMAIN,
     LOGGER,
     MIN_SNAPSHOT_CACHE,
     PROTOCOL_HLS,
 )
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
-from .entity import OvoparkEntity
+from .entity import OvoparkEntity, async_add_camera_entities
 from .error_map import translated_errors
 
 PARALLEL_UPDATES = 1
@@ -44,29 +42,14 @@ async def async_setup_entry(
     entry: OvoparkConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a camera entity per listed camera, and later ones as they appear."""
+    """Add a camera entity per camera, later ones as they appear, and ones that come back."""
     coordinator = entry.runtime_data.coordinator
-    registry = er.async_get(hass)
-    known: set[int] = set()
-
-    @callback
-    def add_new() -> None:
-        new = [cam for cam_id, cam in coordinator.data.cameras.items() if cam_id not in known]
-        known.update(cam.id for cam in new)
-        entities = []
-        for cam in new:
-            # A camera two keys can see belongs to the entry that added it first.
-            entity_id = registry.async_get_entity_id(CAMERA_DOMAIN, DOMAIN, str(cam.id))
-            owner = registry.async_get(entity_id) if entity_id else None
-            if owner is not None and owner.config_entry_id != entry.entry_id:
-                LOGGER.info("Camera %s is already added by another Ovopark entry", cam.name)
-                continue
-            entities.append(OvoparkCamera(coordinator, entry, cam))
-        if entities:
-            async_add_entities(entities)
-
-    add_new()
-    entry.async_on_unload(coordinator.async_add_listener(add_new))
+    async_add_camera_entities(
+        entry,
+        async_add_entities,
+        lambda cam: [OvoparkCamera(coordinator, entry, cam)],
+        log_skipped=True,
+    )
 
 
 class OvoparkCamera(OvoparkEntity, Camera):

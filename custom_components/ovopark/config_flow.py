@@ -34,6 +34,7 @@ from .const import (
     CONF_API_SECRET,
     CONF_PASSWORD,
     CONF_PROTOCOL,
+    CONF_PTZ_STEP,
     CONF_QUALITY,
     CONF_RECORDING_DAYS,
     CONF_REGION,
@@ -44,14 +45,17 @@ from .const import (
     CONF_URL,
     CONF_USERNAME,
     DEFAULT_PROTOCOL,
+    DEFAULT_PTZ_STEP,
     DEFAULT_QUALITY,
     DEFAULT_RECORDING_DAYS,
     DEFAULT_SNAPSHOT_CACHE,
     DEFAULT_TIMESTAMP_ZONE,
     DOMAIN,
+    MAX_PTZ_STEP,
     MAX_RECORDING_DAYS,
     MAX_SNAPSHOT_CACHE,
     METHOD_GET_DEPARTMENTS,
+    MIN_PTZ_STEP,
     MIN_SNAPSHOT_CACHE,
     PROTOCOL_HLS,
     PROTOCOL_RTSP,
@@ -284,7 +288,7 @@ def _known_stores(entry: OvoparkConfigEntry) -> Iterable[Store] | None:
 
 
 class OvoparkOptionsFlow(OptionsFlowWithReload):
-    """Stream protocol, quality, snapshot cache and the stores to include."""
+    """Stream protocol, quality, snapshot cache, the stores to include and the PTZ step."""
 
     async def _async_store_options(self) -> list[SelectOptionDict]:
         """Offer the entry's stores: from the coordinator, else from the platform."""
@@ -314,6 +318,7 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                     CONF_SNAPSHOT_CACHE: int(user_input[CONF_SNAPSHOT_CACHE]),
                     CONF_RECORDING_DAYS: int(user_input[CONF_RECORDING_DAYS]),
                     CONF_STORES: sorted(int(value) for value in user_input.get(CONF_STORES, [])),
+                    CONF_PTZ_STEP: float(user_input[CONF_PTZ_STEP]),
                 }
             )
         options = self.config_entry.options
@@ -343,6 +348,17 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                 ): NumberSelector(
                     NumberSelectorConfig(
                         min=1, max=MAX_RECORDING_DAYS, step=1, mode=NumberSelectorMode.BOX
+                    )
+                ),
+                probatio.Required(
+                    CONF_PTZ_STEP, default=options.get(CONF_PTZ_STEP, DEFAULT_PTZ_STEP)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_PTZ_STEP,
+                        max=MAX_PTZ_STEP,
+                        step=0.1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
                     )
                 ),
                 probatio.Optional(

@@ -24,6 +24,7 @@ CONF_QUALITY: Final = "quality"
 CONF_SNAPSHOT_CACHE: Final = "snapshot_cache"
 CONF_STORES: Final = "stores"
 CONF_RECORDING_DAYS: Final = "recording_days"
+CONF_PTZ_STEP: Final = "ptz_step"
 
 PROTOCOL_RTSP: Final = "rtsp"
 PROTOCOL_HLS: Final = "hls"
@@ -37,6 +38,10 @@ DEFAULT_SNAPSHOT_CACHE: Final = 30
 MIN_SNAPSHOT_CACHE: Final = 10
 DEFAULT_RECORDING_DAYS: Final = 7
 MAX_RECORDING_DAYS: Final = 31
+DEFAULT_PTZ_STEP: Final = 0.5
+MIN_PTZ_STEP: Final = 0.1
+MAX_PTZ_STEP: Final = 10.0
+DEFAULT_PTZ_SPEED: Final = 8
 
 REGION_CHINA: Final = "china"
 REGION_INTERNATIONAL: Final = "international"
@@ -48,6 +53,11 @@ REGION_URLS: Final = {
 
 STORES_INTERVAL: Final = timedelta(minutes=30)
 CAMERAS_INTERVAL: Final = timedelta(minutes=5)
+
+# A device the platform stops listing is removed only after both of these (see stale.py).
+STALE_AFTER: Final = timedelta(hours=24)
+STALE_LISTINGS: Final = 3
+MISSING_ISSUE_AFTER: Final = timedelta(hours=2)
 
 MANUFACTURER: Final = "Ovopark"
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -30,6 +29,7 @@ from .const import (
     STORES_INTERVAL,
 )
 from .error_map import AtSetup, lookup
+from .stale import StaleDevices
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .gateway import StreamGateway
+    from .ptz import PtzControl
 
 type OvoparkConfigEntry = ConfigEntry[OvoparkRuntimeData]
 
@@ -45,8 +46,12 @@ type OvoparkConfigEntry = ConfigEntry[OvoparkRuntimeData]
 class OvoparkData:
     """What the coordinator knows: stores and cameras by id."""
 
-    stores: dict[int, Store]
-    cameras: dict[int, Camera]
+    stores: dict[int, Store]  # every listed store (or the typed store ids)
+    cameras: dict[int, Camera]  # every camera of the included stores, as listed now
+    included: set[int] = field(default_factory=set)  # listed stores the options include
+    # Devices the last listing omitted, waiting out their grace period (stale.py).
+    missing: dict[int, Camera] = field(default_factory=dict)
+    store_devices: dict[int, Store] = field(default_factory=dict)  # stores with a device
 
 
 @dataclass(kw_only=True)
@@ -57,6 +62,7 @@ class OvoparkRuntimeData:
     coordinator: OvoparkCoordinator
     gateway: StreamGateway
     gateway_token: str
+    ptz: PtzControl
 
 
 def create_client(
@@ -96,6 +102,11 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
         self.client = client
         self._stores: dict[int, Store] = {}
         self._stores_fetched: datetime | None = None
+        self.stale = StaleDevices(hass, entry)
+
+    async def _async_setup(self) -> None:
+        """Read what earlier runs stored about missing devices."""
+        await self.stale.async_load()
 
     async def _async_update_data(self) -> OvoparkData:
         """Fetch stores (on their slower clock) and every included store's cameras."""
@@ -103,15 +114,18 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
         try:
             listed = None if typed else await self._async_listed_stores()
             store_ids = typed or list(listed or {})
-            cameras = await self.client.all_cameras(self._included(store_ids))
+            included = self._included(store_ids)
+            cameras = await self.client.all_cameras(included)
         except OvoparkError as err:
             raise self._failure(err) from err
         if listed is None:
             # Typed store ids come without names: the device list names each store.
             names = {cam.store_id: cam.store_name for cam in cameras if cam.store_name}
             listed = {i: Store(id=i, name=names.get(i) or str(i)) for i in typed}
-        data = OvoparkData(stores=listed, cameras={c.id: c for c in cameras})
-        self._remove_stale_devices(data)
+        data = OvoparkData(
+            stores=listed, cameras={c.id: c for c in cameras}, included=set(included)
+        )
+        self.stale.async_apply(data, self._chosen())
         return data
 
     def _failure(self, err: OvoparkError) -> Exception:
@@ -141,18 +155,11 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
             self._stores_fetched = now
         return dict(self._stores)
 
-    def _included(self, stores: list[int]) -> list[int]:
-        """The stores the options include (none chosen means all)."""
-        chosen = {int(i) for i in self.config_entry.options.get(CONF_STORES) or []}
-        return [i for i in stores if not chosen or i in chosen]
+    def _chosen(self) -> set[int]:
+        """The stores chosen in the options (none chosen means all)."""
+        return {int(i) for i in self.config_entry.options.get(CONF_STORES) or []}
 
-    def _remove_stale_devices(self, data: OvoparkData) -> None:
-        """Remove devices of cameras the platform no longer lists."""
-        registry = dr.async_get(self.hass)
-        current = {(DOMAIN, str(cam_id)) for cam_id in data.cameras}
-        for device in dr.async_entries_for_config_entry(registry, self.config_entry.entry_id):
-            if not device.identifiers & current:
-                LOGGER.debug("Removing device %s: no longer listed", device.name)
-                registry.async_update_device(
-                    device.id, remove_config_entry_id=self.config_entry.entry_id
-                )
+    def _included(self, stores: list[int]) -> list[int]:
+        """The stores the options include."""
+        chosen = self._chosen()
+        return [i for i in stores if not chosen or i in chosen]

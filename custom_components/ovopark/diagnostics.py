@@ -41,6 +41,7 @@ async def async_get_config_entry_diagnostics(
             {f.name: getattr(camera, f.name) for f in fields(camera) if f.name != "extras"}
             for camera in coordinator.data.cameras.values()
         ],
+        "devices": coordinator.stale.diagnostics(),
         "client": runtime.client.stats(),
         "gateway": runtime.gateway.stats(),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .api import Camera, MediaUrls, OvoparkCameraOfflineError, OvoparkClient, PtzCommand
-from .const import DOMAIN
+from .const import DEFAULT_PTZ_SPEED, DEFAULT_PTZ_STEP, DOMAIN
 from .coordinator import OvoparkConfigEntry
 from .error_map import translated_errors
 
@@ -58,10 +57,12 @@ PTZ_SCHEMA = vol.Schema(
     {
         **_TARGET,
         vol.Required(ATTR_DIRECTION): vol.In(list(DIRECTIONS)),
-        vol.Optional(ATTR_DURATION, default=0.5): vol.All(
+        vol.Optional(ATTR_DURATION, default=DEFAULT_PTZ_STEP): vol.All(
             vol.Coerce(float), vol.Range(min=0.1, max=10)
         ),
-        vol.Optional(ATTR_SPEED, default=8): vol.All(vol.Coerce(int), vol.Range(min=1, max=10)),
+        vol.Optional(ATTR_SPEED, default=DEFAULT_PTZ_SPEED): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=10)
+        ),
     }
 )
 PTZ_PRESET_SCHEMA = vol.Schema(
@@ -104,11 +105,11 @@ class _Target:
 
     @translated_errors
     async def async_ptz(self, command: PtzCommand, *, duration: float, speed: int) -> None:
-        """Move for a while, then stop."""
-        client = self._online_client()
-        await client.ptz(self.camera_id, command, speed=speed)
-        await asyncio.sleep(duration)
-        await client.ptz(self.camera_id, PtzCommand.STOP, speed=speed)
+        """Move for a while, then stop (also when the move fails or the action is cancelled)."""
+        self._online_client()
+        await self.entry.runtime_data.ptz.async_step(
+            self.camera_id, command, duration=duration, speed=speed
+        )
 
     @translated_errors
     async def async_ptz_preset(self, preset: int) -> None:
