@@ -36,6 +36,7 @@ from .models import (
     parse_login,
     parse_snapshot,
 )
+from .playback import playback_params
 from .signing import SIGN_METHODS, format_value, sign
 from .transport import CallStats, http_exchange
 
@@ -47,6 +48,7 @@ METHOD_DEVICES: Final = "open.shopweb.device.getVideoDeviceList"
 METHOD_MEDIA_PLAY: Final = "open.shopweb.device.startNewMediaPlay"
 METHOD_SNAPSHOT: Final = "open.shopweb.device.snapshot"
 METHOD_PTZ: Final = "open.shopweb.device.ptzCtrlAll"
+METHOD_PLAYBACK: Final = "open.shopweb.device.startPlayRecReq"
 
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 HEADER_AUTHENTICATOR: Final = "authenticator"
@@ -305,6 +307,18 @@ class OvoparkClient:
             params["permanent"] = True
             params["timeout"] = int(standing_until)
         return await self._open_channel(METHOD_MEDIA_PLAY, params)
+
+    async def start_playback(
+        self, device_id: int, start: datetime, end: datetime, *, rate: int = 1
+    ) -> MediaUrls:
+        """Open a relay channel playing the recording of `start`..`end` (aware) at `rate`.
+
+        The times are sent in the client's `timestamp_zone`; the period must lie within one day
+        there, and `rate` be 1, 2, 4 or 8 (ValueError before any call). Never retried: a retry
+        could open a second channel. A period without recording raises `OvoparkNoRecordingError`.
+        """
+        params = playback_params(device_id, start, end, rate, self.timestamp_zone)
+        return await self._open_channel(METHOD_PLAYBACK, params)
 
     async def _open_channel(self, method: str, params: Mapping[str, object]) -> MediaUrls:
         """Call a channel-opening method once and parse its addresses (at least one)."""
