@@ -8,7 +8,8 @@ Listeners (all on ``config.host``, random ports):
 - "RTMP": a port that accepts and closes at once (RTMP is addressed but not served).
 
 Lifecycle (``docs/contracts.md``): a fresh channel not pulled within ``config.pull_window`` closes
-(``no_puller``); an RTSP or FLV channel closes when its last puller leaves (``last_puller_left``);
+(``no_puller``), cutting consumers still negotiating (unless ``config.lenient_pull_window``); an RTSP
+or FLV channel closes when its last puller leaves (``last_puller_left``);
 an HLS session ends after ``config.hls_idle`` without a playlist/segment request (``hls_idle`` when
 it was the last puller); a standing channel lives until ``standing_until`` (``standing_expired`` if
 nobody pulls then); ``kill``/``kill_device`` close now and cut pullers (``killed``); ``stop()``
@@ -337,12 +338,16 @@ class Relay:
     def _on_window(self, channel: Channel) -> None:
         """Handle the end of the pull window (or of a standing channel's time).
 
-        A consumer that is connected but still negotiating (RTSP before its PLAY answer, FLV before the
-        first byte) holds the channel: it is closed when that consumer leaves without pulling.
+        Strict (the platform's rule): nobody pulling now closes the channel, cutting consumers still
+        negotiating (RTSP before its PLAY answer, FLV before its response starts). With
+        ``config.lenient_pull_window`` such a consumer holds the channel: it is closed when that
+        consumer leaves without pulling.
         """
         channel._timer = None
         channel._window_over = True
-        if channel.closed_at is not None or channel.pullers > 0 or channel._conns:
+        if channel.closed_at is not None or channel.pullers > 0:
+            return
+        if channel._conns and getattr(self.config, "lenient_pull_window", False):
             return
         if channel.standing:
             self._close(channel, STANDING_EXPIRED)
