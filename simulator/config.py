@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 
 
 @dataclass
@@ -37,7 +38,18 @@ class SimConfig:
     no_sub_code: int = -500  # sub stream asked of a camera without one
     no_sub_delay: float = 16.0  # seconds before that failure (the real platform: ~16 s)
     pull_window: float = 10.0
+    # False (the platform's rule): a channel not pulled (RTSP PLAY answered, an HLS request, an FLV
+    # response started) within pull_window closes, cutting consumers still negotiating. True: such
+    # a consumer holds the channel until it leaves (the simulator's behaviour before issue 10).
+    lenient_pull_window: bool = False
     hls_idle: float = 15.0
+    # Daily windows (local time in timestamp_zone) without recording, per device id: a playback
+    # lying entirely inside one is answered no_recording_code. Default: camera 1002 of the default
+    # account records nothing from 01:00 to 03:00. A window ending before it starts wraps midnight.
+    no_recording: dict[int, list[tuple[time, time]]] = field(
+        default_factory=lambda: {1002: [(time(1, 0), time(3, 0))]}
+    )
+    no_recording_code: int = 103120  # our own assumption: no public source names this code
     host: str = "127.0.0.1"
     port: int = 0
 

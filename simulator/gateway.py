@@ -19,6 +19,7 @@ from aiohttp import web
 from simulator.config import SimConfig
 from simulator.data import SimCamera, SimData
 from simulator.faults import FaultInjector
+from simulator.playback import PeriodError, has_recording, parse_period, parse_rate
 from simulator.signing import SIGN_METHODS, verify
 
 GATEWAY_PATH = "/m.api"
@@ -54,6 +55,7 @@ CODENAMES: dict[int, str] = {
     103092: "NO_DEVICE",
     103094: "USERNAME_ERROE",
     103095: "PASSWORD_ERROE",
+    103120: "NO_RECORDING",  # our own: no public source names the code (docs/contracts.md)
     9990001: "TOKEN_NOT_EXIST",
 }
 
@@ -107,6 +109,10 @@ class RelayLike(Protocol):
 
     def open_channel(
         self, camera: SimCamera, *, sub_stream: bool = False, standing_until: float | None = None
+    ) -> Any: ...
+
+    def open_playback(
+        self, camera: SimCamera, *, start: datetime, end: datetime, rate: int = 1
     ) -> Any: ...
 
     def addresses(self, channel: Any) -> Any: ...
@@ -485,7 +491,19 @@ class Gateway:
     async def _start_play_rec_req(self, params: dict[str, str], token: str | None) -> Reply:
         camera = self._camera(params, "id")
         self._require_online(camera)
-        return Reply(data=await self._open(camera, sub=False, until=None))
+        zone = ZoneInfo(self.config.timestamp_zone)
+        try:
+            start, end = parse_period(params.get("startTime", ""), params.get("endTime", ""), zone)
+            rate = parse_rate(params.get("playRate", ""))
+        except PeriodError as err:
+            raise ApiError(-500, str(err)) from None
+        windows = self.config.no_recording.get(camera.id, [])
+        if not has_recording(windows, start, end, datetime.fromtimestamp(self.now(), zone)):
+            raise ApiError(self.config.no_recording_code, "no recording in this period")
+        channel = await _maybe_await(
+            self.relay.open_playback(camera, start=start, end=end, rate=rate)
+        )
+        return Reply(data=dict(await _maybe_await(self.relay.addresses(channel))))
 
     async def _snapshot(self, params: dict[str, str], token: str | None) -> Reply:
         camera = self._camera(params, "id")

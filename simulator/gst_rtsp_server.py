@@ -9,20 +9,31 @@ Line protocol (one JSON object per line):
 - stdin: ``{"op": "mount", "path": "/cam/1001/main", "codec": "H264", "width": 640, "height": 360,
   "fps": 15, "label": "Entrance 1 (main)", "pattern": "smpte"}`` → stdout ``{"ok": "/cam/1001/main"}``
   (or ``{"error": "...", "path": ...}``). Mounting an existing path again is a no-op.
+  A playback mount adds ``"shared": false`` and ``"playback": {"start": <unix time>, "zone":
+  "Asia/Shanghai", "rate": 2, "frames": 4500}``.
+- stdin: ``{"op": "unmount", "path": "/play/<id>"}`` → ``{"ok": "/play/<id>"}``: no new client
+  gets the mount (clients playing it keep their media until they leave).
 - stdin closed (the simulator went away) → the server exits.
 
-Each mount is a *shared* media factory: all clients of one camera stream share one encoder.
+A live mount is a *shared* media factory: all clients of one camera stream share one encoder.
 Video: ``videotestsrc`` with the camera's label (CJK-capable font when installed) and a wall clock
 overlaid, 1 s key frames, H.264 (x264enc) or H.265 (x265enc). TCP transport only: a UDP-only SETUP
 is answered ``461 Unsupported Transport`` by the server itself.
+
+A playback mount is not shared: each client gets its own media, from the period's start. Its clock
+shows the *recorded* time of each frame, ``start + n * rate / fps`` for frame ``n`` (set from the
+frame's number by a pad probe, so it does not depend on when the client plays), and its source
+stops after ``frames`` frames: the end of stream, which the server sends as an RTCP BYE.
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 import json
 import os
 import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import gi
 
@@ -71,14 +82,54 @@ def launch_line(spec: dict) -> str:
     pattern = spec.get("pattern", "smpte")
     if pattern not in PATTERNS:
         pattern = "smpte"
+    playback = spec.get("playback")
+    if playback:  # a recording: a fixed number of frames, the recorded time set per frame
+        source = (
+            f"videotestsrc is-live=true pattern={pattern} num-buffers={int(playback['frames'])}"
+        )
+        clock = "textoverlay name=clock text=''"
+    else:
+        source = f"videotestsrc is-live=true pattern={pattern}"
+        clock = 'clockoverlay time-format="%Y-%m-%d %H:%M:%S"'
     return (
-        f"( videotestsrc is-live=true pattern={pattern} "
+        f"( {source} "
         f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
         f'! textoverlay name=label halignment=left valignment=top shaded-background=true font-desc="{LABEL_FONT}" '
-        f'! clockoverlay halignment=right valignment=bottom shaded-background=true font-desc="{CLOCK_FONT}" '
-        'time-format="%Y-%m-%d %H:%M:%S" '
+        f'! {clock} halignment=right valignment=bottom shaded-background=true font-desc="{CLOCK_FONT}" '
         f"! videoconvert ! video/x-raw,format=I420 ! {_encoder(spec.get('codec', 'H264'), fps)} )"
     )
+
+
+class RecordedClock:
+    """The recorded time of each frame of a playback, written into its clock overlay."""
+
+    def __init__(self, playback: dict, fps: int) -> None:
+        self.start = float(playback["start"])
+        self.rate = float(playback.get("rate", 1))
+        self.fps = max(1, int(fps))
+        try:
+            self.zone = ZoneInfo(str(playback.get("zone", "UTC")))
+        except ZoneInfoNotFoundError:  # one clause per type: this runs on the system's Python 3.11
+            self.zone = UTC
+        except ValueError:
+            self.zone = UTC
+
+    def text(self, frame: int) -> str:
+        moment = datetime.fromtimestamp(self.start + frame * self.rate / self.fps, self.zone)
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+    def attach(self, overlay) -> None:
+        """Set the overlay's text before each frame reaches it (frame number: buffer offset)."""
+        count = [0]
+
+        def probe(_pad, info):
+            buffer = info.get_buffer()
+            frame = buffer.offset if buffer.offset != Gst.BUFFER_OFFSET_NONE else count[0]
+            count[0] = frame + 1
+            overlay.set_property("text", self.text(frame))
+            return Gst.PadProbeReturn.OK
+
+        overlay.get_static_pad("video_sink").add_probe(Gst.PadProbeType.BUFFER, probe)
 
 
 class Backend:
@@ -104,20 +155,34 @@ class Backend:
             return {"ok": path}
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch_line(spec))
-        factory.set_shared(True)
+        factory.set_shared(bool(spec.get("shared", True)))
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         label = str(spec.get("label", path))
-        factory.connect("media-configure", self._on_media_configure, label)
+        playback = spec.get("playback")
+        clock = RecordedClock(playback, int(spec.get("fps", 15))) if playback else None
+        factory.connect("media-configure", self._on_media_configure, label, clock)
         self.mounts.add_factory(path, factory)
         self.paths.add(path)
         return {"ok": path}
 
+    def unmount(self, spec: dict) -> dict:
+        path = str(spec["path"])
+        if path in self.paths:
+            self.mounts.remove_factory(path)
+            self.paths.discard(path)
+        return {"ok": path}
+
     @staticmethod
-    def _on_media_configure(_factory, media, label: str) -> None:
+    def _on_media_configure(_factory, media, label: str, clock: RecordedClock | None) -> None:
         element = media.get_element()
-        overlay = element.get_by_name("label") if element is not None else None
+        if element is None:
+            return
+        overlay = element.get_by_name("label")
         if overlay is not None:
             overlay.set_property("text", label)
+        recorded = element.get_by_name("clock")
+        if clock is not None and recorded is not None:
+            clock.attach(recorded)
 
     def _reply(self, obj: dict) -> None:
         sys.stdout.write(json.dumps(obj, ensure_ascii=True) + "\n")
@@ -140,6 +205,8 @@ class Backend:
                 spec = json.loads(line)
                 if spec.get("op") == "mount":
                     self._reply(self.mount(spec))
+                elif spec.get("op") == "unmount":
+                    self._reply(self.unmount(spec))
                 else:
                     self._reply({"error": f"unknown op {spec.get('op')!r}"})
             except Exception as err:  # report every failure to the parent

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+from datetime import datetime
 import json
 import logging
 import os
@@ -48,6 +49,11 @@ def stream_path(device_id: int, sub_stream: bool) -> str:
     return f"/cam/{device_id}/{'sub' if sub_stream else 'main'}"
 
 
+def playback_path(channel_id: str) -> str:
+    """Backend mount of one playback channel (never shared with another channel)."""
+    return f"/play/{channel_id}"
+
+
 def pattern_for(device_id: int) -> str:
     """Return the test pattern of a camera (stable per device id)."""
     return PATTERNS[device_id % len(PATTERNS)]
@@ -56,6 +62,11 @@ def pattern_for(device_id: int) -> str:
 def label_for(camera: Any, sub_stream: bool) -> str:
     """Text burnt into a camera's picture."""
     return f"{camera.name} · {camera.id} · {'sub' if sub_stream else 'main'}"
+
+
+def _zone_name(moment: datetime) -> str:
+    """The IANA name of an aware datetime's zone (``UTC`` when it has none)."""
+    return str(getattr(moment.tzinfo, "key", None) or "UTC")
 
 
 async def terminate(proc: asyncio.subprocess.Process | None, grace: float = 3.0) -> None:
@@ -93,6 +104,11 @@ class GstBackend:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def mounted(self) -> frozenset[str]:
+        """Paths mounted on the backend now (``/cam/...`` live, ``/play/<channel>`` playback)."""
+        return frozenset(self._mounted)
 
     @staticmethod
     def available() -> bool:
@@ -166,33 +182,81 @@ class GstBackend:
 
     async def mount(self, camera: Any, sub_stream: bool) -> str:
         """Make sure the camera stream's mount exists; return its backend RTSP URL."""
-        path = stream_path(camera.id, sub_stream)
+        width, height = SUB_SIZE if sub_stream else MAIN_SIZE
+        return await self._mount(
+            {
+                "op": "mount",
+                "path": stream_path(camera.id, sub_stream),
+                "codec": camera.codec,
+                "width": width,
+                "height": height,
+                "fps": FPS,
+                "label": label_for(camera, sub_stream),
+                "pattern": pattern_for(camera.id),
+            }
+        )
+
+    async def mount_playback(
+        self, channel_id: str, camera: Any, *, start: datetime, end: datetime, rate: int
+    ) -> str:
+        """Make sure a playback channel's mount exists; return its backend RTSP URL.
+
+        Not shared: every client of the mount plays the period from `start`, its picture showing
+        the recorded time (advancing `rate` times faster than real time), and ends after
+        (end - start) / rate with an end of stream (RTCP BYE).
+        """
+        return await self._mount(
+            {
+                "op": "mount",
+                "path": playback_path(channel_id),
+                "codec": camera.codec,
+                "width": MAIN_SIZE[0],
+                "height": MAIN_SIZE[1],
+                "fps": FPS,
+                "label": f"{camera.name} · {camera.id} · playback x{rate}",
+                "pattern": pattern_for(camera.id),
+                "shared": False,
+                "playback": {
+                    "start": start.timestamp(),
+                    "zone": _zone_name(start),
+                    "rate": rate,
+                    "frames": max(1, round((end - start).total_seconds() * FPS / rate)),
+                },
+            }
+        )
+
+    async def _mount(self, spec: dict[str, Any]) -> str:
+        path = str(spec["path"])
         async with self._lock:
             if not self.running:
                 await self._start()
             if path not in self._mounted:
-                width, height = SUB_SIZE if sub_stream else MAIN_SIZE
-                spec = {
-                    "op": "mount",
-                    "path": path,
-                    "codec": camera.codec,
-                    "width": width,
-                    "height": height,
-                    "fps": FPS,
-                    "label": label_for(camera, sub_stream),
-                    "pattern": pattern_for(camera.id),
-                }
-                fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-                self._replies.append(fut)
-                assert self._proc is not None
-                assert self._proc.stdin is not None
-                self._proc.stdin.write(json.dumps(spec).encode() + b"\n")
-                await self._proc.stdin.drain()
-                reply = await asyncio.wait_for(fut, 10)
+                reply = await self._command(spec)
                 if reply.get("ok") != path:
                     raise BackendError(f"mount {path} refused: {reply}")
                 self._mounted.add(path)
         return f"rtsp://{self.host}:{self.port}{path}"
+
+    async def unmount(self, path: str) -> None:
+        """Remove a mount (clients already playing it keep their media until they leave)."""
+        async with self._lock:
+            if path not in self._mounted or not self.running:
+                return
+            self._mounted.discard(path)
+            try:
+                await self._command({"op": "unmount", "path": path})
+            except (BackendError, TimeoutError, ConnectionError) as err:
+                _LOGGER.debug("unmount %s failed: %r", path, err)
+
+    async def _command(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Send one line to the backend and wait for its answer (the lock is held)."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies.append(fut)
+        assert self._proc is not None
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(spec).encode() + b"\n")
+        await self._proc.stdin.drain()
+        return await asyncio.wait_for(fut, 10)
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -209,15 +273,21 @@ class GstBackend:
         self._mounted.clear()
 
 
-class HlsStream:
-    """One ffmpeg writing a camera stream as HLS (1 s segments, 6 in the list) into a temp dir."""
+HlsKey = tuple[int, bool] | str  # (device, sub stream) of a live stream, or a playback channel id
 
-    def __init__(self, key: tuple[int, bool], source_url: str, root: Path) -> None:
+
+class HlsStream:
+    """One ffmpeg writing a stream as HLS into a temp dir.
+
+    Live: 1 s segments, 6 in the list, no end. VOD (a playback): every segment stays listed and
+    the playlist ends with ``#EXT-X-ENDLIST`` when the backend's stream ends.
+    """
+
+    def __init__(self, key: HlsKey, source_url: str, root: Path, *, vod: bool = False) -> None:
         self.key = key
         self.source_url = source_url
-        self.dir = Path(
-            tempfile.mkdtemp(prefix=f"hls-{key[0]}-{'sub' if key[1] else 'main'}-", dir=root)
-        )
+        self.vod = vod
+        self.dir = Path(tempfile.mkdtemp(prefix="hls-", dir=root))
         self.proc: asyncio.subprocess.Process | None = None
         self.holders: set[str] = set()
         self.started_at = time.monotonic()
@@ -228,16 +298,21 @@ class HlsStream:
         return self.dir / "index.m3u8"
 
     async def start(self) -> None:
+        if self.vod:
+            listing = ["-hls_list_size", "0", "-hls_playlist_type", "event"]
+            flags = "independent_segments+temp_file"
+        else:
+            listing = ["-hls_list_size", "6"]
+            flags = "delete_segments+independent_segments+temp_file+omit_endlist"
         self.proc = await asyncio.create_subprocess_exec(
             *_remux_args(self.source_url),
             "-f",
             "hls",
             "-hls_time",
             "1",
-            "-hls_list_size",
-            "6",
+            *listing,
             "-hls_flags",
-            "delete_segments+independent_segments+temp_file+omit_endlist",
+            flags,
             "-hls_segment_filename",
             str(self.dir / "seg_%05d.ts"),
             str(self.playlist),
@@ -281,29 +356,38 @@ class HlsPackager:
     """HLS streams per camera stream, shared by the channels that pull HLS; stopped when unused."""
 
     def __init__(self) -> None:
-        self.streams: dict[tuple[int, bool], HlsStream] = {}
+        self.streams: dict[HlsKey, HlsStream] = {}
         self._root: Path | None = None  # created with the first stream, removed by stop()
         self._tasks: set[asyncio.Task[None]] = set()
         self.started = 0  # ffmpeg HLS processes started (for tests)
 
-    async def acquire(self, key: tuple[int, bool], source_url: str, holder: str) -> HlsStream:
+    async def acquire(
+        self, key: HlsKey, source_url: str, holder: str, *, vod: bool = False
+    ) -> HlsStream:
+        """The stream of `key` held by `holder`, started if needed.
+
+        A live stream whose ffmpeg died is restarted; a VOD stream that ended stays as it is.
+        """
         stream = self.streams.get(key)
-        if stream is None or stream.proc is None or stream.proc.returncode is not None:
+        ended = (
+            stream is not None and stream.proc is not None and stream.proc.returncode is not None
+        )
+        if stream is None or stream.proc is None or (ended and not stream.vod):
             if stream is not None:
                 self._stop_later(stream)
             if self._root is None:
                 self._root = Path(tempfile.mkdtemp(prefix="ovopark-sim-hls-"))
-            stream = HlsStream(key, source_url, self._root)
+            stream = HlsStream(key, source_url, self._root, vod=vod)
             self.streams[key] = stream
             await stream.start()
             self.started += 1
         stream.holders.add(holder)
         return stream
 
-    def get(self, key: tuple[int, bool]) -> HlsStream | None:
+    def get(self, key: HlsKey) -> HlsStream | None:
         return self.streams.get(key)
 
-    def release(self, key: tuple[int, bool], holder: str) -> None:
+    def release(self, key: HlsKey, holder: str) -> None:
         stream = self.streams.get(key)
         if stream is None:
             return
@@ -458,6 +542,7 @@ __all__ = [
     "HlsStream",
     "ffmpeg_available",
     "gst_available",
+    "playback_path",
     "render_jpeg",
     "start_flv",
     "stream_path",

@@ -8,11 +8,15 @@ Listeners (all on ``config.host``, random ports):
 - "RTMP": a port that accepts and closes at once (RTMP is addressed but not served).
 
 Lifecycle (``docs/contracts.md``): a fresh channel not pulled within ``config.pull_window`` closes
-(``no_puller``); an RTSP or FLV channel closes when its last puller leaves (``last_puller_left``);
+(``no_puller``), cutting consumers still negotiating (unless ``config.lenient_pull_window``); an RTSP
+or FLV channel closes when its last puller leaves (``last_puller_left``);
 an HLS session ends after ``config.hls_idle`` without a playlist/segment request (``hls_idle`` when
 it was the last puller); a standing channel lives until ``standing_until`` (``standing_expired`` if
 nobody pulls then); ``kill``/``kill_device`` close now and cut pullers (``killed``); ``stop()``
 closes the rest (``relay_stopped``). Closed channels answer HTTP 404 / RTSP 404.
+
+A playback channel (``open_playback``, ``startPlayRecReq``) follows the same rules; its stream is a
+recorded period on its own backend mount, and it ends (``simulator.playback``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -27,7 +32,7 @@ import uuid
 
 from aiohttp import web
 
-from . import media, tls
+from . import media, playback, tls
 from .rtsp import RtspFront
 
 if TYPE_CHECKING:
@@ -39,6 +44,9 @@ _LOGGER = logging.getLogger(__name__)
 HLS_READY_TIMEOUT = 20.0
 SNAPSHOT_TTL = 30.0
 
+LIVE = "live"
+PLAYBACK = "playback"
+
 NO_PULLER = "no_puller"
 LAST_PULLER_LEFT = "last_puller_left"
 HLS_IDLE = "hls_idle"
@@ -49,13 +57,17 @@ RELAY_STOPPED = "relay_stopped"
 
 @dataclass(eq=False)
 class Channel:
-    """One relay channel (one ``startNewMediaPlay`` answer)."""
+    """One relay channel (one ``startNewMediaPlay`` or ``startPlayRecReq`` answer)."""
 
     id: str
     device_id: int
     sub_stream: bool
     standing_until: float | None
     codec: str = "H264"
+    kind: str = LIVE  # LIVE or PLAYBACK (a recording, never shared with live viewers)
+    period: tuple[datetime, datetime] | None = None  # playback: recorded start, end (aware)
+    rate: int = 1  # playback: recorded seconds per real second
+    ended_at: float | None = None  # playback: when a consumer's stream first reached its end
     opened_at: float = field(default_factory=time.time)
     closed_at: float | None = None
     close_reason: str | None = None
@@ -81,6 +93,16 @@ class Channel:
     @property
     def standing(self) -> bool:
         return self.standing_until is not None
+
+    @property
+    def window_over(self) -> bool:
+        """Whether the pull window (a standing channel: its time) has run out."""
+        return self._window_over
+
+    @property
+    def hls_key(self) -> tuple[int, bool] | str:
+        """The HLS packager a channel reads: one per live camera stream, one per playback."""
+        return self.id if self.kind == PLAYBACK else (self.device_id, self.sub_stream)
 
 
 class _FlvPuller:
@@ -212,7 +234,33 @@ class Relay:
         if channel.standing_until is not None:
             delay = max(window, channel.standing_until - self._now())
         channel._timer = self._loop.call_later(delay, self._on_window, channel)
-        self._spawn(self._prewarm(camera, channel.sub_stream))
+        self._spawn(self._prewarm(channel))
+        return channel
+
+    def open_playback(
+        self, camera: SimCamera, *, start: datetime, end: datetime, rate: int = 1
+    ) -> Channel:
+        """Open a new channel playing `start`..`end` (aware) at `rate`; live rules apply to it.
+
+        Its backend mount is its own (``/play/<channel id>``); every consumer connection plays the
+        period from its start, and the stream ends after (end - start) / rate.
+        """
+        channel = Channel(
+            id=uuid.uuid4().hex,
+            device_id=camera.id,
+            sub_stream=False,
+            standing_until=None,
+            codec=str(camera.codec).upper(),
+            kind=PLAYBACK,
+            period=(start, end),
+            rate=int(rate),
+            camera=camera,
+        )
+        self.channels[channel.id] = channel
+        self.history.append(channel)
+        window = float(getattr(self.config, "pull_window", 10.0))
+        channel._timer = self._loop.call_later(window, self._on_window, channel)
+        self._spawn(self._prewarm(channel))
         return channel
 
     def addresses(self, channel: Channel) -> dict[str, str]:
@@ -257,6 +305,10 @@ class Relay:
     def channels_of(self, device_id: int) -> list[Channel]:
         return [c for c in self.channels.values() if c.device_id == device_id]
 
+    def playbacks(self) -> list[Channel]:
+        """Every playback channel, open or closed, in opening order."""
+        return [c for c in self.history if c.kind == PLAYBACK]
+
     # ------------------------------------------------------------------ rules
 
     def _cancel_timers(self, channel: Channel) -> None:
@@ -276,20 +328,26 @@ class Relay:
         if channel._hls_active:
             channel._hls_active = False
             channel.pullers = max(0, channel.pullers - 1)
-        self.hls.release((channel.device_id, channel.sub_stream), channel.id)
+        self.hls.release(channel.hls_key, channel.id)
         for conn in list(channel._conns):
             conn.abort()
+        if channel.kind == PLAYBACK:
+            self._spawn(self.backend.unmount(media.playback_path(channel.id)))
         _LOGGER.debug("channel %s of device %s closed: %s", channel.id, channel.device_id, reason)
 
     def _on_window(self, channel: Channel) -> None:
         """Handle the end of the pull window (or of a standing channel's time).
 
-        A consumer that is connected but still negotiating (RTSP before its PLAY answer, FLV before the
-        first byte) holds the channel: it is closed when that consumer leaves without pulling.
+        Strict (the platform's rule): nobody pulling now closes the channel, cutting consumers still
+        negotiating (RTSP before its PLAY answer, FLV before its response starts). With
+        ``config.lenient_pull_window`` such a consumer holds the channel: it is closed when that
+        consumer leaves without pulling.
         """
         channel._timer = None
         channel._window_over = True
-        if channel.closed_at is not None or channel.pullers > 0 or channel._conns:
+        if channel.closed_at is not None or channel.pullers > 0:
+            return
+        if channel._conns and getattr(self.config, "lenient_pull_window", False):
             return
         if channel.standing:
             self._close(channel, STANDING_EXPIRED)
@@ -337,12 +395,26 @@ class Relay:
         self._close(channel, HLS_IDLE if protocol == "hls" else LAST_PULLER_LEFT)
 
     async def backend_url(self, channel: Channel) -> str:
-        """Return the backend RTSP URL of a channel's camera stream (mount created on demand)."""
+        """Return the backend RTSP URL of a channel's stream (mount created on demand)."""
+        if channel.kind == PLAYBACK:
+            assert channel.period is not None
+            start, end = channel.period
+            url = await self.backend.mount_playback(
+                channel.id, channel.camera, start=start, end=end, rate=channel.rate
+            )
+            if channel.closed_at is not None:  # closed while mounting: its unmount may have run
+                await self.backend.unmount(media.playback_path(channel.id))
+            return url
         return await self.backend.mount(channel.camera, channel.sub_stream)
 
-    async def _prewarm(self, camera: SimCamera, sub_stream: bool) -> None:
+    def playback_ended(self, channel: Channel) -> None:
+        """A consumer's playback of `channel` reached its end (the backend said BYE)."""
+        if channel.ended_at is None:
+            channel.ended_at = time.time()
+
+    async def _prewarm(self, channel: Channel) -> None:
         try:
-            await self.backend.mount(camera, sub_stream)
+            await self.backend_url(channel)
         except Exception as err:  # reported again when a consumer connects
             _LOGGER.debug("media backend prewarm failed: %r", err)
 
@@ -368,7 +440,7 @@ class Relay:
             channel._hls_timer = self._loop.call_later(self._hls_idle(), self._on_hls_idle, channel)
             return
         channel._hls_active = False
-        self.hls.release((channel.device_id, channel.sub_stream), channel.id)
+        self.hls.release(channel.hls_key, channel.id)
         self.puller_left(channel, "hls")
 
     def _http_channel(self, request: web.Request) -> Channel:
@@ -382,11 +454,11 @@ class Relay:
         self._hls_touch(channel)
         channel._hls_inflight += 1
         try:
-            key = (channel.device_id, channel.sub_stream)
+            key = channel.hls_key
             url = await self.backend_url(channel)
             if channel.closed_at is not None:
                 raise web.HTTPNotFound(text="channel closed\n")
-            stream = await self.hls.acquire(key, url, channel.id)
+            stream = await self.hls.acquire(key, url, channel.id, vod=channel.kind == PLAYBACK)
             if channel.closed_at is not None:  # closed while the packager started
                 self.hls.release(key, channel.id)
                 raise web.HTTPNotFound(text="channel closed\n")
@@ -401,6 +473,8 @@ class Relay:
             channel._hls_inflight -= 1
         if channel.closed_at is None:
             self._hls_touch(channel)
+        if channel.period is not None:
+            text = playback.playlist_with_dates(text, channel.period[0], channel.rate)
         return web.Response(
             body=text.encode(),
             content_type="application/vnd.apple.mpegurl",
@@ -410,7 +484,7 @@ class Relay:
     async def _hls_segment(self, request: web.Request) -> web.StreamResponse:
         channel = self._http_channel(request)
         self._hls_touch(channel)
-        stream = self.hls.get((channel.device_id, channel.sub_stream))
+        stream = self.hls.get(channel.hls_key)
         path = stream.segment(request.match_info["segment"]) if stream is not None else None
         if path is None:
             raise web.HTTPNotFound(text="no such segment\n")

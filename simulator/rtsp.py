@@ -14,6 +14,10 @@ that is not open is answered ``404 Not Found``. Otherwise the session connects t
 The connection counts as a *puller* from the backend's ``200`` answer to its ``PLAY`` until it closes
 (either side, a ``TEARDOWN`` included); the relay closes the channel when its last puller leaves.
 A UDP-only ``SETUP`` is answered ``461 Unsupported Transport`` (by the backend, which offers TCP only).
+
+A playback channel (``/play/<channel>`` on the backend): the DESCRIBE answer's SDP carries the
+period as ``a=range:clock=<start>Z-<end>Z``; when the backend's stream ends (its RTCP BYE passes
+through) the consumer has ``PLAYBACK_END_GRACE`` seconds to leave, then its connection is closed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from . import playback
+
 if TYPE_CHECKING:
     from .relay import Channel, Relay
 
@@ -31,6 +37,7 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_HEADER = 64 * 1024
 MAX_BODY = 1024 * 1024
+PLAYBACK_END_GRACE = 1.0  # seconds a consumer has to leave after a playback's end of stream
 STATUS_TEXT = {
     200: "OK",
     400: "Bad Request",
@@ -164,6 +171,7 @@ class RtspSession:
         self.puller = False
         self.closed = False
         self._up_task: asyncio.Task[None] | None = None
+        self._end_timer: asyncio.TimerHandle | None = None
 
     # --- the relay calls these -------------------------------------------------------------
     def abort(self) -> None:
@@ -173,6 +181,25 @@ class RtspSession:
             if w is not None:
                 with contextlib.suppress(Exception):
                     w.transport.abort()
+
+    def end_of_stream(self) -> None:
+        """Close both connections after a playback ended (what was written is still delivered)."""
+        self._end_timer = None
+        self.closed = True
+        for w in (self.writer, self.up_writer):
+            if w is not None:
+                with contextlib.suppress(Exception):
+                    w.transport.close()
+
+    def _on_backend_frame(self, frame: bytes) -> None:
+        """Watch a playback's RTCP for the backend's BYE (its end of stream)."""
+        channel = self.channel
+        if channel is None or channel.period is None or self._end_timer is not None:
+            return
+        if playback.is_rtcp_bye(frame):
+            self.relay.playback_ended(channel)
+            loop = asyncio.get_running_loop()
+            self._end_timer = loop.call_later(PLAYBACK_END_GRACE, self.end_of_stream)
 
     # --- main loop -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -292,14 +319,13 @@ class RtspSession:
                 if isinstance(item, bytes):
                     self.writer.write(item)
                     await self.writer.drain()
+                    self._on_backend_frame(item)
                     continue
                 if item.is_response:
                     method = self.pending.pop(item.header("CSeq") or "", "")
                     item.headers = self._rewrite_headers(item.headers, to_backend=False)
                     if item.body:
-                        item.body = self._rewrite(
-                            item.body.decode("utf-8", "replace"), to_backend=False
-                        ).encode()
+                        item.body = self._answer_body(method, item)
                     self.writer.write(item.encode())
                     await self.writer.drain()
                     if (
@@ -325,8 +351,19 @@ class RtspSession:
             with contextlib.suppress(Exception):
                 self.writer.transport.abort()
 
+    def _answer_body(self, method: str, answer: RtspMessage) -> bytes:
+        """An answer's body, addresses rewritten; a playback's SDP gets its absolute range."""
+        body = self._rewrite(answer.body.decode("utf-8", "replace"), to_backend=False)
+        channel = self.channel
+        if method == "DESCRIBE" and answer.status == 200 and channel and channel.period:
+            body = playback.sdp_with_clock_range(body, *channel.period)
+        return body.encode()
+
     async def _finish(self) -> None:
         self.closed = True
+        if self._end_timer is not None:
+            self._end_timer.cancel()
+            self._end_timer = None
         for w in (self.up_writer, self.writer):
             if w is not None:
                 with contextlib.suppress(Exception):

@@ -13,6 +13,7 @@ from custom_components.ovopark.api import (
     OvoparkDeviceNotFound,
     OvoparkError,
     OvoparkMethodError,
+    OvoparkNoRecordingError,
     OvoparkPermissionError,
     OvoparkRateLimitError,
     OvoparkRequestError,
@@ -47,6 +48,7 @@ EXPECTED: dict[int, type[OvoparkError]] = {
     103092: OvoparkDeviceNotFound,
     103094: OvoparkAuthError,
     103095: OvoparkAuthError,
+    103120: OvoparkNoRecordingError,
     9990001: OvoparkAuthError,
 }
 
@@ -101,6 +103,7 @@ def test_tree() -> None:
         OvoparkDeviceNotFound,
         OvoparkPermissionError,
         OvoparkRequestError,
+        OvoparkNoRecordingError,
     ):
         assert issubclass(cls, OvoparkApiError)
         assert not issubclass(cls, OvoparkConnectionError)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time as dtime
 import json
 import time
 from typing import Any
@@ -365,13 +365,137 @@ async def test_media_play_and_record(simulator: Simulator, http: aiohttp.ClientS
         assert {"rtsp", "hls", "flv", "vencodingname"} <= set(body["data"])
     assert main["data"]["rtsp"] != sub["data"]["rtsp"]
     history = simulator.relay.history
-    assert [(c.device_id, c.sub_stream) for c in history] == [
-        (1001, False),
-        (1002, True),
-        (1003, False),
-        (1001, False),
+    assert [(c.device_id, c.sub_stream, c.kind) for c in history] == [
+        (1001, False, "live"),
+        (1002, True, "live"),
+        (1003, False, "live"),
+        (1001, False, "playback"),
     ]
     assert history[2].standing_until is not None
+    assert rec["data"]["rtsp"] not in {main["data"]["rtsp"], standing["data"]["rtsp"]}
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert history[3].period == (
+        datetime(2024, 1, 1, 0, 0, tzinfo=shanghai),
+        datetime(2024, 1, 1, 0, 10, tzinfo=shanghai),
+    )
+    assert (history[3].rate, history[0].kind, history[0].period) == (1, "live", None)
+
+
+NO_REC = 103120
+PLAYS = (0, "SUCCESS", ["playback"])
+GAP = (NO_REC, "NO_RECORDING", [])
+
+
+def refused(result: str) -> tuple[int, str, list[str]]:
+    return (-500, result, [])
+
+
+@pytest.mark.parametrize(
+    ("biz", "expected"),
+    [
+        ({"startTime": "2024-01-01 12:00", "endTime": "2024-01-01 12:10:00"}, refused("HH:mm:ss")),
+        ({"startTime": "2024/01/01 12:00:00"}, refused("yyyy-MM-dd")),
+        ({"startTime": "2024-02-30 12:00:00", "endTime": "2024-02-30 12:10:00"}, refused("valid")),
+        ({"startTime": ""}, refused("yyyy-MM-dd")),
+        ({"startTime": "2024-01-01 12:10:00"}, refused("after")),
+        ({"startTime": "2024-01-01 12:10:01"}, refused("after")),
+        ({"endTime": "2024-01-02 12:05:00"}, refused("midnight")),
+        ({"playRate": 3}, refused("playRate")),
+        ({"playRate": 16}, refused("playRate")),
+        ({"playRate": "x"}, refused("playRate")),
+        ({"id": 99999}, (103092, "device does not exist", [])),
+        ({"playRate": 8}, (0, "success", ["playback"])),
+        ({"playRate": ""}, (0, "success", ["playback"])),  # absent: 1
+    ],
+)
+async def test_playback_params_checked(
+    simulator: Simulator,
+    http: aiohttp.ClientSession,
+    biz: dict[str, Any],
+    expected: tuple[int, str, list[str]],
+) -> None:
+    params = {"id": 1001, "startTime": "2024-01-01 12:00:00", "endTime": "2024-01-01 12:10:00"}
+    body = await call(http, simulator, REC, params | biz)
+    code, result, kinds = expected
+    assert body["stat"]["code"] == code
+    assert result in body["result"]
+    assert [c.kind for c in simulator.relay.history] == kinds
+
+
+@pytest.mark.parametrize(
+    ("device", "start", "end", "expected"),
+    [
+        (1002, "01:00:00", "01:10:00", GAP),  # the default account's nightly gap
+        (1002, "01:00:00", "03:00:00", GAP),  # all of it
+        (1002, "02:50:00", "03:00:00", GAP),
+        (1002, "00:50:00", "01:10:00", PLAYS),  # partly recorded: it plays
+        (1002, "02:59:59", "03:00:01", PLAYS),
+        (1001, "01:00:00", "01:10:00", PLAYS),  # another camera recorded then
+        (1003, "23:30:00", "23:40:00", GAP),  # a configured window across midnight
+        (1003, "00:10:00", "00:20:00", GAP),
+        (1003, "00:30:00", "00:40:00", PLAYS),
+        (1003, "12:00:00", "12:20:00", GAP),  # a second window of the same camera
+    ],
+)
+async def test_periods_without_recording(
+    simulator: Simulator,
+    http: aiohttp.ClientSession,
+    device: int,
+    start: str,
+    end: str,
+    expected: tuple[int, str, list[str]],
+) -> None:
+    simulator.config.no_recording[1003] = [(dtime(23, 0), dtime(0, 30)), (dtime(12), dtime(13))]
+    body = await call(
+        http,
+        simulator,
+        REC,
+        {"id": device, "startTime": f"2024-01-01 {start}", "endTime": f"2024-01-01 {end}"},
+    )
+    kinds = [c.kind for c in simulator.relay.history]
+    assert (body["stat"]["code"], body["stat"]["codename"], kinds) == expected
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+async def test_playback_times_read_in_the_platform_zone(
+    simulator: Simulator, http: aiohttp.ClientSession, zone: str
+) -> None:
+    simulator.config.timestamp_zone = zone
+    ok = await call(
+        http,
+        simulator,
+        REC,
+        {"id": 1002, "startTime": "2024-01-01 00:10:00", "endTime": "2024-01-01 00:20:00"},
+        timestamp=stamp(zone=zone),
+    )
+    gap = await call(
+        http,
+        simulator,
+        REC,
+        {"id": 1002, "startTime": "2024-01-01 01:10:00", "endTime": "2024-01-01 01:20:00"},
+        timestamp=stamp(zone=zone),
+    )
+    assert (ok["stat"]["code"], gap["stat"]["code"]) == (0, NO_REC)
+    (channel,) = simulator.relay.history
+    assert channel.period is not None
+    assert channel.period[0] == datetime(2024, 1, 1, 0, 10, tzinfo=ZoneInfo(zone))  # the instant
+    assert channel.period[0].tzinfo == ZoneInfo(zone)
+
+
+@pytest.mark.parametrize(("offset", "expected"), [(-3600.0, PLAYS), (60.0, GAP), (86400.0, GAP)])
+async def test_nothing_is_recorded_after_now(
+    simulator: Simulator,
+    http: aiohttp.ClientSession,
+    offset: float,
+    expected: tuple[int, str, list[str]],
+) -> None:
+    zone = ZoneInfo(simulator.config.timestamp_zone)
+    # whole minutes: the start is after now for a positive offset, and the period stays in one day
+    begin = datetime.fromtimestamp(time.time() + offset, zone).replace(second=0, microsecond=0)
+    period = {"startTime": f"{begin:%Y-%m-%d %H:%M:%S}", "endTime": f"{begin:%Y-%m-%d %H:%M}:30"}
+    body = await call(http, simulator, REC, {"id": 1001} | period)
+    kinds = [c.kind for c in simulator.relay.history]
+    assert (body["stat"]["code"], body["stat"]["codename"], kinds) == expected
 
 
 async def test_device_errors(simulator: Simulator, http: aiohttp.ClientSession) -> None:

@@ -27,6 +27,8 @@ from simulator.relay import Channel, Relay
 from simulator.rtsp import RtspMessage, channel_id_of, read_message
 from simulator.tls import client_context_trusting
 
+from ..rtsp_client import RtspClient
+
 av = pytest.importorskip("av")
 
 pytestmark = [
@@ -281,6 +283,59 @@ async def test_rtsp_answers_name_the_relay_and_udp_is_refused(
     status, _, _ = await rtsp_request(url.rsplit("/", 1)[0] + "/not-a-channel")
     assert status == 404
     # connections that never played are no pull: the window still closes the channel
+    assert await closed(channel) == "no_puller"
+    assert channel.pulls == 0
+
+
+async def negotiate(client: RtspClient) -> None:
+    """DESCRIBE and SETUP (interleaved TCP), stopping short of PLAY."""
+    describe = await client.request("DESCRIBE", headers={"Accept": "application/sdp"})
+    assert describe.status == 200
+    base = describe.header("content-base") or client.url
+    (control,) = client.control_urls(describe.body, base)
+    setup = await client.request(
+        "SETUP", control, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"}
+    )
+    assert setup.status == 200
+
+
+async def test_window_cuts_a_consumer_still_negotiating(relay: Relay, sim_data: SimData) -> None:
+    """The platform's rule (the default): not playing when the window ends is not pulling."""
+    assert relay.config.lenient_pull_window is False
+    channel = relay.open_channel(sim_data.cameras[CAMERA])
+    async with RtspClient(relay.addresses(channel)["rtsp"]) as client:
+        await negotiate(client)
+        assert await closed(channel) == "no_puller"
+        assert await client.read_until_closed()  # its connection was cut
+    assert channel.pulls == 0
+
+
+@pytest.mark.parametrize("sim_config", [SimConfig(pull_window=2.0, lenient_pull_window=True)])
+async def test_lenient_window_lets_a_negotiating_consumer_play(
+    relay: Relay, sim_data: SimData
+) -> None:
+    channel = relay.open_channel(sim_data.cameras[CAMERA])
+    async with RtspClient(relay.addresses(channel)["rtsp"]) as client:
+        await negotiate(client)
+        await wait_for(lambda: channel.window_over, what="the end of the pull window")
+        assert channel.closed_at is None  # held by the consumer still negotiating
+        play = await client.request("PLAY", headers={"Range": "npt=0.000-"})
+        assert play.status == 200
+        assert len(await client.read_frames(10)) == 10
+        assert channel.pullers == 1
+    assert await closed(channel) == "last_puller_left"
+    assert channel.pulls == 1
+
+
+@pytest.mark.parametrize("sim_config", [SimConfig(pull_window=2.0, lenient_pull_window=True)])
+async def test_lenient_window_closes_when_the_negotiator_leaves(
+    relay: Relay, sim_data: SimData
+) -> None:
+    channel = relay.open_channel(sim_data.cameras[CAMERA])
+    async with RtspClient(relay.addresses(channel)["rtsp"]) as client:
+        await negotiate(client)
+        await wait_for(lambda: channel.window_over, what="the end of the pull window")
+        assert channel.closed_at is None
     assert await closed(channel) == "no_puller"
     assert channel.pulls == 0
 

@@ -1,6 +1,6 @@
 """Client of the Ovopark (万店掌 / Opretail) open platform; no Home Assistant imports."""
 
-from .client import METHOD_MEDIA_PLAY, OvoparkClient
+from .client import METHOD_MEDIA_PLAY, METHOD_PLAYBACK, OvoparkClient
 from .errors import (
     CODE_NAMES,
     OvoparkApiError,
@@ -11,6 +11,7 @@ from .errors import (
     OvoparkDeviceNotFound,
     OvoparkError,
     OvoparkMethodError,
+    OvoparkNoRecordingError,
     OvoparkPermissionError,
     OvoparkRateLimitError,
     OvoparkRequestError,
@@ -20,11 +21,14 @@ from .errors import (
     error_for_code,
 )
 from .models import Camera, MediaUrls, OvoparkAccount, PtzCommand, Store
+from .playback import PLAY_RATES
 from .signing import sign
 
 __all__ = [
     "CODE_NAMES",
     "METHOD_MEDIA_PLAY",
+    "METHOD_PLAYBACK",
+    "PLAY_RATES",
     "Camera",
     "MediaUrls",
     "OvoparkAccount",
@@ -37,6 +41,7 @@ __all__ = [
     "OvoparkDeviceNotFound",
     "OvoparkError",
     "OvoparkMethodError",
+    "OvoparkNoRecordingError",
     "OvoparkPermissionError",
     "OvoparkRateLimitError",
     "OvoparkRequestError",

@@ -22,8 +22,6 @@ from .errors import (
     OvoparkConnectionError,
     OvoparkError,
     OvoparkResponseError,
-    OvoparkServerError,
-    OvoparkTimeoutError,
     error_for_code,
 )
 from .models import (
@@ -38,7 +36,9 @@ from .models import (
     parse_login,
     parse_snapshot,
 )
+from .playback import playback_params
 from .signing import SIGN_METHODS, format_value, sign
+from .transport import CallStats, http_exchange
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ METHOD_DEVICES: Final = "open.shopweb.device.getVideoDeviceList"
 METHOD_MEDIA_PLAY: Final = "open.shopweb.device.startNewMediaPlay"
 METHOD_SNAPSHOT: Final = "open.shopweb.device.snapshot"
 METHOD_PTZ: Final = "open.shopweb.device.ptzCtrlAll"
+METHOD_PLAYBACK: Final = "open.shopweb.device.startPlayRecReq"
 
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 HEADER_AUTHENTICATOR: Final = "authenticator"
@@ -94,7 +95,7 @@ class OvoparkClient:
         self.enterprise_id: int | None = None
         self._token: str | None = None
         self._login_lock = asyncio.Lock()
-        self._stats: dict[str, dict[str, Any]] = {}
+        self._stats = CallStats(_LOGGER)
 
     def __repr__(self) -> str:
         """Describe the client without its secrets."""
@@ -189,11 +190,11 @@ class OvoparkClient:
             envelope = Envelope.from_body(raw)
         except OvoparkError as err:
             err.method = method
-            self._record(method, names, type(err).__name__, started)
+            self._stats.record(method, names, type(err).__name__, started)
             raise
         if envelope.systime_ms is not None:
             self.clock_offset = envelope.systime_ms / 1000 - time.time()
-        self._record(method, names, envelope.code, started)
+        self._stats.record(method, names, envelope.code, started)
         return envelope
 
     async def _http(
@@ -205,40 +206,20 @@ class OvoparkClient:
         headers: Mapping[str, str] | None = None,
         what: str = "",
     ) -> bytes:
-        """One HTTP exchange (POST with data, else GET): the body of a 200, or a typed error."""
-        label = f"{method}: {what}" if what else method
-        try:
-            send = self._session.get if data is None else self._session.post
-            async with asyncio.timeout(self.request_timeout):
-                async with send(url, data=data, headers=headers) as response:
-                    status = response.status
-                    raw = await response.read()
-        except TimeoutError as err:
-            raise OvoparkTimeoutError(
-                f"{label} no answer within {self.request_timeout:g} s", method=method
-            ) from err
-        except (aiohttp.ClientError, OSError, ValueError) as err:
-            raise OvoparkConnectionError(
-                f"{label} connection failed ({type(err).__name__})", method=method
-            ) from err
-        if status >= 500:
-            raise OvoparkServerError(f"{label} HTTP {status}", method=method)
-        if status != 200:
-            raise OvoparkResponseError(f"{label} HTTP {status}", method=method)
-        return raw
-
-    def _record(self, method: str, names: list[str], outcome: object, started: float) -> None:
-        """Count the call and its outcome for diagnostics, and log it."""
-        entry = self._stats.setdefault(method, {"calls": 0, "errors": 0, "last_outcome": None})
-        entry["calls"] += 1
-        if outcome != 0:
-            entry["errors"] += 1
-        entry["last_outcome"] = outcome
-        _log_call(method, names, outcome, started)
+        """One HTTP exchange under the request timeout (see `transport.http_exchange`)."""
+        return await http_exchange(
+            self._session,
+            method,
+            url,
+            limit=self.request_timeout,
+            data=data,
+            headers=headers,
+            what=what,
+        )
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per-method call counters and the last outcome (return code or transport failure)."""
-        return {method: dict(entry) for method, entry in self._stats.items()}
+        return self._stats.snapshot()
 
     async def _ensure_login(self, stale_token: str | None) -> None:
         """Log in unless another task already replaced the stale token."""
@@ -325,12 +306,26 @@ class OvoparkClient:
         if standing_until is not None:
             params["permanent"] = True
             params["timeout"] = int(standing_until)
-        data = await self._request(METHOD_MEDIA_PLAY, "v1", params, idempotent=False)
-        urls = self._parse(METHOD_MEDIA_PLAY, MediaUrls.from_api, data)
+        return await self._open_channel(METHOD_MEDIA_PLAY, params)
+
+    async def start_playback(
+        self, device_id: int, start: datetime, end: datetime, *, rate: int = 1
+    ) -> MediaUrls:
+        """Open a relay channel playing the recording of `start`..`end` (aware) at `rate`.
+
+        The times are sent in the client's `timestamp_zone`; the period must lie within one day
+        there, and `rate` be 1, 2, 4 or 8 (ValueError before any call). Never retried: a retry
+        could open a second channel. A period without recording raises `OvoparkNoRecordingError`.
+        """
+        params = playback_params(device_id, start, end, rate, self.timestamp_zone)
+        return await self._open_channel(METHOD_PLAYBACK, params)
+
+    async def _open_channel(self, method: str, params: Mapping[str, object]) -> MediaUrls:
+        """Call a channel-opening method once and parse its addresses (at least one)."""
+        data = await self._request(method, "v1", params, idempotent=False)
+        urls = self._parse(method, MediaUrls.from_api, data)
         if not urls.any:
-            raise OvoparkResponseError(
-                f"{METHOD_MEDIA_PLAY}: no stream address", method=METHOD_MEDIA_PLAY
-            )
+            raise OvoparkResponseError(f"{method}: no stream address", method=method)
         return urls
 
     async def snapshot(self, device_id: int) -> str:
@@ -363,11 +358,6 @@ class OvoparkClient:
             {"id": device_id, "commandValue": int(command), "param1": param1, "param2": speed},
             idempotent=False,
         )
-
-
-def _log_call(method: str, names: list[str], outcome: object, started: float) -> None:
-    """Log one call: method, business parameter names, outcome and duration only."""
-    _LOGGER.debug("%s %s -> %s in %.3f s", method, names, outcome, time.monotonic() - started)
 
 
 async def _gather_first_error[T](calls: list[Coroutine[Any, Any, T]]) -> list[T]:

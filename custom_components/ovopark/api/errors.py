@@ -30,6 +30,9 @@ CODE_NAMES: Final[dict[int, str]] = {
     103092: "NO_DEVICE",
     103094: "USERNAME_ERROE",
     103095: "PASSWORD_ERROE",
+    # Our own assumption: no public source names the code of a period without recording; the
+    # simulator answers it (docs/contracts.md).
+    103120: "NO_RECORDING",
     9990001: "TOKEN_NOT_EXIST",
 }
 
@@ -41,6 +44,7 @@ CLOCK_CODE: Final = 16
 RATE_LIMIT_CODE: Final = -100
 PERMISSION_CODE: Final = 103064
 NO_DEVICE_CODE: Final = 103092
+NO_RECORDING_CODE: Final = 103120
 TOKEN_CODE: Final = 9990001
 
 DEFAULT_RETRY_AFTER: Final = 60.0
@@ -119,6 +123,10 @@ class OvoparkPermissionError(OvoparkApiError):
     """The account has no permission for this device or method."""
 
 
+class OvoparkNoRecordingError(OvoparkApiError):
+    """The camera has no recording for the requested playback period."""
+
+
 class OvoparkCameraOfflineError(OvoparkError):
     """The camera is listed offline: a caller refuses streams, stills and moves without a call."""
 
@@ -140,6 +148,7 @@ def _error_class(code: int) -> tuple[type[OvoparkError], str]:
         CLOCK_CODE: (OvoparkClockError, "timestamp rejected after clock resync"),
         NO_DEVICE_CODE: (OvoparkDeviceNotFound, "no such device"),
         PERMISSION_CODE: (OvoparkPermissionError, "permission denied"),
+        NO_RECORDING_CODE: (OvoparkNoRecordingError, "no recording for this period"),
     }.get(code, (OvoparkApiError, "platform answered"))
 
 
