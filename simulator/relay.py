@@ -33,7 +33,7 @@ import uuid
 from aiohttp import web
 
 from . import media, playback, tls
-from .rtsp import RtspFront
+from .rtsp import PlayGate, RtspFront
 
 if TYPE_CHECKING:
     from .config import SimConfig
@@ -143,6 +143,7 @@ class Relay:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._jpeg_cache: dict[int, tuple[float, bytes]] = {}
         self._jpeg_lock = asyncio.Lock()
+        self._play_gates: dict[str, PlayGate] = {}
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -297,6 +298,10 @@ class Relay:
         return len(victims)
 
     # ------------------------------------------------------------------ inspection helpers
+
+    def play_gate(self, backend_url: str) -> PlayGate:
+        """The PLAY gate of one backend media (see `simulator.rtsp.PlayGate`)."""
+        return self._play_gates.setdefault(backend_url, PlayGate())
 
     def get(self, channel_id: str) -> Channel | None:
         """Return a channel by id, open or closed."""

@@ -153,6 +153,29 @@ def channel_id_of(url: str) -> tuple[str, str] | None:
     return segments[2], rest + (f"?{parts.query}" if parts.query else "")
 
 
+PLAY_SETTLE = 5.0  # longest wait for a media's first frame before another PLAY is let through
+
+
+class PlayGate:
+    """Lets one PLAY at a time reach a backend media until its video flows.
+
+    GStreamer's RTSP server (1.22) aborts (`gst_rtsp_media_get_rates: assertion failed`) when a
+    client's PLAY finds a shared media whose stream has clients but no segment yet, which is what
+    two PLAYs arriving together on a freshly prepared media do. Once a frame has come out, PLAYs
+    pass freely; when the media's last session goes, the next one starts over.
+    """
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.flowing = asyncio.Event()
+        self.sessions = 0
+
+    def leave(self) -> None:
+        self.sessions -= 1
+        if self.sessions <= 0:
+            self.flowing.clear()
+
+
 class RtspSession:
     """One consumer connection on the relay's RTSP port."""
 
@@ -172,6 +195,8 @@ class RtspSession:
         self.closed = False
         self._up_task: asyncio.Task[None] | None = None
         self._end_timer: asyncio.TimerHandle | None = None
+        self.gate: PlayGate | None = None
+        self._first_frame = asyncio.Event()
 
     # --- the relay calls these -------------------------------------------------------------
     def abort(self) -> None:
@@ -272,10 +297,25 @@ class RtspSession:
         )
         if cseq := req.header("CSeq"):
             self.pending[cseq] = req.method
-        assert self.up_writer is not None
-        self.up_writer.write(out.encode())
-        await self.up_writer.drain()
+        await self._send_up(out, play=req.method == "PLAY")
         return True
+
+    async def _send_up(self, message: RtspMessage, *, play: bool = False) -> None:
+        """Forward to the backend; a PLAY waits at the media's gate until its video flows."""
+        gate = self.gate
+        if not play or gate is None or gate.flowing.is_set():
+            await self._write_up(message)
+            return
+        async with gate.lock:
+            await self._write_up(message)
+            if not gate.flowing.is_set():  # the first PLAY: hold the others until a frame comes
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._first_frame.wait(), PLAY_SETTLE)
+
+    async def _write_up(self, message: RtspMessage) -> None:
+        assert self.up_writer is not None
+        self.up_writer.write(message.encode())
+        await self.up_writer.drain()
 
     async def _connect(self, channel: Channel, url: str) -> bool:
         self.channel = channel
@@ -294,6 +334,8 @@ class RtspSession:
         consumer = urlsplit(url)
         self.relay_base = f"{consumer.scheme}://{consumer.netloc}/rtsp/{channel.id}"
         self.backend_base = backend_url
+        self.gate = self.relay.play_gate(backend_url)
+        self.gate.sessions += 1
         self._up_task = asyncio.get_running_loop().create_task(self._upstream_loop())
         return True
 
@@ -320,6 +362,9 @@ class RtspSession:
                     self.writer.write(item)
                     await self.writer.drain()
                     self._on_backend_frame(item)
+                    if self.gate is not None and not self._first_frame.is_set():
+                        self._first_frame.set()
+                        self.gate.flowing.set()
                     continue
                 if item.is_response:
                     method = self.pending.pop(item.header("CSeq") or "", "")
@@ -377,6 +422,9 @@ class RtspSession:
             if w is not None:
                 with contextlib.suppress(Exception):
                     w.transport.abort()
+        if self.gate is not None:
+            self.gate.leave()
+            self.gate = None
         if self.channel is not None:
             if self.puller:
                 self.puller = False

@@ -356,6 +356,26 @@ async def test_describe_right_after_the_last_viewer_left_is_answered(
     assert statuses == [200] * 30
 
 
+async def test_consumers_playing_one_channel_together_keep_the_backend_alive(
+    relay: Relay, sim_data: SimData
+) -> None:
+    """GStreamer's RTSP server aborted (assertion in gst_rtsp_media_get_rates) about one time in
+    fifteen when PLAYs of several consumers reached a freshly prepared shared media together."""
+    camera = sim_data.cameras[CAMERA]
+    for _ in range(30):
+        channel = relay.open_channel(camera)
+        url = relay.addresses(channel)["rtsp"]
+        viewers = [RtspClient(url, timeout=10) for _ in range(3)]
+        for viewer in viewers:
+            await viewer.connect()
+        await asyncio.gather(*(viewer.play() for viewer in viewers))
+        frames = await asyncio.gather(*(viewer.read_frames(2) for viewer in viewers))
+        assert [len(got) for got in frames] == [2, 2, 2]
+        for viewer in viewers:
+            await viewer.close()
+        assert await closed(channel) == "last_puller_left"
+
+
 async def test_two_consumers_share_a_channel(relay: Relay, sim_data: SimData) -> None:
     channel = relay.open_channel(sim_data.cameras[CAMERA])
     url = relay.addresses(channel)["rtsp"]
