@@ -40,7 +40,8 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer, GstVideo  # noqa: E402
 
 LABEL_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, DejaVu Sans, Sans 18"
 CLOCK_FONT = "DejaVu Sans Mono, Monospace 16"
@@ -85,7 +86,7 @@ def launch_line(spec: dict) -> str:
     playback = spec.get("playback")
     if playback:  # a recording: a fixed number of frames, the recorded time set per frame
         source = (
-            f"videotestsrc is-live=true pattern={pattern} num-buffers={int(playback['frames'])}"
+            f"videotestsrc is-live=false pattern={pattern} num-buffers={int(playback['frames'])}"
         )
         clock = "textoverlay name=clock text=''"
     else:
@@ -183,6 +184,17 @@ class Backend:
         recorded = element.get_by_name("clock")
         if clock is not None and recorded is not None:
             clock.attach(recorded)
+            # The prerolled first frame (the key frame) goes out before the client's PLAY and is
+            # lost: ask the encoder for a key frame as soon as the recording plays.
+            media.connect("new-state", Backend._key_frame_when_playing)
+
+    @staticmethod
+    def _key_frame_when_playing(media, state) -> None:
+        element = media.get_element()
+        if state == Gst.State.PLAYING and element is not None:
+            element.send_event(
+                GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
+            )
 
     def _reply(self, obj: dict) -> None:
         sys.stdout.write(json.dumps(obj, ensure_ascii=True) + "\n")
