@@ -44,11 +44,16 @@ DEPARTMENTS = "open.organize.departments.getDepartments"
 
 
 def entry_for(
-    sim: Simulator, *, options: dict[str, Any] | None = None, **data: Any
+    sim: Simulator,
+    *,
+    options: dict[str, Any] | None = None,
+    entry_id: str | None = None,
+    **data: Any,
 ) -> MockConfigEntry:
     """A config entry for the simulated platform."""
     return MockConfigEntry(
         domain=DOMAIN,
+        entry_id=entry_id,
         title="Store",
         unique_id=sim.config.api_key,
         data={

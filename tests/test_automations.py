@@ -8,7 +8,7 @@ history show what each run cost on the platform.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 import io
 from pathlib import Path
 import re
@@ -29,7 +29,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.setup import async_setup_component
-from homeassistant.util import yaml as yaml_util
+from homeassistant.util import dt as dt_util, yaml as yaml_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockPlatform,
@@ -57,6 +57,7 @@ from .common import (
 from .rtsp_client import RtspClient
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
+PLAY_REC = "open.shopweb.device.startPlayRecReq"
 README = Path(__file__).parent.parent / "README.md"
 
 
@@ -636,3 +637,49 @@ async def test_recipe_camera_offline(
     ] * notified
     # The sensor cost nothing: the calls are the 5-minute device lists alone.
     assert set(platform_calls(simulator, mark)) == {DEVICE_LIST}
+
+
+@pytest.mark.media
+async def test_recipe_save_on_door(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path
+) -> None:
+    """The recipe as written, but waiting 1 s instead of 2 min 10 s and saving 10 s instead of
+    4 minutes (the real video of the period plays to its end while the test waits)."""
+    await setup_ovopark(hass, simulator, tmp_path)
+    name_entrance(hass)
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"door": {}}})
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": {
+                "binary_sensor": {
+                    "name": "Back door",
+                    "state": "{{ is_state('input_boolean.door', 'on') }}",
+                }
+            }
+        },
+    )
+    config = load_recipe("save_on_door", tmp_path)
+    actions = config["automation"][0]["actions"]
+    assert (actions[1]["delay"], actions[2]["data"]["duration"]) == ("00:02:10", "00:04:00")
+    actions[1]["delay"], actions[2]["data"]["duration"] = "00:00:01", "00:00:10"
+    assert await async_setup_component(hass, "automation", config)
+    await hass.async_block_till_done()
+    mark = len(simulator.calls)
+
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": "input_boolean.door"}, blocking=True
+    )
+    await wait_for(lambda: any((tmp_path / "ovopark").glob("back_door_*.mp4")), "the file", 90)
+    (written,) = (tmp_path / "ovopark").glob("back_door_*.mp4")
+    opened = datetime.strptime(written.stem, "back_door_%Y%m%d_%H%M%S").replace(
+        tzinfo=dt_util.get_default_time_zone()
+    )
+
+    _, frames, span = await hass.async_add_executor_job(mp4_video, written)
+    assert span == pytest.approx(10, abs=1)
+    assert frames > 100
+    assert platform_calls(simulator, mark) == [PLAY_REC]
+    (channel,) = simulator.relay.playbacks()
+    assert channel.period[0] == opened - timedelta(minutes=2)  # to the second, as the template

@@ -87,7 +87,7 @@ class EntryChannelSource:
                 raise OvoparkDeviceNotFound("camera not listed", code=103092)
             if not camera.online:
                 raise OvoparkCameraOfflineError("camera offline")
-            urls = await self._async_start(camera, request.quality)
+            urls = await self._async_start(camera, request)
         except OvoparkError as err:
             self.async_report(request.camera_id, err)
             return Refusal(lookup(err).rule.gateway_status, err)
@@ -103,10 +103,14 @@ class EntryChannelSource:
             return None
         return self._coordinator.data.cameras.get(int(camera_id))
 
-    async def _async_start(self, camera: Camera, quality: Quality) -> MediaUrls:
-        """One `startNewMediaPlay`; the sub stream falls back to main once it was refused."""
+    async def _async_start(self, camera: Camera, request: ChannelRequest) -> MediaUrls:
+        """One call: a recorded period's playback, or live (the sub stream falls back to main)."""
+        if (period := request.playback) is not None:
+            return await self._client.start_playback(
+                camera.id, period.start, period.end, rate=period.rate
+            )
         if (
-            quality is Quality.SUB
+            request.quality is Quality.SUB
             and camera.has_sub_stream
             and camera.id not in self._no_sub_stream
         ):

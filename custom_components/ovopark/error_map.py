@@ -24,6 +24,7 @@ from .api import (
     OvoparkDeviceNotFound,
     OvoparkError,
     OvoparkMethodError,
+    OvoparkNoRecordingError,
     OvoparkPermissionError,
     OvoparkRateLimitError,
     OvoparkRequestError,
@@ -128,6 +129,10 @@ RULES: Final[tuple[tuple[type[Exception], ErrorRule], ...]] = (
         ),
     ),
     (OvoparkCameraOfflineError, ErrorRule(translation_key="camera_offline", placeholders=_camera)),
+    (
+        OvoparkNoRecordingError,
+        ErrorRule(translation_key="no_recording", placeholders=_camera, gateway_status=404),
+    ),
     (
         OvoparkRequestError,
         ErrorRule(translation_key="request_bug", placeholders=_code, at_setup=AtSetup.ERROR),

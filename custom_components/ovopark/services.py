@@ -1,8 +1,10 @@
-"""Actions of the Ovopark integration: stream addresses for external consumers, PTZ."""
+"""Actions of the Ovopark integration: stream addresses, PTZ, saving recordings."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -19,14 +21,23 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .api import Camera, MediaUrls, OvoparkCameraOfflineError, OvoparkClient, PtzCommand
+from .api import (
+    PLAY_RATES,
+    Camera,
+    MediaUrls,
+    OvoparkCameraOfflineError,
+    OvoparkClient,
+    PtzCommand,
+)
 from .const import DEFAULT_PTZ_SPEED, DEFAULT_PTZ_STEP, DOMAIN
 from .coordinator import OvoparkConfigEntry
 from .error_map import translated_errors
+from .recording import async_save, split_at_midnight
 
 SERVICE_GET_STREAM_URLS = "get_stream_urls"
 SERVICE_PTZ = "ptz"
 SERVICE_PTZ_PRESET = "ptz_preset"
+SERVICE_SAVE_RECORDING = "save_recording"
 
 ATTR_SUB_STREAM = "sub_stream"
 ATTR_STANDING_UNTIL = "standing_until"
@@ -34,6 +45,10 @@ ATTR_DIRECTION = "direction"
 ATTR_DURATION = "duration"
 ATTR_SPEED = "speed"
 ATTR_PRESET = "preset"
+ATTR_START = "start"
+ATTR_RATE = "rate"
+ATTR_FILENAME = "filename"
+MAX_RECORDING = timedelta(minutes=10)
 
 DIRECTIONS: dict[str, PtzCommand] = {
     "up": PtzCommand.UP,
@@ -63,6 +78,17 @@ PTZ_SCHEMA = vol.Schema(
         vol.Optional(ATTR_SPEED, default=DEFAULT_PTZ_SPEED): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=10)
         ),
+    }
+)
+SAVE_RECORDING_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Required(ATTR_START): cv.datetime,
+        vol.Required(ATTR_DURATION): vol.All(
+            cv.time_period, vol.Range(min=timedelta(seconds=1), max=MAX_RECORDING)
+        ),
+        vol.Optional(ATTR_RATE, default=1): vol.All(vol.Coerce(int), vol.In(PLAY_RATES)),
+        vol.Required(ATTR_FILENAME): cv.template,
     }
 )
 PTZ_PRESET_SCHEMA = vol.Schema(
@@ -116,6 +142,15 @@ class _Target:
         """Go to a preset position."""
         await self._online_client().ptz(self.camera_id, PtzCommand.PRESET, param1=preset)
 
+    @translated_errors
+    async def async_save_recording(
+        self, hass: HomeAssistant, start: datetime, end: datetime, rate: int, path: Path
+    ) -> float:
+        """Write the recorded period to an MP4 (one playback channel per platform day)."""
+        zone = self._online_client().timestamp_zone
+        playbacks = split_at_midnight(start, end, zone, rate)
+        return await async_save(hass, self.entry, self.camera_id, playbacks, path)
+
 
 def _targets(call: ServiceCall) -> list[_Target]:
     """Resolve the call's target to loaded Ovopark cameras."""
@@ -150,9 +185,7 @@ async def _async_get_stream_urls(call: ServiceCall) -> ServiceResponse:
             raise Unauthorized(context=call.context)
     standing_until: int | None = None
     if (until := call.data.get(ATTR_STANDING_UNTIL)) is not None:
-        until = dt_util.as_utc(
-            until if until.tzinfo else until.replace(tzinfo=dt_util.get_default_time_zone())
-        )
+        until = _aware(until)
         if until <= dt_util.utcnow():
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="standing_until_past"
@@ -189,6 +222,40 @@ async def _async_ptz_preset(call: ServiceCall) -> None:
         await target.async_ptz_preset(call.data[ATTR_PRESET])
 
 
+def _aware(moment: datetime) -> datetime:
+    """A datetime in UTC; a naive one is Home Assistant's local time."""
+    local = moment if moment.tzinfo else moment.replace(tzinfo=dt_util.get_default_time_zone())
+    return dt_util.as_utc(local)
+
+
+async def _async_save_recording(call: ServiceCall) -> ServiceResponse:
+    """Save a recorded period of each target camera to an MP4; return when they are written."""
+    start = _aware(call.data[ATTR_START])
+    end = start + call.data[ATTR_DURATION]
+    if end > dt_util.utcnow():
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="recording_not_over",
+            translation_placeholders={"end": dt_util.as_local(end).isoformat(timespec="seconds")},
+        )
+    saved: dict[str, Any] = {}
+    for target in _targets(call):
+        filename = call.data[ATTR_FILENAME].async_render(
+            variables={ATTR_ENTITY_ID: target.entity_id}
+        )
+        if not call.hass.config.is_allowed_path(filename):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="path_not_allowed",
+                translation_placeholders={"path": filename},
+            )
+        seconds = await target.async_save_recording(
+            call.hass, start, end, call.data[ATTR_RATE], Path(filename)
+        )
+        saved[target.entity_id] = {"path": filename, "seconds": round(seconds, 1)}
+    return {"recordings": saved}
+
+
 def _ptz_targets(call: ServiceCall) -> list[_Target]:
     """Targets that have PTZ; a clear error for one that has not."""
     targets = _targets(call)
@@ -216,4 +283,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(DOMAIN, SERVICE_PTZ, _async_ptz, schema=PTZ_SCHEMA)
     hass.services.async_register(
         DOMAIN, SERVICE_PTZ_PRESET, _async_ptz_preset, schema=PTZ_PRESET_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SAVE_RECORDING,
+        _async_save_recording,
+        schema=SAVE_RECORDING_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )
