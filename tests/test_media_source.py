@@ -122,7 +122,7 @@ async def test_a_resolved_clip_plays_its_period_with_one_call(
     uri = f"media-source://ovopark/{_camera_path(hass, simulator)}/{day}/10/20"
     played = await media_source.async_resolve_media(hass, uri, None)
 
-    assert played.mime_type == "application/vnd.apple.mpegurl"
+    assert played.mime_type == "application/x-mpegURL"
     assert played.url.startswith("/api/hls/")
     zone = ZoneInfo(sim_config.timestamp_zone)
     start, end = berlin.astimezone(zone), (berlin + TEN_SECONDS).astimezone(zone)

@@ -64,6 +64,11 @@ class Handle:
         """The relay address of the channel."""
         return self.channel.lease.address
 
+    @property
+    def camera_id(self) -> str:
+        """The camera the channel is of."""
+        return self.channel.camera_id
+
     def confirm(self) -> None:
         """The relay answered this consumer: the channel works (reported once)."""
         if not self.channel.confirmed:

@@ -194,7 +194,7 @@ class RtspServer(Listener):
                 handle.confirm()
             else:  # the relay refused the channel itself; the consumer gets its answer
                 handle.fail(failure)
-            _LOGGER.debug("camera %s: RTSP consumer connected to its channel", urls.stream_id)
+            _LOGGER.debug("camera %s: RTSP consumer connected to its channel", handle.camera_id)
             if upstream.answer is not None:
                 await send(writer, upstream.answer)
             pending = None if upstream.answer is not None else first

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import override
 
 from homeassistant.components.camera.prefs import DynamicStreamSettings
-from homeassistant.components.media_player.const import MediaClass, MediaType
+from homeassistant.components.media_player.const import MediaClass
 from homeassistant.components.media_source import (
     BrowseMediaSource,
     MediaSource,
@@ -26,8 +26,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.http import current_request
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
+from yarl import URL
 
 from .api import Camera, Store
 from .channel import ChannelRequest, Playback, Refusal, StreamProtocol
@@ -39,7 +41,7 @@ CLIP = timedelta(minutes=10)
 # After a clip's source ends, Home Assistant's stream worker would reconnect after 10 s (and find
 # the single-use address gone): the stream is stopped before that, once players have the tail.
 STOP_AFTER_END = 8.0
-HLS_MIME = "application/vnd.apple.mpegurl"
+HLS_MIME = "application/x-mpegURL"  # the mime type the frontend plays with its HLS player
 PLAYBACK_STREAMS: HassKey[set[Stream]] = HassKey(f"{DOMAIN}_playback_streams")
 
 
@@ -138,7 +140,7 @@ class OvoparkMediaSource(MediaSource):
 
         stream.set_update_callback(source_gone)
         await stream.start()
-        return PlayMedia(stream.endpoint_url(HLS_PROVIDER), HLS_MIME)
+        return PlayMedia(_for_the_browser(stream.endpoint_url(HLS_PROVIDER)), HLS_MIME)
 
     @staticmethod
     def _clip_end(start: datetime) -> datetime:
@@ -262,6 +264,15 @@ class OvoparkMediaSource(MediaSource):
         )
 
 
+def _for_the_browser(path: str) -> str:
+    """The stream's address on the origin the browser asked from, or relative outside a request.
+
+    The frontend's HLS player cannot take a relative address.
+    """
+    request = current_request.get()
+    return str(request.url.origin().join(URL(path))) if request is not None else path
+
+
 def _next_midnight(moment: datetime, entry: OvoparkConfigEntry) -> datetime:
     """The next midnight in the entry's zone: a playback range may not cross it."""
     zone = dt_util.get_time_zone(entry.runtime_data.client.timestamp_zone.key)
@@ -286,7 +297,7 @@ def _folder(
         domain=DOMAIN,
         identifier=identifier,
         media_class=media_class,
-        media_content_type=MediaType.VIDEO if can_play else "",
+        media_content_type=HLS_MIME if can_play else "",
         title=title,
         can_play=can_play,
         can_expand=not can_play,
