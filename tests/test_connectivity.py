@@ -84,7 +84,8 @@ async def test_devices(
         device_registry.async_get_device_by_identifier((DOMAIN, str(i)), entry.entry_id)
         for i in camera_ids
     ]
-    assert [camera.via_device_id if camera else None for camera in cameras] == [store.id] * 4
+    assert None not in cameras
+    assert [camera.via_device_id for camera in cameras] == [store.id] * 4
 
 
 async def test_online_offline_online_without_a_platform_call(

@@ -89,12 +89,10 @@ async def test_browse_tree_makes_no_platform_call(
     calls = len(simulator.calls)
     levels = []
     uri = "media-source://ovopark"
-    for pick in (0, 0, 0, 0, 0):  # store, camera, today, this hour, (its clips)
+    for _level in ("stores", "cameras", "days", "hours", "clips"):  # the first of each
         item = await media_source.async_browse_media(hass, uri)
         levels.append(_tree(item))
-        if not item.children:
-            break
-        uri = item.children[pick].media_content_id
+        uri = (item.children or [item])[0].media_content_id
     assert len(simulator.calls) == calls
     assert levels == snapshot
     # Today first, seven days back (the default option); this hour's clips end now.

@@ -50,6 +50,11 @@ def named(name: str) -> Any:
     return lambda items: next(((t, e) for t, e in items if t == name), None)
 
 
+def hour_before_this_one(items: list[tuple[str, Any]]) -> tuple[str, Any]:
+    """The hour before the current one when today has one (its clips are whole), else this one."""
+    return items[min(1, len(items) - 1)]
+
+
 def playing(browser: Any) -> Any | None:
     """The dialog's video once it has decoded past its first second."""
     for video in find_all(browser, "video"):
@@ -72,9 +77,8 @@ def test_a_recorded_clip_plays_from_the_media_browser(
     camera = demo_stack["cameras"][0]["name"]
     open_item(browser, named(camera), f"the camera {camera}")
     today = time.strftime("%Y-%m-%d")
-    open_item(browser, lambda items: items[0] if items[0][0] == today else None, "today")
-    # The hour before this one when there is one: its clips are whole.
-    hour = open_item(browser, lambda items: items[min(1, len(items) - 1)], "an hour")
+    open_item(browser, named(today), "today")
+    hour = open_item(browser, hour_before_this_one, "an hour")
     before = get_json(
         base, f"/api/diagnostics/config_entry/{demo_stack['entry_id']}", _token(browser)
     )

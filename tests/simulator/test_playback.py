@@ -26,7 +26,7 @@ from simulator.media import FPS, ffmpeg_available, gst_available, playback_path
 from simulator.relay import Channel, Relay
 
 from ..rtsp_client import RtspClient
-from .test_relay import closed, http_status, rtsp_request, wait_for
+from .common import closed, http_status, rtsp_request, wait_for
 
 av = pytest.importorskip("av")
 

@@ -7,14 +7,11 @@ No test asserts a duration: waits are bounded polls on channel states and close 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import io
 import json
-import ssl
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -23,11 +20,12 @@ from simulator.config import SimConfig
 from simulator.core import Simulator
 from simulator.data import SimData, generate
 from simulator.media import ffmpeg_available, gst_available
-from simulator.relay import Channel, Relay
+from simulator.relay import Relay
 from simulator.rtsp import RtspMessage, channel_id_of, read_message
 from simulator.tls import client_context_trusting
 
 from ..rtsp_client import RtspClient
+from .common import closed, http_status, rtsp_request, wait_for
 
 av = pytest.importorskip("av")
 
@@ -128,63 +126,21 @@ async def ffprobe_frames(url: str, count: int, *extra: str) -> list[tuple[int, i
     return [(f["width"], f["height"]) for f in json.loads(out)["frames"]][:count]
 
 
-async def wait_for(predicate: Callable[[], bool], limit: float = 20.0, what: str = "") -> None:
-    """Poll until `predicate()` holds (bounded)."""
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.05)
-
-
-async def closed(channel: Channel, limit: float = 20.0) -> str | None:
-    await wait_for(lambda: channel.closed_at is not None, limit, f"channel {channel.id} to close")
-    return channel.close_reason
-
-
-async def rtsp_request(
-    url: str,
-    method: str = "DESCRIBE",
-    headers: dict[str, str] | None = None,
-    target: str | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    """One raw RTSP request on its own connection; returns status, headers (lower-case), body."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    try:
-        head = {"CSeq": "1", **(headers or {})}
-        lines = [f"{method} {target or url} RTSP/1.0", *(f"{k}: {v}" for k, v in head.items())]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await writer.drain()
-        return await _read_answer(reader)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
-    lines = raw.decode().split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {}
-    for line in lines[1:]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return status, headers, body
-
-
-async def http_status(url: str, ssl_ctx: ssl.SSLContext | bool | None = None) -> int:
-    async with aiohttp.ClientSession() as session, session.get(url, ssl=ssl_ctx) as resp:
-        return resp.status
-
-
 # --------------------------------------------------------------------------- video on every protocol
 
 
-@pytest.mark.parametrize("protocol", ["rtsp", "hls", "flv", "tlsflv"])
-async def test_fresh_channel_serves_video(relay: Relay, sim_data: SimData, protocol: str) -> None:
+@pytest.mark.parametrize(
+    ("protocol", "pulled_as", "closed_as"),
+    [
+        ("rtsp", "rtsp", "last_puller_left"),
+        ("hls", "hls", "hls_idle"),
+        ("flv", "flv", "last_puller_left"),
+        ("tlsflv", "flv", "last_puller_left"),
+    ],
+)
+async def test_fresh_channel_serves_video(
+    relay: Relay, sim_data: SimData, protocol: str, pulled_as: str, closed_as: str
+) -> None:
     channel = relay.open_channel(sim_data.cameras[CAMERA])
     urls = relay.addresses(channel)
     assert urls["vencodingname"] == "H264"
@@ -194,10 +150,9 @@ async def test_fresh_channel_serves_video(relay: Relay, sim_data: SimData, proto
     assert result["codec"] == "h264"
     assert result["frames"] == [(640, 360)] * 5
     # the consumer is gone: the channel follows (FLV/RTSP at once, HLS after the idle time)
-    reason = await closed(channel)
-    assert reason == ("hls_idle" if protocol == "hls" else "last_puller_left")
+    assert await closed(channel) == closed_as
     assert channel.pulls == 1
-    assert channel.protocols == ["flv" if protocol == "tlsflv" else protocol]
+    assert channel.protocols == [pulled_as]
     assert channel.pullers == 0
     assert await http_status(urls["hls"]) == 404
 
