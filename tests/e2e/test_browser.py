@@ -73,6 +73,12 @@ def loaded_stills(browser: Any, cameras: int) -> list[Any] | None:
     return done if len(cards) == cameras and len(done) >= 4 else None
 
 
+def played_past(browser: Any, video: Any, seconds: float) -> dict[str, Any] | None:
+    """The video's state once its time has reached `seconds`."""
+    state: dict[str, Any] = browser.execute_script(VIDEO_STATE, video)
+    return state if state["currentTime"] >= seconds else None
+
+
 def playing_video(browser: Any) -> Any | None:
     """A video element that is playing (a frame decoded and time advancing), if any."""
     for video in find_all(browser, "video"):
@@ -149,12 +155,16 @@ def test_dashboard_still_and_live_view(
         0.2,
     )
     before = browser.execute_script(VIDEO_STATE, video)
-    time.sleep(5)
-    after = browser.execute_script(VIDEO_STATE, video)
+    after = wait_for(  # the live view keeps playing: its time advances by seconds
+        "the live view to play on",
+        lambda: played_past(browser, video, before["currentTime"] + 2.5),
+        30,
+        0.2,
+    )
     image = screenshot(browser, artifacts / "live-view.png")
     print(
         f"\n[e2e] first frame {first_frame_after:.1f} s after the click; currentTime "
-        f"{before['currentTime']:.2f} -> {after['currentTime']:.2f} over 5 s; "
+        f"{before['currentTime']:.2f} -> {after['currentTime']:.2f}; "
         f"{after['videoWidth']}x{after['videoHeight']} from {after['src'][:60]}"
     )
     assert after["player"] == "ha-hls-player", after  # HLS from HA's stream component
