@@ -37,6 +37,8 @@ from custom_components.ovopark.error_map import lookup
 from simulator.core import Simulator
 from simulator.relay import Channel
 
+from .rtsp_client import RtspClient
+
 START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
 SNAPSHOT = "open.shopweb.device.snapshot"
 DEVICE_LIST = "open.shopweb.device.getVideoDeviceList"
@@ -176,6 +178,16 @@ async def wait_for(predicate: Callable[[], bool], what: str, limit: float = 60.0
     pytest.fail(f"timed out waiting for {what}")
 
 
+async def playing_viewers(url: str, count: int, frames: int) -> list[RtspClient]:
+    """`count` RTSP viewers of one address, playing together, each with `frames` frames read."""
+    viewers = [RtspClient(url) for _ in range(count)]
+    for viewer in viewers:
+        await viewer.connect()
+    await asyncio.gather(*(viewer.play() for viewer in viewers))
+    await asyncio.gather(*(viewer.read_frames(frames) for viewer in viewers))
+    return viewers
+
+
 async def wait_closed(sim: Simulator, count: int = 1) -> list[Channel]:
     """Wait until `count` channels were opened and all of them closed; return them."""
     await wait_for(
@@ -218,8 +230,12 @@ def _decode_segment(init: bytes, segment: bytes) -> int:
 
 async def first_segment(hass: HomeAssistant, hass_client: Any, stream: Any) -> tuple[bytes, bytes]:
     """The init section and first media segment of a stream's HLS output, once it has one."""
-    client = await hass_client()
     base = stream.endpoint_url(HLS_PROVIDER).rsplit("/", 1)[0]
+    return await hls_segment(await hass_client(), base)
+
+
+async def hls_segment(client: Any, base: str) -> tuple[bytes, bytes]:
+    """The init section and first media segment under a Home Assistant HLS path, once it has one."""
     playlist = ""
     for _ in range(300):
         resp = await client.get(f"{base}/playlist.m3u8")

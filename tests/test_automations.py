@@ -7,7 +7,6 @@ history show what each run cost on the platform.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 import io
 from pathlib import Path
@@ -43,11 +42,11 @@ from simulator.core import Simulator
 
 from .common import (
     DEVICE_LIST,
-    POLL,
     SNAPSHOT,
     START_MEDIA_PLAY,
     assert_jpeg,
     camera_entity,
+    hls_segment,
     mp4_video,
     platform_calls,
     setup_ovopark,
@@ -112,25 +111,11 @@ async def fetch_and_decode_hls(hass: HomeAssistant, hass_client: Any, url: str) 
     path = "/" + url.split("://", 1)[1].split("/", 1)[1]
     assert path.startswith("/api/hls/")
     assert path.endswith("/master_playlist.m3u8")
-    base = path.rsplit("/", 1)[0]
     client = await hass_client()
-    master = ""
-    playlist = ""
-    for _ in range(int(60 / POLL)):
-        resp = await client.get(path)
-        if resp.status == 200:
-            master = await resp.text()
-            resp = await client.get(f"{base}/playlist.m3u8")
-            if resp.status == 200 and "#EXTINF" in (playlist := await resp.text()):
-                break
-        await asyncio.sleep(POLL)
-    assert "playlist.m3u8" in master
-    assert "#EXTINF" in playlist
-    segment = next(
-        line for line in playlist.splitlines() if "segment/" in line and not line.startswith("#")
-    ).lstrip("./")
-    init = await (await client.get(f"{base}/init.mp4")).read()
-    data = await (await client.get(f"{base}/{segment}")).read()
+    master = await client.get(path)
+    assert master.status == 200
+    assert "playlist.m3u8" in await master.text()
+    init, data = await hls_segment(client, path.rsplit("/", 1)[0])
     return await hass.async_add_executor_job(decode_segment, init, data)
 
 

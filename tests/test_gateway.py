@@ -51,7 +51,7 @@ from custom_components.ovopark.rtsp_message import (
 from simulator.config import SimConfig
 from simulator.core import Simulator
 
-from .common import StubLease, StubSource, first_segment, platform_source
+from .common import StubLease, StubSource, first_segment, platform_source, playing_viewers
 from .rtsp_client import RtspClient
 
 START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
@@ -845,11 +845,7 @@ async def test_concurrent_rtsp_viewers_share_one_channel_until_the_last_leaves(
 ) -> None:
     sim, gateway, _, token = rtsp_setup
     url = gateway.rtsp_url(token, "1001")
-    viewers = [RtspClient(url) for _ in range(3)]
-    for viewer in viewers:
-        await viewer.connect()
-    await asyncio.gather(*(viewer.play() for viewer in viewers))
-    await asyncio.gather(*(viewer.read_frames(5) for viewer in viewers))
+    viewers = await playing_viewers(url, 3, 5)
     assert gateway.stats()["consumers"] == {"1001": 3}
     (channel,) = sim.relay.channels.values()
     await wait_for(lambda: channel.pullers == 3)
@@ -1074,22 +1070,13 @@ async def test_killed_shared_channel_every_viewer_gets_video_again_with_one_new_
 ) -> None:
     sim, gateway, _, token = rtsp_setup
     url = gateway.rtsp_url(token, "1002")
-    viewers = [RtspClient(url) for _ in range(3)]
-    for viewer in viewers:
-        await viewer.connect()
-    await asyncio.gather(*(viewer.play() for viewer in viewers))
-    await asyncio.gather(*(viewer.read_frames(3) for viewer in viewers))
+    viewers = await playing_viewers(url, 3, 3)
     (channel_id,) = list(sim.relay.channels)
 
     sim.relay.kill(channel_id)
     assert all(await asyncio.gather(*(viewer.read_until_closed() for viewer in viewers)))
     # Every viewer reconnects at the same moment, as players do.
-    again = [RtspClient(url) for _ in range(3)]
-    for viewer in again:
-        await viewer.connect()
-    await asyncio.gather(*(viewer.play() for viewer in again))
-    frames = await asyncio.gather(*(viewer.read_frames(5) for viewer in again))
-    assert [len(got) for got in frames] == [5, 5, 5]
+    again = await playing_viewers(url, 3, 5)
     for viewer in again:
         await viewer.close()
     assert media_plays(sim) == 2

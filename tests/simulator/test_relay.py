@@ -24,6 +24,7 @@ from simulator.relay import Relay
 from simulator.rtsp import RtspMessage, channel_id_of, read_message
 from simulator.tls import client_context_trusting
 
+from ..common import playing_viewers
 from ..rtsp_client import RtspClient
 from .common import closed, http_status, rtsp_request, wait_for
 
@@ -320,12 +321,7 @@ async def test_consumers_playing_one_channel_together_keep_the_backend_alive(
     for _ in range(30):
         channel = relay.open_channel(camera)
         url = relay.addresses(channel)["rtsp"]
-        viewers = [RtspClient(url, timeout=10) for _ in range(3)]
-        for viewer in viewers:
-            await viewer.connect()
-        await asyncio.gather(*(viewer.play() for viewer in viewers))
-        frames = await asyncio.gather(*(viewer.read_frames(2) for viewer in viewers))
-        assert [len(got) for got in frames] == [2, 2, 2]
+        viewers = await playing_viewers(url, 3, 2)
         for viewer in viewers:
             await viewer.close()
         assert await closed(channel) == "last_puller_left"
