@@ -19,7 +19,15 @@ import sys
 import time
 import traceback
 
-from . import first_frame, live_calls, reconnect_gap, setup_cost, snapshot_hour, startup_calls
+from . import (
+    first_frame,
+    live_calls,
+    playback,
+    reconnect_gap,
+    setup_cost,
+    snapshot_hour,
+    startup_calls,
+)
 from .common import REPO, Result
 
 MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
@@ -29,6 +37,7 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "gap": reconnect_gap.run,
     "setup": setup_cost.run,
     "snapshots": snapshot_hour.run,
+    "playback": playback.run,
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
