@@ -123,6 +123,7 @@ async def test_read_item_reads_body_by_content_length() -> None:
         b"OPTIONS * RTSP/1.0\r\nContent-Length: 10\r\n\r\nshort",
         b"$\x00\x00\x10short",
         b"OPTIONS * RTSP/1.0\r\nCSeq: 1",
+        b"RTSP/1.0 2OO OK\r\nCSeq: 1\r\n\r\n",  # a status that is not a number
     ],
 )
 async def test_read_item_rejects_garbage(raw: bytes) -> None:
@@ -996,10 +997,21 @@ async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: Stream
     assert source.released == 2  # the RTSP consumer left, the HLS session ended
 
 
-async def test_relay_speaking_garbage_is_503(gateway: StreamGateway) -> None:
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 400 Bad Request\r\n\r\n",
+        b"",  # the relay closes without an answer
+        b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n",  # a request instead of an answer
+        b"RTSP/1.0 OK\r\nCSeq: 1\r\n\r\n",
+        b"RTSP/1.0 abc OK\r\nCSeq: 1\r\n\r\n",
+    ],
+    ids=["http", "closed", "request", "no_status", "status_not_a_number"],
+)
+async def test_relay_speaking_garbage_is_503(gateway: StreamGateway, reply: bytes) -> None:
     async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        writer.write(reply)
         await writer.drain()
         writer.close()
 
