@@ -6,13 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 from datetime import UTC, datetime
+import errno
 import io
+import itertools
 import logging
 import socket
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp import web
 import av
 from homeassistant.components.camera import DynamicStreamSettings
 from homeassistant.components.stream import create_stream
@@ -31,16 +34,23 @@ from custom_components.ovopark.api import (
 from custom_components.ovopark.channel import (
     ChannelRequest,
     Playback,
+    Refusal,
     RelayError,
     StreamProtocol,
     StreamUnavailableError,
 )
 from custom_components.ovopark.gateway import StreamGateway
+from custom_components.ovopark.gateway_hls import SEGMENT_CACHE, HlsServer
+from custom_components.ovopark.gateway_pool import Handle
 from custom_components.ovopark.hls_playlist import HlsChannel, master_playlist, rewrite_playlist
 from custom_components.ovopark.rtsp_message import (
+    MAX_BODY,
+    MAX_HEAD,
+    REDIRECTS,
     InterleavedFrame,
     RtspMessage,
     RtspProtocolError,
+    StreamScanner,
     UrlMap,
     filter_transport,
     parse_head,
@@ -123,6 +133,9 @@ async def test_read_item_reads_body_by_content_length() -> None:
         b"OPTIONS * RTSP/1.0\r\nContent-Length: 10\r\n\r\nshort",
         b"$\x00\x00\x10short",
         b"OPTIONS * RTSP/1.0\r\nCSeq: 1",
+        b"RTSP/1.0 2OO OK\r\nCSeq: 1\r\n\r\n",  # a status that is not a number
+        b"OPTIONS * RTSP/1.0\r\nX-Name: \xff\xfe\r\n\r\n",  # a head that is not text
+        b"OPTIONS * RTSP/1.0\r\nX-Long: " + b"a" * MAX_HEAD + b"\r\n\r\n",  # a head too long
     ],
 )
 async def test_read_item_rejects_garbage(raw: bytes) -> None:
@@ -153,6 +166,79 @@ def test_set_header_replaces_duplicates() -> None:
     )
     message.set_header("Transport", "c")
     assert message.headers == [("Transport", "c"), ("CSeq", "1")]
+
+
+# A connection's bytes as the splice reads them: frames (the last a look-alike of a frame and
+# of a message), a keep-alive's answer with a body, a stray line end, a request of the relay.
+SCANNED_FRAMES = [
+    InterleavedFrame(0, b"\x80\x60" + bytes(20)),
+    InterleavedFrame(1, b"\x81\xc8\x00\x06" + bytes(24)),
+    InterleavedFrame(0, b"$\x00\x00\x04RTSP/1.0 200 OK\r\n\r\n"),
+]
+SCANNED = (
+    SCANNED_FRAMES[0].to_bytes()
+    + SCANNED_FRAMES[1].to_bytes()
+    + b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Type: text/parameters\r\n"
+    + b"Content-Length: 11\r\n\r\nposition: 4"
+    + b"\r\n"
+    + SCANNED_FRAMES[2].to_bytes()
+    + b"GET_PARAMETER rtsp://10.1.2.3:5555/rtsp/x RTSP/1.0\nCSeq: 9\n\n"
+)
+
+
+def _scan(chunks: list[bytes]) -> list[bytes | tuple[str, list[tuple[str, str]], bytes]]:
+    """What a scanner yields for these chunks, in order; a run of frames joined however split."""
+    scanner = StreamScanner()
+    items = [item for chunk in chunks for item in scanner.feed(chunk)]
+    scanned: list[bytes | tuple[str, list[tuple[str, str]], bytes]] = []
+    for frames, group in itertools.groupby(items, key=lambda item: isinstance(item, bytes)):
+        runs = list(group)
+        scanned.extend(
+            [b"".join(cast(list[bytes], runs))]
+            if frames
+            else [(m.start_line, m.headers, m.body) for m in cast(list[RtspMessage], runs)]
+        )
+    return scanned
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 4096], ids=lambda size: f"{size}_bytes")
+def test_stream_scanner_yields_the_same_however_the_bytes_arrive(chunk: int) -> None:
+    """Frames pass untouched and whole, messages parse whole, wherever a read splits them."""
+    assert _scan([SCANNED[i : i + chunk] for i in range(0, len(SCANNED), chunk)]) == [
+        SCANNED_FRAMES[0].to_bytes() + SCANNED_FRAMES[1].to_bytes(),
+        (
+            "RTSP/1.0 200 OK",
+            [("CSeq", "3"), ("Content-Type", "text/parameters"), ("Content-Length", "11")],
+            b"position: 4",
+        ),
+        SCANNED_FRAMES[2].to_bytes(),
+        ("GET_PARAMETER rtsp://10.1.2.3:5555/rtsp/x RTSP/1.0", [("CSeq", "9")], b""),
+    ]
+
+
+def test_stream_scanner_keeps_an_unfinished_message_for_the_next_read() -> None:
+    scanner = StreamScanner()
+    assert scanner.feed(b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nContent-Length: 4\r\n\r\nab") == []
+    (message,) = scanner.feed(b"cd$")
+    assert isinstance(message, RtspMessage)
+    assert message.body == b"abcd"
+    assert scanner.feed(b"\x00\x00\x01x") == [b"$\x00\x00\x01x"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"RTSP/1.0 200 OK\r\nX-Long: " + b"a" * (MAX_HEAD + 1),
+        b"RTSP/1.0 200 OK\r\nContent-Length: ten\r\n\r\n",
+        b"RTSP/1.0 200 OK\r\nContent-Length: -1\r\n\r\n",
+        f"RTSP/1.0 200 OK\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n".encode(),
+        b"HTTP/1.1 200 OK\r\n\r\n",
+    ],
+    ids=["head_too_long", "bad_length", "negative_length", "body_too_large", "not_rtsp"],
+)
+def test_stream_scanner_rejects_garbage(raw: bytes) -> None:
+    with pytest.raises(RtspProtocolError):
+        StreamScanner().feed(raw)
 
 
 # --- URL mapping and rewriting -----------------------------------------------------------
@@ -211,6 +297,23 @@ def test_url_map_to_gateway_rewrites_headers() -> None:
     assert urls.to_gateway("rtsp://10.1.2.3:5555/other") == GATEWAY
     assert urls.to_gateway("rtsp://example.com/x") == "rtsp://example.com/x"
     assert urls.to_gateway(f"note /rtsp/{CHANNEL}") == "note /1001"
+
+
+def test_url_map_to_gateway_drops_the_relay_query() -> None:
+    """A relay address signed in its query reaches the consumer without the signature."""
+    urls = UrlMap(GATEWAY, "rtsp://10.1.2.3/live/abc?sig=1", "1001")
+    assert (
+        urls.to_gateway("rtsp://10.1.2.3/live/abc/trackID=0?sig=1&x=2")
+        == f"{GATEWAY}/trackID=0?x=2"
+    )
+    assert urls.to_gateway("rtsp://10.1.2.3/live/abc?sig=1") == GATEWAY
+
+
+def test_url_map_to_gateway_with_a_channel_at_the_relay_root() -> None:
+    """Relay addresses are mapped; the rest of the text is left whole (no empty path to swap)."""
+    urls = UrlMap(GATEWAY, "rtsp://10.1.2.3:5555/", "1001")
+    assert urls.to_gateway("rtsp://10.1.2.3:5555/trackID=0;seq=1") == f"{GATEWAY}/trackID=0;seq=1"
+    assert urls.to_gateway("npt=0.000-/x") == "npt=0.000-/x"
 
 
 def test_rewrite_describe_answer() -> None:
@@ -395,6 +498,36 @@ async def test_stop_leaves_nothing_listening(http: aiohttp.ClientSession) -> Non
     for port in ports:
         with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
             pass
+
+
+async def test_a_gateway_that_cannot_bind_raises_and_listens_nowhere(
+    http: aiohttp.ClientSession,
+) -> None:
+    gw = StreamGateway(session=http, host="192.0.2.1")  # an address of no interface here
+    with pytest.raises(OSError, match="Cannot assign requested address"):
+        await gw.start()
+    assert not gw.running
+    assert gw.sockets == []
+
+
+async def test_an_hls_listener_failing_to_start_takes_the_rtsp_one_down(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw = StreamGateway(session=http)
+    listening: list[tuple[str, int]] = []
+
+    async def no_more_sockets(server: HlsServer) -> None:
+        listening.extend(gw.sockets)  # the RTSP listener is up by now
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(HlsServer, "start", no_more_sockets)
+    with pytest.raises(OSError, match="Too many open files"):
+        await gw.start()
+    assert not gw.running
+    assert gw.sockets == []
+    ((_, port),) = listening
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+        pass
 
 
 @pytest.mark.parametrize(
@@ -992,10 +1125,21 @@ async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: Stream
     assert source.released == 2  # the RTSP consumer left, the HLS session ended
 
 
-async def test_relay_speaking_garbage_is_503(gateway: StreamGateway) -> None:
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 400 Bad Request\r\n\r\n",
+        b"",  # the relay closes without an answer
+        b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n",  # a request instead of an answer
+        b"RTSP/1.0 OK\r\nCSeq: 1\r\n\r\n",
+        b"RTSP/1.0 abc OK\r\nCSeq: 1\r\n\r\n",
+    ],
+    ids=["http", "closed", "request", "no_status", "status_not_a_number"],
+)
+async def test_relay_speaking_garbage_is_503(gateway: StreamGateway, reply: bytes) -> None:
     async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        writer.write(reply)
         await writer.drain()
         writer.close()
 
@@ -1084,6 +1228,57 @@ async def test_killed_shared_channel_every_viewer_gets_video_again_with_one_new_
     await wait_for(lambda: not sim.relay.channels)
 
 
+async def test_consumers_waiting_on_a_refused_opening_share_the_refusal(
+    gateway: StreamGateway,
+) -> None:
+    gate = asyncio.Event()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        await gate.wait()
+        raise OvoparkConnectionError("down")
+
+    token = gateway.register(source := StubSource(allocate))
+    request = ChannelRequest("1001", StreamProtocol.RTSP)
+    first = asyncio.create_task(gateway.async_open(token, request))
+    await wait_for(lambda: len(source.requests) == 1)
+    # Scheduled before the gate opens, the second consumer runs first: it waits on the opening.
+    second = asyncio.create_task(gateway.async_open(token, request))
+    gate.set()
+
+    assert await asyncio.gather(first, second) == [Refusal(503, source.outcomes[0][1])] * 2
+    assert len(source.requests) == 1
+    assert gateway.stats()["refusals"] == 1
+
+
+async def test_a_consumer_waiting_on_a_cancelled_opening_opens_the_channel_itself(
+    gateway: StreamGateway,
+) -> None:
+    gate = asyncio.Event()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        await gate.wait()
+        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/x")
+
+    token = gateway.register(source := StubSource(allocate))
+    request = ChannelRequest("1001", StreamProtocol.RTSP)
+    first = asyncio.create_task(gateway.async_open(token, request))
+    await wait_for(lambda: len(source.requests) == 1)
+    second = asyncio.create_task(gateway.async_open(token, request))
+    first.cancel()  # its consumer's task ended (as when the gateway stops) while it was opening
+    await wait_for(lambda: len(source.requests) == 2)
+    gate.set()
+
+    handle = await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert isinstance(handle, Handle)
+    assert not handle.joined
+    handle.release()
+    handle.release()  # a second release changes nothing
+    assert source.released == 1
+    assert gateway.stats()["cameras"]["1001"]["channels_opened"] == 1
+
+
 class TracedSession:
     """The gateway's HTTP session, remembering every upstream URL it fetched."""
 
@@ -1151,10 +1346,16 @@ async def test_ffmpeg_reading_the_gateway_hls_address_opens_one_channel(
 
 
 class FakeRelay:
-    """An RTSP relay node for faults the simulator cannot make: per path, the status to answer."""
+    """An RTSP relay node for faults the simulator cannot make: per path, the status to answer.
 
-    def __init__(self, answers: dict[str, list[int]]) -> None:
+    A redirect leads back to the same path.
+    """
+
+    def __init__(
+        self, answers: dict[str, list[int]], before: dict[int, Callable[[], object]] | None = None
+    ) -> None:
         self.answers = answers
+        self.before = before or {}  # request number (from 1) -> what happens before its answer
         self.requests: list[str] = []
         self.server: asyncio.Server | None = None
 
@@ -1177,13 +1378,15 @@ class FakeRelay:
                 lines = head.decode().split("\r\n")
                 path = urlsplit(lines[0].split(" ")[1]).path.rsplit("/", 1)[-1]
                 self.requests.append(path)
+                self.before.pop(len(self.requests), lambda: None)()
                 cseq = next(line for line in lines if line.lower().startswith("cseq"))
                 status = (
                     self.answers[path].pop(0)
                     if len(self.answers[path]) > 1
                     else self.answers[path][0]
                 )
-                writer.write(f"RTSP/1.0 {status} X\r\n{cseq}\r\n\r\n".encode())
+                location = f"Location: {self.url(path)}\r\n" if status in REDIRECTS else ""
+                writer.write(f"RTSP/1.0 {status} X\r\n{cseq}\r\n{location}\r\n".encode())
                 await writer.drain()
         writer.close()
 
@@ -1241,6 +1444,407 @@ async def test_a_relay_that_stays_unavailable_is_a_failure(gateway: StreamGatewa
     assert [type(err) for _, err in source.outcomes] == [RelayError]
 
 
+@contextlib.asynccontextmanager
+async def relay_node(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[int]:
+    """An RTSP relay node speaking as `serve` says (faults the simulator cannot make); its port."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _read_cseq(reader: asyncio.StreamReader) -> str:
+    """Read a request's head at a relay node; return its CSeq header line."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    return next(line for line in head.split("\r\n") if line.lower().startswith("cseq"))
+
+
+async def test_a_relay_redirecting_in_a_loop_is_a_failure(gateway: StreamGateway) -> None:
+    async with FakeRelay({"loop": [302]}) as relay:
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=relay.url("loop"))
+
+        token = gateway.register(source := StubSource(allocate))
+        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+            assert (await rtsp.request("DESCRIBE")).status == 503
+    assert relay.requests == ["loop"] * 4  # the first request and three redirects followed
+    assert [type(err) for _, err in source.outcomes] == [RelayError]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["http://127.0.0.1:9/rtsp/x", "rtsp:///rtsp/x", "rtsp://127.0.0.1:99999/rtsp/x"],
+    ids=["not_rtsp", "no_host", "bad_port"],
+)
+async def test_a_relay_address_that_cannot_be_dialled_is_a_failed_lease(
+    gateway: StreamGateway, address: str
+) -> None:
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(rtsp=address)
+
+    token = gateway.register(source := StubSource(allocate))
+    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        assert (await rtsp.request("DESCRIBE")).status == 503
+    assert [(camera, type(err)) for camera, err in source.outcomes] == [("1001", RelayError)]
+    await wait_for(lambda: source.released == 1)
+
+
+async def test_frames_a_relay_sends_before_its_answer_are_skipped(gateway: StreamGateway) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        cseq = await _read_cseq(reader)
+        frame = InterleavedFrame(0, b"\x80\x60" + bytes(10)).to_bytes()
+        writer.write(frame + f"RTSP/1.0 200 OK\r\n{cseq}\r\nPublic: DESCRIBE\r\n\r\n".encode())
+        with contextlib.suppress(OSError):
+            await reader.read()
+
+    async with relay_node(serve) as port:
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
+
+        token = gateway.register(source := StubSource(allocate))
+        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+            answer = await rtsp.request("OPTIONS")
+    assert (answer.status, answer.header("public")) == (200, "DESCRIBE")
+    assert rtsp.frames == []
+    assert source.outcomes == [("1001", None)]
+
+
+async def test_a_relay_request_reaches_the_consumer_naming_only_the_gateway(
+    gateway: StreamGateway,
+) -> None:
+    """A relay's own request (a keep-alive probe) is passed on with gateway addresses."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        cseq = await _read_cseq(reader)
+        channel = f"rtsp://127.0.0.1:{writer.get_extra_info('sockname')[1]}/rtsp/{CHANNEL}"
+        writer.write(
+            f"RTSP/1.0 200 OK\r\n{cseq}\r\n\r\n"
+            f"GET_PARAMETER {channel}/ RTSP/1.0\r\nCSeq: 1\r\nContent-Base: {channel}/\r\n\r\n".encode()
+        )
+        with contextlib.suppress(OSError):
+            await reader.read()
+
+    async with relay_node(serve) as port:
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/{CHANNEL}")
+
+        token = gateway.register(StubSource(allocate))
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.sockets[0][1])
+        writer.write(
+            f"OPTIONS {gateway.rtsp_url(token, '1001')} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
+        )
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        probe = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        writer.close()
+    base = f"rtsp://127.0.0.1:{gateway.sockets[0][1]}/1001/"
+    assert answer.startswith(b"RTSP/1.0 200 ")
+    assert probe.decode() == (
+        f"GET_PARAMETER {base} RTSP/1.0\r\nCSeq: 1\r\nContent-Base: {base}\r\n\r\n"
+    )
+
+
+async def test_a_joined_channel_whose_relay_node_went_down_is_replaced(
+    gateway: StreamGateway,
+) -> None:
+    async with FakeRelay({"first": [200]}) as first, FakeRelay({"second": [200]}) as second:
+        addresses = iter([first.url("first"), second.url("second")])
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=next(addresses))
+
+        token = gateway.register(source := StubSource(allocate))
+        url = gateway.rtsp_url(token, "1001")
+        async with RtspClient(url) as holder:
+            assert (await holder.request("OPTIONS")).status == 200
+            assert first.server is not None
+            first.server.close()  # the node stops answering; the holder's connection lives on
+            async with RtspClient(url) as joiner:
+                assert (await joiner.request("OPTIONS")).status == 200
+    assert (first.requests, second.requests) == (["first"], ["second"])
+    assert source.outcomes == [("1001", None), ("1001", None)]
+    assert gateway.stats()["cameras"]["1001"]["fallbacks"] == 1
+
+
+async def test_a_joined_channel_gone_and_no_fresh_one_is_the_refusal(
+    gateway: StreamGateway,
+) -> None:
+    """The relay no longer knows the joined channel, and the platform refuses a fresh one."""
+    async with FakeRelay({"first": [200, 404]}) as relay:
+        answers: list[MediaUrls | Exception] = [
+            MediaUrls(rtsp=relay.url("first")),
+            OvoparkDeviceNotFound("gone", code=103092),
+        ]
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return await _answer(answers.pop(0))
+
+        token = gateway.register(source := StubSource(allocate))
+        url = gateway.rtsp_url(token, "1001")
+        async with RtspClient(url) as holder:
+            assert (await holder.request("OPTIONS")).status == 200
+            async with RtspClient(url) as joiner:
+                answer = await joiner.request("OPTIONS")
+                assert await joiner.read_until_closed()
+    assert (answer.status, answer.header("cseq")) == (404, "1")
+    confirmed, refused = source.outcomes
+    assert confirmed == ("1001", None)
+    assert (refused[0], type(refused[1])) == ("1001", OvoparkDeviceNotFound)
+
+
+async def _answer(answer: MediaUrls | Exception) -> MediaUrls:
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+async def test_an_entry_gone_while_its_joined_channel_is_replaced_makes_no_call(
+    gateway: StreamGateway,
+) -> None:
+    tokens: list[str] = []
+    # The holder's request is answered; before the joiner's, the entry is unloaded and the relay
+    # has forgotten the channel.
+    async with FakeRelay(
+        {"x": [200, 404]}, before={2: lambda: gateway.unregister(tokens[0])}
+    ) as relay:
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=relay.url("x"))
+
+        tokens.append(gateway.register(source := StubSource(allocate)))
+        url = gateway.rtsp_url(tokens[0], "1001")
+        async with RtspClient(url) as holder, RtspClient(url) as joiner:
+            assert (await holder.request("OPTIONS")).status == 200
+            await joiner.send_raw(f"OPTIONS {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+            assert await joiner.read_until_closed()
+            assert await holder.read_until_closed()
+    assert relay.requests == ["x", "x"]
+    assert len(source.requests) == 1
+    await wait_for(lambda: source.released == 1)
+
+
+class BuggyLeaseSource(StubSource):
+    """A source whose leases of camera 1001 fail when confirmed (a bug in the source)."""
+
+    async def async_open(self, request: ChannelRequest) -> Any:
+        lease = await super().async_open(request)
+        return (
+            BuggyLease(self, request.camera_id, lease.address)
+            if request.camera_id == "1001"
+            else lease
+        )
+
+
+class BuggyLease(StubLease):
+    def confirm(self) -> None:
+        raise RuntimeError("lease bug")
+
+
+async def test_a_bug_while_carrying_a_consumer_is_logged_and_the_listener_keeps_serving(
+    gateway: StreamGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeRelay({"x": [200]}) as relay:
+
+        async def allocate(camera_id: str) -> MediaUrls:
+            return MediaUrls(rtsp=relay.url("x"))
+
+        token = gateway.register(source := BuggyLeaseSource(allocate))
+        async with RtspClient(gateway.rtsp_url(token, "1001")) as broken:
+            await broken.send_raw(f"OPTIONS {broken.url} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+            assert await broken.read_until_closed()
+        async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
+            assert (await rtsp.request("OPTIONS")).status == 200
+    assert "Unexpected error in the RTSP gateway" in caplog.text
+    assert "lease bug" in caplog.text
+    await wait_for(lambda: source.released == 2)  # the broken consumer's channel was let go too
+
+
+async def test_a_source_that_does_not_answer_in_time_is_503(http: aiohttp.ClientSession) -> None:
+    gateway = StreamGateway(session=http, open_timeout=0.1)
+    await gateway.start()
+    never = asyncio.Event()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        await never.wait()
+        return MediaUrls()
+
+    try:
+        token = gateway.register(StubSource(allocate))
+        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+            assert (await rtsp.request("OPTIONS")).status == 503
+        assert gateway.stats()["refusals"] == 1
+        assert gateway.stats()["channels_opened"] == 0
+    finally:
+        await gateway.stop()
+
+
+class FakeHlsRelay:
+    """An HLS relay node for faults the simulator cannot make.
+
+    It serves one channel's playlist (held back while `playlist_gate` is clear) and its segments:
+    per segment name the status to answer, None to drop the connection; any other name is 200.
+    """
+
+    def __init__(self, playlist: str, answers: dict[str, int | None] | None = None) -> None:
+        self.playlist = playlist
+        self.answers = answers or {}
+        self.requests: list[str] = []
+        self.playlist_gate = asyncio.Event()
+        self.playlist_gate.set()
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> FakeHlsRelay:
+        app = web.Application()
+        app.router.add_get("/rtsp/{channel}/{name}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.playlist_gate.set()
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    def url(self) -> str:
+        assert self._runner is not None
+        port = self._runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/rtsp/{CHANNEL}/index.m3u8"
+
+    def asked(self, name: str) -> int:
+        return self.requests.count(name)
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        self.requests.append(name)
+        if name == "index.m3u8":
+            await self.playlist_gate.wait()
+            return web.Response(text=self.playlist, content_type="application/vnd.apple.mpegurl")
+        status = self.answers.get(name, 200)
+        if status is None:
+            assert request.transport is not None
+            request.transport.abort()
+        return web.Response(status=status or 200, body=b"\x47" + name.encode())
+
+
+def live_playlist(count: int = 3, target: str = "#EXT-X-TARGETDURATION:1\n") -> str:
+    """A relay's live playlist of `count` segments (with a blank line, as some relays write)."""
+    segments = "".join(f"#EXTINF:1.0,\nseg{n}.ts\n" for n in range(count))
+    return f"#EXTM3U\n#EXT-X-VERSION:3\n{target}#EXT-X-MEDIA-SEQUENCE:0\n\n{segments}"
+
+
+@contextlib.asynccontextmanager
+async def hls_session(
+    gateway: StreamGateway, relay: FakeHlsRelay
+) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    """A consumer's HTTP session and its gateway session's playlist address, on the relay."""
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(hls=relay.url())
+
+    master_url = gateway.hls_url(gateway.register(StubSource(allocate)), "1001")
+    async with aiohttp.ClientSession() as http, http.get(master_url) as resp:
+        assert resp.status == 200
+        yield http, urljoin(master_url, (await resp.text()).splitlines()[-1])
+
+
+def beside(session_url: str, name: str) -> str:
+    """The address of a session's segment, with the session's token."""
+    return urljoin(session_url, f"{name}?{urlsplit(session_url).query}")
+
+
+async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
+    async with http.get(url) as resp:
+        return resp.status, await resp.read()
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [(404, 404), (410, 404), (500, 502), (None, 502)],
+    ids=["gone", "gone_for_good", "relay_error", "connection_dropped"],
+)
+async def test_an_hls_segment_the_relay_fails_is_answered_and_asked_again_next_time(
+    gateway: StreamGateway, answer: int | None, status: int
+) -> None:
+    async with (
+        FakeHlsRelay(live_playlist(), {"seg1.ts": answer}) as relay,
+        hls_session(gateway, relay) as (http, session_url),
+    ):
+        playlist_status, playlist = await _get(http, session_url)
+        assert playlist_status == 200
+        assert "seg1.ts?auth=" in playlist.decode()
+        assert await _get(http, beside(session_url, "seg1.ts")) == (status, b"")
+        asked = relay.asked("seg1.ts")
+        assert await _get(http, beside(session_url, "seg1.ts")) == (status, b"")
+        assert relay.asked("seg1.ts") > asked  # a failure is not cached: the relay is asked again
+        assert await _get(http, beside(session_url, "seg2.ts")) == (200, b"\x47seg2.ts")
+
+
+async def test_an_hls_segment_not_in_the_playlist_is_404_without_asking_the_relay(
+    gateway: StreamGateway,
+) -> None:
+    async with (
+        FakeHlsRelay(live_playlist()) as relay,
+        hls_session(gateway, relay) as (http, session_url),
+    ):
+        assert (await _get(http, session_url))[0] == 200
+        assert (await _get(http, beside(session_url, "seg9.ts")))[0] == 404
+    assert relay.asked("seg9.ts") == 0
+
+
+async def test_hls_segments_are_cached_up_to_a_bound(gateway: StreamGateway) -> None:
+    count = SEGMENT_CACHE + 6
+    async with (
+        FakeHlsRelay(live_playlist(count)) as relay,
+        hls_session(gateway, relay) as (http, session_url),
+    ):
+        assert (await _get(http, session_url))[0] == 200
+        for n in [*range(count), 0, count - 1]:
+            assert await _get(http, beside(session_url, f"seg{n}.ts")) == (
+                200,
+                f"\x47seg{n}.ts".encode(),
+            )
+    # The oldest segment left the cache and was fetched again; the newest was still there.
+    assert (relay.asked("seg0.ts"), relay.asked(f"seg{count - 1}.ts")) == (2, 1)
+
+
+async def test_an_hls_playlist_without_a_target_duration_keeps_its_channel_pulled(
+    http: aiohttp.ClientSession,
+) -> None:
+    gateway = StreamGateway(session=http, hls_keepalive=0.25)
+    await gateway.start()
+    try:
+        async with (
+            FakeHlsRelay(live_playlist(target="")) as relay,
+            hls_session(gateway, relay) as (client, session_url),
+        ):
+            assert (await _get(client, session_url))[0] == 200
+            await wait_for(lambda: relay.asked("index.m3u8") >= 4)  # polled at the keep-alive
+            assert (await _get(client, session_url))[0] == 200
+    finally:
+        await gateway.stop()
+
+
+async def test_a_relay_slow_with_its_first_hls_playlist_is_504_then_served(
+    gateway: StreamGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("custom_components.ovopark.gateway_hls.FIRST_PLAYLIST_TIMEOUT", 0.1)
+    async with FakeHlsRelay(live_playlist()) as relay:
+        relay.playlist_gate.clear()
+        async with hls_session(gateway, relay) as (http, session_url):
+            assert (await _get(http, session_url))[0] == 504
+            relay.playlist_gate.set()
+            status, playlist = await _get(http, session_url)
+    assert status == 200
+    assert b"seg0.ts?auth=" in playlist
+
+
 # --- Recorded periods: single-use addresses ---------------------------------------------------
 
 PERIOD = Playback(
@@ -1282,6 +1886,27 @@ async def test_an_unclaimed_playback_address_lapses(
     )
     assert isinstance(url, str)
     await wait_for(lambda: source.released == 1)
+    async with RtspClient(url) as rtsp:
+        assert (await rtsp.request("OPTIONS")).status == 404
+    assert len(source.requests) == 1
+
+
+async def test_unregistering_an_entry_lapses_its_unclaimed_playback_addresses(
+    gateway: StreamGateway,
+) -> None:
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
+
+    token = gateway.register(source := StubSource(allocate))
+    other = gateway.register(kept := StubSource(allocate))
+    request = ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
+    url = await gateway.async_mint_playback(token, request)
+    assert isinstance(url, str)
+    assert isinstance(await gateway.async_mint_playback(other, request), str)
+
+    gateway.unregister(token)
+
+    assert (source.released, kept.released) == (1, 0)
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
     assert len(source.requests) == 1

@@ -8,7 +8,9 @@ really plays ends within seconds.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+import os
 from pathlib import Path
 import re
 from typing import Any
@@ -19,7 +21,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import media_source
 from homeassistant.components.media_source import Unresolvable
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -101,6 +103,69 @@ async def test_browse_tree_makes_no_platform_call(
     assert levels[3]["children"][0] == "14:00-15:00"
     assert levels[4]["children"] == ["14:00-14:10", "14:10-14:20", "14:20-14:25"]
     assert entry.entry_id in levels[1]["id"]
+
+
+async def test_a_past_hour_has_its_six_clips(hass: HomeAssistant, simulator: Simulator) -> None:
+    await _setup(hass, simulator)
+    calls = len(simulator.calls)
+    day = (dt_util.now() - timedelta(days=1)).strftime("%Y-%m-%d")
+    uri = f"media-source://ovopark/{_camera_path(hass, simulator)}/{day}/10"
+    item = await media_source.async_browse_media(hass, uri)
+    assert [clip.title for clip in item.children] == [
+        "10:00-10:10",
+        "10:10-10:20",
+        "10:20-10:30",
+        "10:30-10:40",
+        "10:40-10:50",
+        "10:50-11:00",
+    ]
+    assert {clip.can_play for clip in item.children} == {True}
+    assert len(simulator.calls) == calls
+
+
+async def _browse(hass: HomeAssistant, uri: str) -> Any:
+    return await media_source.async_browse_media(hass, uri)
+
+
+async def _resolve(hass: HomeAssistant, uri: str) -> Any:
+    return await media_source.async_resolve_media(hass, uri, None)
+
+
+@pytest.mark.parametrize(
+    ("action", "path", "message"),
+    [
+        (_browse, "{entry}/store", "Unknown media item"),
+        (_browse, "{entry}/{store}/{camera}/yesterday", "Unknown media item"),
+        (_browse, "01JNOSUCHENTRY000000000000/{store}", "Unknown or unloaded entry"),
+        (_browse, "{entry}/999", "Unknown store"),
+        (_browse, "{entry}/{store}/999", "Unknown camera"),
+        (_resolve, "{entry}/{store}/{camera}/{day}/10", "Not a clip"),
+        (_resolve, "{entry}/{store}/999/{day}/10/20", "Unknown camera"),
+    ],
+    ids=[
+        "not_a_store_id",
+        "not_a_day",
+        "unknown_entry",
+        "unknown_store",
+        "unknown_camera",
+        "an_hour_is_not_a_clip",
+        "clip_of_an_unknown_camera",
+    ],
+)
+async def test_what_names_nothing_is_unresolvable_without_a_call(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    action: Callable[[HomeAssistant, str], Awaitable[Any]],
+    path: str,
+    message: str,
+) -> None:
+    entry = await _setup(hass, simulator)
+    calls = len(simulator.calls)
+    day = (dt_util.now() - timedelta(days=1)).strftime("%Y-%m-%d")
+    identifier = path.format(entry=entry.entry_id, store=STORE, camera=CAMERA, day=day)
+    with pytest.raises(Unresolvable, match=message):
+        await action(hass, f"media-source://ovopark/{identifier}")
+    assert len(simulator.calls) == calls
 
 
 @pytest.mark.media
@@ -231,6 +296,86 @@ async def test_save_recording_writes_the_period_to_an_mp4(
     assert len(simulator.calls_of(PLAY_REC)) == 1
     (channel,) = simulator.relay.playbacks()
     assert channel.rate == rate
+
+
+async def _save(
+    hass: HomeAssistant, tmp_path: Path, camera: int, start: datetime, **data: Any
+) -> Any:
+    return await hass.services.async_call(
+        DOMAIN,
+        "save_recording",
+        {
+            "entity_id": camera_entity(hass, camera),
+            "start": start.isoformat(),
+            "filename": f"{tmp_path}/clip.mp4",
+            **data,
+        },
+        blocking=True,
+        return_response=True,
+    )
+
+
+@pytest.mark.media
+async def test_save_recording_across_midnight_plays_one_channel_per_platform_day(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path
+) -> None:
+    await _setup(hass, simulator, tmp_path)
+    zone = ZoneInfo(simulator.config.timestamp_zone)
+    day = datetime.now(zone).date() - timedelta(days=2)
+    start = datetime(day.year, day.month, day.day, 23, 59, 50, tzinfo=zone)
+
+    response = await _save(hass, tmp_path, CAMERA, start, duration={"seconds": 20}, rate=4)
+
+    assert _plays(simulator) == [
+        (f"{day} 23:59:50", f"{day} 23:59:59"),
+        (f"{day + timedelta(days=1)} 00:00:00", f"{day + timedelta(days=1)} 00:00:10"),
+    ]
+    assert [channel.rate for channel in simulator.relay.playbacks()] == [4, 4]
+    # 9 s and 10 s of recording at four times the speed, one after the other in one file.
+    seconds = response["recordings"][camera_entity(hass, CAMERA)]["seconds"]
+    assert seconds == pytest.approx(19 / 4, abs=1)
+    length, frames, recorded = await hass.async_add_executor_job(_mp4, tmp_path / "clip.mp4")
+    assert length == pytest.approx(19 / 4, abs=1)
+    assert frames > 40
+    assert datetime.fromisoformat(recorded) == start
+
+
+@pytest.mark.media
+async def test_save_recording_stops_a_playback_that_plays_on_past_its_period(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay that keeps playing after the period's end: the copy stops, slack after it."""
+    monkeypatch.setattr("custom_components.ovopark.recording.SLACK", 1.0)
+    open_playback = simulator.relay.open_playback
+
+    def plays_on(camera: Any, *, start: datetime, end: datetime, rate: int = 1) -> Any:
+        return open_playback(camera, start=start, end=end + timedelta(seconds=60), rate=rate)
+
+    monkeypatch.setattr(simulator.relay, "open_playback", plays_on)
+    await _setup(hass, simulator, tmp_path)
+    start = dt_util.now().replace(microsecond=0) - timedelta(hours=3)
+
+    response = await _save(hass, tmp_path, CAMERA, start, duration={"seconds": 16}, rate=4)
+
+    # 4 s of media for the period, 1 s of slack; the relay would have played 19 s.
+    seconds = response["recordings"][camera_entity(hass, CAMERA)]["seconds"]
+    assert seconds == pytest.approx(5, abs=0.5)
+    length, _, _ = await hass.async_add_executor_job(_mp4, tmp_path / "clip.mp4")
+    assert length == pytest.approx(5, abs=0.5)
+
+
+async def test_save_recording_of_a_period_without_recording_is_a_translated_error(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path
+) -> None:
+    await _setup(hass, simulator, tmp_path)
+    zone = ZoneInfo(simulator.config.timestamp_zone)
+    day = datetime.now(zone).date() - timedelta(days=1)
+    start = datetime(day.year, day.month, day.day, 1, 20, tzinfo=zone)  # the camera's night gap
+    with pytest.raises(HomeAssistantError) as err:
+        await _save(hass, tmp_path, NIGHT_GAP_CAMERA, start, duration={"minutes": 10})
+    assert err.value.translation_key == "no_recording"
+    assert len(simulator.calls_of(PLAY_REC)) == 1
+    assert await hass.async_add_executor_job(os.listdir, tmp_path) == []  # no file begun
 
 
 async def test_save_recording_refuses_a_period_not_over(

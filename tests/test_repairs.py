@@ -12,7 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 
-from custom_components.ovopark.channel import RelayError
+from custom_components.ovopark.channel import RelayError, StreamUnavailableError
 from custom_components.ovopark.const import DOMAIN
 from simulator.core import Simulator
 
@@ -121,6 +121,54 @@ async def test_sub_stream_quality_and_fallback(hass: HomeAssistant, simulator: S
         (str(with_sub.id), "0", 0),
         (str(with_sub.id), "0", 0),
     ]
+
+
+@pytest.mark.parametrize("camera_id", ["999999", "lobby"], ids=["unlisted", "not_a_device_id"])
+async def test_a_camera_the_platform_does_not_list_is_refused_without_a_call(
+    hass: HomeAssistant, simulator: Simulator, camera_id: str
+) -> None:
+    _entry_id, entity_id = await _setup(hass, simulator)
+    source = await async_get_stream_source(hass, entity_id)
+    assert source is not None
+    async with RtspClient(source.replace("/1001?", f"/{camera_id}?")) as client:
+        assert (await client.request("DESCRIBE")).status == 404
+    assert simulator.count(START_MEDIA_PLAY) == 0
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE  # the listed camera is untouched
+
+
+async def test_a_channel_without_an_rtsp_address_is_refused(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _entry_id, entity_id = await _setup(hass, simulator)
+    entity = hass.data["camera"].get_entity(entity_id)
+    addresses = simulator.relay.addresses
+
+    def without_rtsp(channel: Any) -> dict[str, str | None]:
+        return {**addresses(channel), "rtsp": None}  # the platform offers FLV and HLS only
+
+    monkeypatch.setattr(simulator.relay, "addresses", without_rtsp)
+    assert await _describe(hass, entity_id) == 503
+    assert isinstance(entity.channel_error, StreamUnavailableError)
+    assert simulator.count(START_MEDIA_PLAY) == 1
+
+
+@pytest.mark.parametrize("code", [-100, 7], ids=["rate_limited", "credentials_refused"])
+async def test_a_sub_stream_refused_for_another_reason_is_not_taken_for_missing(
+    hass: HomeAssistant, simulator: Simulator, code: int
+) -> None:
+    """Only a refusal of the sub stream itself makes the camera use its main stream."""
+    entry = entry_for(simulator, options={"quality": "sub"})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    with_sub = next(c for c in simulator.data.cameras.values() if c.has_sub and c.online)
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(with_sub.id))
+    simulator.faults.return_code(code, times=1, method=START_MEDIA_PLAY)
+
+    assert await _describe(hass, entity_id) == 503
+    assert await _describe(hass, entity_id) == 200
+    calls = [(c.params.get("isSlave"), c.code) for c in simulator.calls_of(START_MEDIA_PLAY)]
+    assert calls == [("1", code), ("1", 0)]
 
 
 async def test_unreachable_relay_leaves_the_refusal_not_ok(

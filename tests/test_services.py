@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -103,6 +104,24 @@ async def test_get_stream_urls_is_for_admins_only(
     assert simulator.count(START_MEDIA_PLAY) == 0
 
 
+async def test_get_stream_urls_for_an_admin_user(
+    hass: HomeAssistant, simulator: Simulator, hass_admin_user: MockUser
+) -> None:
+    from homeassistant.core import Context  # noqa: PLC0415
+
+    await _setup(hass, simulator)
+    entity_id = _entity(hass, 1001)
+    response = await _call(
+        hass,
+        "get_stream_urls",
+        {"entity_id": entity_id},
+        return_response=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert response["cameras"][entity_id]["rtsp"].startswith("rtsp://")
+    assert simulator.count(START_MEDIA_PLAY) == 1
+
+
 async def test_get_stream_urls_platform_error_is_translated(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
@@ -145,3 +164,39 @@ async def test_action_on_a_foreign_entity(hass: HomeAssistant, simulator: Simula
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "ptz_preset", {"entity_id": "camera.elsewhere", "preset": 1})
     assert err.value.translation_key == "not_ovopark_camera"
+
+
+async def test_action_on_a_camera_of_an_unloaded_entry(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    await _setup(hass, simulator)
+    entity_id = _entity(hass, 1001)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    calls = len(simulator.calls)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "get_stream_urls", {"entity_id": entity_id}, return_response=True)
+    assert err.value.translation_key == "entry_not_loaded"
+    assert len(simulator.calls) == calls
+
+
+async def test_save_recording_outside_the_allowed_folders_is_refused(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path
+) -> None:
+    await _setup(hass, simulator)  # tmp_path is not in allowlist_external_dirs
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "save_recording",
+            {
+                "entity_id": _entity(hass, 1001),
+                "start": (dt_util.now() - timedelta(hours=1)).isoformat(),
+                "duration": {"seconds": 10},
+                "filename": f"{tmp_path}/clip.mp4",
+            },
+            return_response=True,
+        )
+    assert err.value.translation_key == "path_not_allowed"
+    assert err.value.translation_placeholders == {"path": f"{tmp_path}/clip.mp4"}
+    assert simulator.calls_of("open.shopweb.device.startPlayRecReq") == []

@@ -223,6 +223,36 @@ async def test_first_missed_time_survives_a_restart(
     assert (_device(hass, entry, str(CAMERA)) is None) is removed
 
 
+async def test_unreadable_stored_rows_start_over_and_the_rest_is_kept(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    entry = await _setup(hass, simulator)
+    _hide(simulator, 1002, 1003, 1004, 1005)
+    await _listing(hass, freezer)
+    await _listing(hass, freezer, timedelta(hours=20))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[storage_key(entry.entry_id)]["data"]
+    stored["missing"]["1003"]["since"] = "not a time"
+    stored["missing"]["1004"]["listings"] = "2"
+    stored["missing"]["1005"]["since"] = "2026-01-01T00:00:00"  # no time zone
+    stored["cameras"]["1003"] = {"name": 3}
+    stored["missing_stores"] = ["not", "a", "mapping"]
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await _listing(hass, freezer, timedelta(hours=4, minutes=5))  # 24 h 5 min after the first miss
+
+    assert _device(hass, entry, "1002") is None  # its stored row was read
+    assert _device(hass, entry, "1003") is not None  # missed again from the restart on
+    assert _device(hass, entry, "1004") is not None
+    assert _device(hass, entry, "1005") is not None
+    assert set(entry.runtime_data.coordinator.stale.missing) == {1003, 1004, 1005}
+
+
 # --- a store whose device list comes back empty ----------------------------------------------
 
 
@@ -430,6 +460,55 @@ async def test_delete_a_device_by_hand_only_when_unlisted(
 
     assert response["success"] is allowed
     assert (_device(hass, entry, key) is None) is allowed
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [(DOMAIN, "gateway"), (DOMAIN, "store_lobby"), ("other_integration", "1002")],
+    ids=["ours_unknown", "store_prefix_no_number", "other_domain"],
+)
+async def test_a_device_neither_camera_nor_store_is_left_alone(
+    hass: HomeAssistant,
+    hass_ws_client: Any,
+    hass_admin_user: MockUser,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+    identifier: tuple[str, str],
+) -> None:
+    """Not the platform's: neither removed as missing nor deletable by hand."""
+    assert await async_setup_component(hass, "config", {})
+    entry = await _setup(hass, simulator)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={identifier}
+    )
+    for after in (timedelta(hours=25), MINUTES_5, MINUTES_5):
+        await _listing(hass, freezer, after)
+    assert dr.async_get(hass).async_get(device.id) is not None
+
+    client = await _ws_client(hass, hass_ws_client, hass_admin_user)
+    assert not (await client.remove_device(device.id))["success"]
+    assert dr.async_get(hass).async_get(device.id) is not None
+
+
+async def test_no_device_is_deletable_by_hand_while_the_entry_is_unloaded(
+    hass: HomeAssistant,
+    hass_ws_client: Any,
+    hass_admin_user: MockUser,
+    simulator: Simulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Without a listing nothing proves a device gone, not even one the last listing lacked."""
+    assert await async_setup_component(hass, "config", {})
+    entry = await _setup(hass, simulator)
+    _hide(simulator, CAMERA)
+    await _listing(hass, freezer)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    device = _device(hass, entry, str(CAMERA))
+    assert device is not None
+
+    client = await _ws_client(hass, hass_ws_client, hass_admin_user)
+    assert not (await client.remove_device(device.id))["success"]
+    assert _device(hass, entry, str(CAMERA)) is not None
 
 
 async def test_deleting_a_missing_camera_by_hand_clears_its_issue(

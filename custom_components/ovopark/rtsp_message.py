@@ -74,11 +74,8 @@ class RtspMessage:
 
     @property
     def status(self) -> int:
-        """The status code of a response."""
-        try:
-            return int(self.start_line.split(" ")[1])
-        except IndexError, ValueError:
-            return 0
+        """The status code of a response (checked when it was parsed)."""
+        return int(self.start_line.split(" ")[1])
 
     def header(self, name: str) -> str | None:
         """Return the first header of that name (case-insensitive)."""
@@ -122,6 +119,8 @@ def parse_head(raw: bytes) -> RtspMessage:
     parts = start.split(" ")
     if len(parts) < 3 or not (start.startswith("RTSP/") or parts[2].startswith("RTSP/")):
         raise RtspProtocolError("not an RTSP start line")
+    if start.startswith("RTSP/") and not (len(parts[1]) == 3 and parts[1].isdecimal()):
+        raise RtspProtocolError("not an RTSP status code")
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
         if not line.strip():
