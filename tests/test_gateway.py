@@ -191,11 +191,11 @@ def _scan(chunks: list[bytes]) -> list[bytes | tuple[str, list[tuple[str, str]],
     scanner = StreamScanner()
     items = [item for chunk in chunks for item in scanner.feed(chunk)]
     scanned: list[bytes | tuple[str, list[tuple[str, str]], bytes]] = []
-    for frames, group in itertools.groupby(items, key=lambda item: isinstance(item, bytes)):
+    for message, group in itertools.groupby(items, key=lambda item: isinstance(item, RtspMessage)):
         runs = list(group)
         scanned.extend(
             [b"".join(cast(list[bytes], runs))]
-            if frames
+            if not message
             else [(m.start_line, m.headers, m.body) for m in cast(list[RtspMessage], runs)]
         )
     return scanned
@@ -223,6 +223,14 @@ def test_stream_scanner_keeps_an_unfinished_message_for_the_next_read() -> None:
     assert isinstance(message, RtspMessage)
     assert message.body == b"abcd"
     assert scanner.feed(b"\x00\x00\x01x") == [b"$\x00\x00\x01x"]
+
+
+def test_stream_scanner_passes_a_read_of_whole_frames_on_as_it_is() -> None:
+    """The bulk of a splice: a read that ends on a frame boundary is written on without a copy."""
+    scanner = StreamScanner()
+    read = SCANNED_FRAMES[0].to_bytes() + SCANNED_FRAMES[1].to_bytes()
+    (run,) = scanner.feed(read)
+    assert run is read
 
 
 @pytest.mark.parametrize(

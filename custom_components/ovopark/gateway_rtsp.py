@@ -321,9 +321,9 @@ class Splice:
             for item in scanner.feed(data):
                 await self._from_consumer(item)
 
-    async def _from_consumer(self, item: RtspMessage | bytes) -> None:
-        if isinstance(item, bytes) or item.is_response:  # RTCP reports, answers to the relay
-            self.upstream.writer.write(item if isinstance(item, bytes) else item.to_bytes())
+    async def _from_consumer(self, item: RtspMessage | bytes | memoryview) -> None:
+        if not isinstance(item, RtspMessage) or item.is_response:  # RTCP, answers to the relay
+            self.upstream.writer.write(item.to_bytes() if isinstance(item, RtspMessage) else item)
             await self.upstream.writer.drain()
             return
         cseq = item.header("CSeq")
@@ -348,7 +348,7 @@ class Splice:
         writer = self.writer
         while data := await self.upstream.reader.read(READ_SIZE):
             for item in scanner.feed(data):
-                if isinstance(item, bytes):
+                if not isinstance(item, RtspMessage):
                     writer.write(item)
                     continue
                 if item.is_response:

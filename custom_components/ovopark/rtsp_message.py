@@ -296,63 +296,83 @@ def relay_address(url: str) -> tuple[str, int] | None:
 class StreamScanner:
     """Splits a connection's bytes into runs of interleaved frames and whole RTSP messages.
 
-    The frames of a run are passed on untouched in one write (the bulk of a splice); only the
-    messages between them are parsed, to be rewritten.
+    The frames of a run are passed on untouched in one write (the bulk of a splice), as a view of
+    the bytes read: a read that holds whole frames only is passed on as it is, without a copy.
+    Only the messages between frames are parsed, to be rewritten; only an unfinished item is
+    kept for the next read.
     """
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._pending = b""
 
-    def feed(self, data: bytes) -> list[bytes | RtspMessage]:
+    def feed(self, data: bytes) -> list[bytes | memoryview | RtspMessage]:
         """Add received bytes; return what is complete, in order (the rest waits for more)."""
-        buffer = self._buffer
-        buffer += data
-        items: list[bytes | RtspMessage] = []
-        pos, run, size = 0, -1, len(buffer)
+        items: list[bytes | memoryview | RtspMessage] = []
+        pos = 0
+        if self._pending:
+            data, pos = self._resume(data, items)
+        run, size = pos, len(data)
         while pos < size:
-            if buffer[pos] == _DOLLAR:
+            if data[pos] == _DOLLAR:
                 if size - pos < 4:
                     break
-                end = pos + 4 + int.from_bytes(buffer[pos + 2 : pos + 4])
+                end = pos + 4 + ((data[pos + 2] << 8) | data[pos + 3])
                 if end > size:
                     break
-                run = pos if run < 0 else run
                 pos = end
                 continue
-            if run >= 0:
-                items.append(bytes(buffer[run:pos]))
-                run = -1
-            if buffer[pos] in _LINE_ENDS:
+            if run < pos:
+                items.append(memoryview(data)[run:pos])
+            if data[pos] in _LINE_ENDS:
                 pos += 1
-                continue
-            message_end = self._message_end(pos)
-            if message_end is None:
+            elif (message_end := _message_end(data, pos)) is None:
+                run = pos
                 break
-            message, pos = message_end
-            items.append(message)
-        if run >= 0:
-            items.append(bytes(buffer[run:pos]))
-        del buffer[:pos]
+            else:
+                message, pos = message_end
+                items.append(message)
+            run = pos
+        if run < pos:
+            items.append(data if run == 0 and pos == size else memoryview(data)[run:pos])
+        if pos < size:
+            self._pending = data[pos:]
         return items
 
-    def _message_end(self, pos: int) -> tuple[RtspMessage, int] | None:
-        """The message starting at `pos` and where it ends, once it has arrived whole."""
-        buffer = self._buffer
-        ends = [(i, len(end)) for end in _HEAD_ENDS if (i := buffer.find(end, pos)) >= 0]
-        if not ends:
-            if len(buffer) - pos > MAX_HEAD:
-                raise RtspProtocolError("message head too long")
-            return None
-        head_end, terminator = min(ends)
-        message = parse_head(bytes(buffer[pos : head_end + terminator]))
-        try:
-            length = int(message.header("Content-Length") or "0")
-        except ValueError as err:
-            raise RtspProtocolError("bad Content-Length") from err
-        if not 0 <= length <= MAX_BODY:
-            raise RtspProtocolError("body too large")
-        body_start = head_end + terminator
-        if body_start + length > len(buffer):
-            return None
-        message.body = bytes(buffer[body_start : body_start + length])
-        return message, body_start + length
+    def _resume(
+        self, data: bytes, items: list[bytes | memoryview | RtspMessage]
+    ) -> tuple[bytes, int]:
+        """Finish the item the last read left unfinished: the bytes to scan on and where from.
+
+        A frame whose length is known is completed from the first bytes of this read alone
+        (the rest is scanned in place); anything else is joined with the read.
+        """
+        pending, self._pending = self._pending, b""
+        if len(pending) < 4 or pending[0] != _DOLLAR:
+            return pending + data, 0
+        need = 4 + ((pending[2] << 8) | pending[3]) - len(pending)
+        if need > len(data):
+            return pending + data, 0  # still unfinished: scanned again, kept again
+        items.append(pending + data[:need])
+        return data, need
+
+
+def _message_end(data: bytes, pos: int) -> tuple[RtspMessage, int] | None:
+    """The message starting at `pos` and where it ends, once it has arrived whole."""
+    ends = [(i, len(end)) for end in _HEAD_ENDS if (i := data.find(end, pos)) >= 0]
+    if not ends:
+        if len(data) - pos > MAX_HEAD:
+            raise RtspProtocolError("message head too long")
+        return None
+    head_end, terminator = min(ends)
+    message = parse_head(data[pos : head_end + terminator])
+    try:
+        length = int(message.header("Content-Length") or "0")
+    except ValueError as err:
+        raise RtspProtocolError("bad Content-Length") from err
+    if not 0 <= length <= MAX_BODY:
+        raise RtspProtocolError("body too large")
+    body_start = head_end + terminator
+    if body_start + length > len(data):
+        return None
+    message.body = data[body_start : body_start + length]
+    return message, body_start + length
