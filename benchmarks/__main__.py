@@ -10,17 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
-import datetime as dt
 import logging
-import os
-import platform
-import subprocess
 import sys
 import time
 import traceback
 
 from . import first_frame, live_calls, reconnect_gap, setup_cost, snapshot_hour, startup_calls
 from .common import REPO, Result
+from .machine import environment, load_average
 
 MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "startup": startup_calls.run,
@@ -32,64 +29,6 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _memory() -> str:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
-    return "unknown"
-
-
-def _ffmpeg() -> str:
-    try:
-        out = subprocess.run(
-            ["ffmpeg", "-version"], capture_output=True, text=True, check=False, timeout=10
-        ).stdout
-    except OSError:
-        return "not found"
-    first = out.splitlines()[0] if out else ""
-    return first.split(" Copyright")[0].removeprefix("ffmpeg version ").strip() or "unknown"
-
-
-def environment() -> dict[str, str]:
-    import av  # noqa: PLC0415
-    from homeassistant.const import __version__ as ha_version  # noqa: PLC0415
-
-    libav = av.library_versions.get("libavformat")
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": _cpu_model(),
-        "cores": str(os.cpu_count()),
-        "memory": _memory(),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "home assistant": ha_version,
-        "pyav": f"{av.__version__} (libavformat {'.'.join(map(str, libav)) if libav else '?'})",
-        "ffmpeg": _ffmpeg(),
-    }
-
-
-def _load() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
-    except OSError:
-        return "unknown"
 
 
 def table(results: list[Result]) -> str:
@@ -117,7 +56,7 @@ def write_results(results: list[Result], env: dict[str, str], seconds: float) ->
         "below): compare runs on a quiet machine.\n\n"
         f"{table(results)}\n\n{verdict}\n\n"
         f"## Machine and versions\n\n{machine}\n"
-        f"- load average at the end: {_load()}\n"
+        f"- load average at the end: {load_average()}\n"
         f"- run time: {seconds:.0f} s\n",
         encoding="utf-8",
     )
