@@ -80,8 +80,9 @@ class BackendError(RuntimeError):
 class GstBackend:
     """The GStreamer RTSP server process (one per relay), started lazily."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", video_file: str | None = None) -> None:
         self.host = host
+        self.video_file = video_file  # a pre-encoded H.264 clip every mount loops (no encoder)
         self.port: int | None = None
         self.startup_seconds: float | None = None
         self._proc: asyncio.subprocess.Process | None = None
@@ -182,6 +183,8 @@ class GstBackend:
                     "label": label_for(camera, sub_stream),
                     "pattern": pattern_for(camera.id),
                 }
+                if self.video_file:
+                    spec["file"] = self.video_file
                 fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
                 self._replies.append(fut)
                 assert self._proc is not None
