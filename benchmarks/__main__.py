@@ -15,7 +15,15 @@ import sys
 import time
 import traceback
 
-from . import first_frame, live_calls, reconnect_gap, setup_cost, snapshot_hour, startup_calls
+from . import (
+    first_frame,
+    live_calls,
+    reconnect_gap,
+    relay_cpu,
+    setup_cost,
+    snapshot_hour,
+    startup_calls,
+)
 from .common import REPO, Result
 from .machine import environment, load_average
 
@@ -26,6 +34,7 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "gap": reconnect_gap.run,
     "setup": setup_cost.run,
     "snapshots": snapshot_hour.run,
+    "relay_cpu": relay_cpu.run,
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
