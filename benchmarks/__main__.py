@@ -18,9 +18,11 @@ import traceback
 from . import (
     first_frame,
     live_calls,
+    live_stills,
     reconnect_gap,
     relay_cpu,
     setup_cost,
+    shared_channels,
     snapshot_hour,
     startup_calls,
 )
@@ -34,6 +36,8 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "gap": reconnect_gap.run,
     "setup": setup_cost.run,
     "snapshots": snapshot_hour.run,
+    "shared": shared_channels.run,
+    "live_stills": live_stills.run,
     "relay_cpu": relay_cpu.run,
 }
 
