@@ -40,8 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--video-file",
         metavar="PATH",
-        help="serve this pre-encoded H.264 Annex B clip in a loop on every RTSP mount "
-        "(real-time pace, no encoder; HLS and FLV remux it)",
+        help="play this pre-encoded H.264 clip (MPEG-TS) on every RTSP mount "
+        "from its start for each first viewer, ending with it (real-time pace, no encoder; "
+        "HLS and FLV remux it)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead")
     return parser.parse_args(argv)

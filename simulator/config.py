@@ -40,8 +40,9 @@ class SimConfig:
     hls_idle: float = 15.0
     host: str = "127.0.0.1"
     port: int = 0
-    # A pre-encoded H.264 Annex B clip every RTSP mount serves in a loop at real-time pace instead
-    # of encoding a test pattern (benchmarks: many cameras at a high bitrate on two cores).
+    # A pre-encoded H.264 clip (MPEG-TS) every RTSP mount plays at real-time pace instead of
+    # encoding a test pattern, from its start for each first viewer of a camera stream, ending
+    # with it (benchmarks: many cameras at a high bitrate on two cores).
     video_file: str | None = None
 
     def key_info(self, akey: str) -> KeyInfo | None:

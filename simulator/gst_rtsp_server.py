@@ -9,9 +9,9 @@ Line protocol (one JSON object per line):
 - stdin: ``{"op": "mount", "path": "/cam/1001/main", "codec": "H264", "width": 640, "height": 360,
   "fps": 15, "label": "Entrance 1 (main)", "pattern": "smpte"}`` → stdout ``{"ok": "/cam/1001/main"}``
   (or ``{"error": "...", "path": ...}``). Mounting an existing path again is a no-op.
-  Optional ``"file": "/path/clip.h264"``: serve that pre-encoded H.264 Annex B byte stream (no
-  B-frames) in a loop at real-time pace (its frame rate from the stream's VUI) instead of encoding
-  a test pattern (benchmarks: many cameras at a high bitrate without an encoder each).
+  Optional ``"file": "/path/clip.ts"``: play that pre-encoded H.264 clip (MPEG-TS) at real-time
+  pace instead of encoding a test pattern, from its start for each new media, ending with it
+  (benchmarks: many cameras at a high bitrate without an encoder each).
 - stdin closed (the simulator went away) → the server exits.
 
 Each mount is a *shared* media factory: all clients of one camera stream share one encoder.
@@ -36,7 +36,6 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 LABEL_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, DejaVu Sans, Sans 18"
 CLOCK_FONT = "DejaVu Sans Mono, Monospace 16"
-FILE_PARSER = "fileparse"
 PATTERNS = {
     "smpte",
     "ball",
@@ -66,25 +65,18 @@ def _encoder(codec: str, fps: int) -> str:
 
 
 def file_launch_line(path: str) -> str:
-    """A pre-encoded H.264 byte stream, looped, paced by the RTSP server's clock (no encoder).
+    """A pre-encoded H.264 clip in MPEG-TS, played from its start at real-time pace (no encoder).
 
-    The parser numbers the frames (decode times running on across the loop point); the clip has no
-    B-frames, so each frame's presentation time is its decode time (`_present_at_decode_time`).
+    Played once per media (each first viewer of a camera stream starts it): the stream ends with
+    the clip. Not looped: at a loop point the transport stream's clock jumps back, and so would
+    the RTP times every player relies on.
     """
     location = path.replace("\\", "\\\\").replace('"', '\\"')
     return (
-        f'( multifilesrc location="{location}" loop=true '
-        'caps="video/x-h264,stream-format=byte-stream" '
-        f"! h264parse name={FILE_PARSER} ! video/x-h264,alignment=au "
+        f'( filesrc location="{location}" ! tsdemux '
+        "! h264parse ! video/x-h264,alignment=au "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
-
-
-def _present_at_decode_time(_pad, info):
-    buffer = info.get_buffer()
-    if buffer is not None:
-        buffer.pts = buffer.dts
-    return Gst.PadProbeReturn.OK
 
 
 def launch_line(spec: dict) -> str:
@@ -146,9 +138,6 @@ class Backend:
         overlay = element.get_by_name("label") if element is not None else None
         if overlay is not None:
             overlay.set_property("text", label)
-        parser = element.get_by_name(FILE_PARSER) if element is not None else None
-        if parser is not None:
-            parser.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, _present_at_decode_time)
 
     def _reply(self, obj: dict) -> None:
         sys.stdout.write(json.dumps(obj, ensure_ascii=True) + "\n")

@@ -82,7 +82,7 @@ class GstBackend:
 
     def __init__(self, host: str = "127.0.0.1", video_file: str | None = None) -> None:
         self.host = host
-        self.video_file = video_file  # a pre-encoded H.264 clip every mount loops (no encoder)
+        self.video_file = video_file  # a pre-encoded H.264 clip every mount plays (no encoder)
         self.port: int | None = None
         self.startup_seconds: float | None = None
         self._proc: asyncio.subprocess.Process | None = None

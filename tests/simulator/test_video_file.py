@@ -1,8 +1,8 @@
-"""The simulator's pre-encoded video option: every mount loops one H.264 clip instead of encoding.
+"""The simulator's pre-encoded video option: every mount plays one H.264 clip instead of encoding.
 
 The benchmarks feed 16 cameras at 4 Mbit/s this way (no encoder per camera on two cores). A real
-decoder reads the relay's RTSP address across the clip's loop point: the clip's own picture size,
-and presentation times that keep rising.
+decoder reads the relay's RTSP address: the clip's own picture size and rising presentation times;
+the media's teardown leaves the backend running, and the next viewer gets the clip again.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ SIZE = (320, 240)  # not the simulator's own 640x360: the picture comes from the
 
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
-    path = tmp_path / "clip.h264"
+    path = tmp_path / "clip.ts"
     subprocess.run(
         [
             "ffmpeg",
@@ -56,7 +56,7 @@ def clip(tmp_path: Path) -> Path:
             "-g",
             "10",
             "-f",
-            "h264",
+            "mpegts",
             str(path),
         ],
         check=True,
@@ -91,9 +91,22 @@ async def test_rtsp_mount_loops_the_clip(simulator: Simulator, sim_data: SimData
     relay = simulator.relay
     assert isinstance(relay, Relay)
     channel = relay.open_channel(sim_data.cameras[1001])
-    count = CLIP_FRAMES + 10  # across the loop point
+    count = CLIP_FRAMES - 5
     sizes, pts = await asyncio.to_thread(decode_pts, relay.addresses(channel)["rtsp"], count)
     assert sizes == [SIZE] * count
     known = [t for t in pts if t is not None]  # RTSP's first frame may come before any timing
     assert len(known) >= count - 1
     assert all(later > earlier for earlier, later in itertools.pairwise(known))
+    # The viewer left and the media was torn down: the same backend serves the next channel.
+    backend = relay.backend._proc
+    for _ in range(100):
+        if channel.closed_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert channel.closed_at is not None
+    again = relay.open_channel(sim_data.cameras[1001])
+    sizes, _ = await asyncio.to_thread(decode_pts, relay.addresses(again)["rtsp"], 5)
+    assert sizes == [SIZE] * 5
+    assert relay.backend._proc is backend
+    assert backend is not None
+    assert backend.returncode is None
