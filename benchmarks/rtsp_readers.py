@@ -9,7 +9,8 @@ Line protocol (JSON, one object a line):
 - stdout ``{"playing": N}`` once every viewer has its PLAY answer and a first byte of media
   (``{"error": "...", "viewer": i}`` instead when one cannot start);
 - stdin ``mark`` → stdout ``{"t": <CLOCK_MONOTONIC s>, "bytes": [per viewer], "ended": [i …]}``;
-- stdin closed → the viewers close and the process exits.
+- stdin closed → every viewer sends TEARDOWN, and a second later the viewers close and the
+  process exits.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 READ_SIZE = 64 * 1024
 TIMEOUT = 30.0
+TEARDOWN_GRACE = 1.0  # seconds between the TEARDOWNs and closing the connections
 
 
 class Viewer:
@@ -32,6 +34,7 @@ class Viewer:
         self.url = url
         self.bytes = 0
         self.ended = False
+        self.step = "connect"  # the request waiting for its answer (for error messages)
         self.first_byte = asyncio.Event()
         self._buffer = b""
         self._cseq = 0
@@ -76,6 +79,7 @@ class Viewer:
         lines.extend(f"{k}: {v}" for k, v in (extra or {}).items())
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         await self._writer.drain()
+        self.step = method
         status, headers, body = await self._answer()
         if status != 200:
             raise ConnectionError(f"{method} answered {status}")
@@ -113,6 +117,16 @@ class Viewer:
         self.ended = True
         self.first_byte.set()
 
+    def teardown(self) -> None:
+        """Ask the server to stop sending (the answer is read and counted with the media)."""
+        if self._writer is None or self.ended or self._session is None:
+            return
+        self._cseq += 1
+        self._writer.write(
+            f"TEARDOWN {self.url} RTSP/1.0\r\nCSeq: {self._cseq}\r\n"
+            f"Session: {self._session}\r\n\r\n".encode()
+        )
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.transport.abort()
@@ -135,7 +149,8 @@ async def main(urls: list[str]) -> int:
         )
         for index, result in enumerate(results):
             if isinstance(result, BaseException):
-                _say({"error": f"{type(result).__name__}: {result}", "viewer": index})
+                error = f"{type(result).__name__} at {viewers[index].step}: {result}"
+                _say({"error": error, "viewer": index, "url": urls[index]})
                 return 1
         tasks = [asyncio.create_task(v.read()) for v in viewers]
         await asyncio.wait_for(asyncio.gather(*(v.first_byte.wait() for v in viewers)), TIMEOUT)
@@ -150,6 +165,11 @@ async def main(urls: list[str]) -> int:
                     }
                 )
     finally:
+        # TEARDOWN first: GStreamer 1.22's RTSP server can crash (gst_rtsp_connection_close on a
+        # freed object) when many clients vanish while it still has media queued for them.
+        for viewer in viewers:
+            viewer.teardown()
+        await asyncio.sleep(TEARDOWN_GRACE)
         for viewer in viewers:
             viewer.close()
         for task in tasks:
