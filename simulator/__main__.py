@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+from pathlib import Path
 import signal
 import sys
 from typing import Any
@@ -36,6 +37,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--require-token", action="store_true", help="device methods need the account token"
     )
     parser.add_argument("--no-timestamp-check", action="store_true")
+    parser.add_argument(
+        "--video-file",
+        metavar="PATH",
+        help="play this pre-encoded H.264 clip (MPEG-TS) on every RTSP mount "
+        "from its start for each first viewer, ending with it (real-time pace, no encoder; "
+        "HLS and FLV remux it)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead")
     return parser.parse_args(argv)
 
@@ -69,6 +77,7 @@ async def run(args: argparse.Namespace) -> None:
         accounts=dict(a.split(":", 1) for a in args.account),
         require_token=args.require_token,
         check_timestamp=not args.no_timestamp_check,
+        video_file=args.video_file,
     )
     data = generate(
         stores=args.stores,
@@ -102,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         if ":" not in account:
             print(f"--account wants USER:PASSWORD, got {account!r}", file=sys.stderr)
             return 2
+    if args.video_file and not Path(args.video_file).is_file():
+        print(f"--video-file: no such file {args.video_file!r}", file=sys.stderr)
+        return 2
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(args))
     return 0

@@ -52,6 +52,10 @@ class SimConfig:
     no_recording_code: int = 103120  # our own assumption: no public source names this code
     host: str = "127.0.0.1"
     port: int = 0
+    # A pre-encoded H.264 clip (MPEG-TS) every RTSP mount plays at real-time pace instead of
+    # encoding a test pattern, from its start for each first viewer of a camera stream, ending
+    # with it (benchmarks: many cameras at a high bitrate on two cores).
+    video_file: str | None = None
 
     def key_info(self, akey: str) -> KeyInfo | None:
         """Look up the key registered under `akey`, the default key included."""

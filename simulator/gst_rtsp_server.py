@@ -9,6 +9,9 @@ Line protocol (one JSON object per line):
 - stdin: ``{"op": "mount", "path": "/cam/1001/main", "codec": "H264", "width": 640, "height": 360,
   "fps": 15, "label": "Entrance 1 (main)", "pattern": "smpte"}`` → stdout ``{"ok": "/cam/1001/main"}``
   (or ``{"error": "...", "path": ...}``). Mounting an existing path again is a no-op.
+  Optional ``"file": "/path/clip.ts"``: play that pre-encoded H.264 clip (MPEG-TS) at real-time
+  pace instead of encoding a test pattern, from its start for each new media, ending with it
+  (benchmarks: many cameras at a high bitrate without an encoder each).
   A playback mount adds ``"shared": false`` and ``"playback": {"start": <unix time>, "zone":
   "Asia/Shanghai", "rate": 2, "frames": 4500}``.
 - stdin: ``{"op": "unmount", "path": "/play/<id>"}`` → ``{"ok": "/play/<id>"}``: no new client
@@ -73,8 +76,25 @@ def _encoder(codec: str, fps: int) -> str:
     )
 
 
+def file_launch_line(path: str) -> str:
+    """A pre-encoded H.264 clip in MPEG-TS, played from its start at real-time pace (no encoder).
+
+    Played once per media (each first viewer of a camera stream starts it): the stream ends with
+    the clip. Not looped: at a loop point the transport stream's clock jumps back, and so would
+    the RTP times every player relies on.
+    """
+    location = path.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'( filesrc location="{location}" ! tsdemux '
+        "! h264parse ! video/x-h264,alignment=au "
+        "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+    )
+
+
 def launch_line(spec: dict) -> str:
     """Return the gst-launch description of one mount's media."""
+    if spec.get("file"):
+        return file_launch_line(str(spec["file"]))
     width, height, fps = (
         int(spec.get("width", 640)),
         int(spec.get("height", 360)),

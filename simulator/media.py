@@ -91,8 +91,9 @@ class BackendError(RuntimeError):
 class GstBackend:
     """The GStreamer RTSP server process (one per relay), started lazily."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", video_file: str | None = None) -> None:
         self.host = host
+        self.video_file = video_file  # a pre-encoded H.264 clip every mount plays (no encoder)
         self.port: int | None = None
         self.startup_seconds: float | None = None
         self._proc: asyncio.subprocess.Process | None = None
@@ -183,18 +184,19 @@ class GstBackend:
     async def mount(self, camera: Any, sub_stream: bool) -> str:
         """Make sure the camera stream's mount exists; return its backend RTSP URL."""
         width, height = SUB_SIZE if sub_stream else MAIN_SIZE
-        return await self._mount(
-            {
-                "op": "mount",
-                "path": stream_path(camera.id, sub_stream),
-                "codec": camera.codec,
-                "width": width,
-                "height": height,
-                "fps": FPS,
-                "label": label_for(camera, sub_stream),
-                "pattern": pattern_for(camera.id),
-            }
-        )
+        spec: dict[str, Any] = {
+            "op": "mount",
+            "path": stream_path(camera.id, sub_stream),
+            "codec": camera.codec,
+            "width": width,
+            "height": height,
+            "fps": FPS,
+            "label": label_for(camera, sub_stream),
+            "pattern": pattern_for(camera.id),
+        }
+        if self.video_file:
+            spec["file"] = self.video_file
+        return await self._mount(spec)
 
     async def mount_playback(
         self, channel_id: str, camera: Any, *, start: datetime, end: datetime, rate: int

@@ -5,7 +5,8 @@ per camera through Home Assistant's stream worker, keeps "viewing" it (playlist 
 channels on a schedule with the simulator, injects platform `-500`s, and measures how long each
 stream is without new video after a kill, the platform calls per reconnect, and the process's
 memory and open file descriptors. Used by `tests/test_soak_short.py` (default suite: each of
-two cameras killed once) and by `scripts/soak` (`benchmarks/test_soak.py`: minutes of it).
+two cameras killed once) and by `scripts/soak` (`test_soak` below: minutes of it, figures written
+to `docs/soak.md`).
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ import asyncio
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
+import datetime as dt
 import os
 from pathlib import Path
+import platform
 import random
 import time
 from typing import Any
 
 from homeassistant.components.stream.const import HLS_PROVIDER
+from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 
+from benchmarks.machine import cpu_model, load_average, memory
 from custom_components.ovopark.const import DOMAIN
 from simulator.config import SimConfig
 from simulator.core import Simulator
@@ -34,6 +39,9 @@ from .common import DEVICE_LIST, START_MEDIA_PLAY, entry_for
 
 POLL = 0.25  # seconds between looks at the streams
 VIEW_EVERY = 1.0  # seconds between playlist requests of a "viewer"
+SAMPLE_EVERY = 30.0  # seconds between memory and fd samples
+SETTLE = 600.0  # the memory slope is taken after the first 10 minutes
+SOAK_DOC = Path(__file__).resolve().parent.parent / "docs" / "soak.md"
 
 
 def rss_kib() -> int:
@@ -80,6 +88,29 @@ class SoakReport:
     fds_start: int = 0
     fds_end: int = 0
     dead_streams: list[int] = field(default_factory=list)
+    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (s, RSS KiB, fds)
+
+    def settled(self) -> list[tuple[float, int, int]]:
+        """Samples after the first `SETTLE` seconds."""
+        return [s for s in self.samples if s[0] >= SETTLE]
+
+    @property
+    def rss_slope(self) -> float | None:
+        """Least-squares slope of RSS after the first 10 minutes, MiB per hour."""
+        points = self.settled()
+        if len(points) < 3:
+            return None
+        xs = [t / 3600 for t, _, _ in points]
+        ys = [rss / 1024 for _, rss, _ in points]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        var = sum((x - mx) ** 2 for x in xs)
+        return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
+
+    @property
+    def fds_settled(self) -> tuple[int, int] | None:
+        """Fewest and most open fds after the first 10 minutes."""
+        fds = [n for _, _, n in self.settled()]
+        return (min(fds), max(fds)) if fds else None
 
     @property
     def reconnects(self) -> int:
@@ -109,7 +140,19 @@ class SoakReport:
             f"dead streams        {self.dead_streams or 'none'}",
             f"memory (RSS)        {self.rss_start / 1024:.1f} MiB -> {self.rss_end / 1024:.1f} MiB",
             f"open fds            {self.fds_start} -> {self.fds_end}",
+            f"RSS slope >10 min   {self._slope_text()}",
+            f"open fds >10 min    {self._fds_text()}",
         ]
+
+    def _slope_text(self) -> str:
+        slope = self.rss_slope
+        if slope is None:
+            return "- (run shorter than 10 min + 3 samples)"
+        return f"{slope:+.2f} MiB per hour ({len(self.settled())} samples every {SAMPLE_EVERY:g} s)"
+
+    def _fds_text(self) -> str:
+        fds = self.fds_settled
+        return "-" if fds is None else f"{fds[0]} .. {fds[1]}"
 
 
 class _Viewer:
@@ -241,12 +284,16 @@ async def run_soak(
         last_kill: dict[int, float] = {}
         next_kill = started + kill_every if kill_every else started
         next_inject = started + inject_every / 2 if inject_every else None
+        next_sample = started
         pending: list[Kill] = []
         by_camera = {v.camera_id: v for v in viewers}
         once = kill_every == 0
 
         while True:
             now = time.monotonic()
+            if now >= next_sample:
+                report.samples.append((now - started, rss_kib(), open_fds()))
+                next_sample += SAMPLE_EVERY
             for viewer in viewers:
                 viewer.look()
             for kill in list(pending):
@@ -344,6 +391,61 @@ def sim_config() -> SimConfig:
     return SimConfig(pull_window=10.0, hls_idle=2.0, no_sub_delay=0.05)
 
 
+def _machine() -> list[str]:
+    return [
+        f"- cpu: {cpu_model()}, {os.cpu_count()} cores, {memory()}",
+        f"- os: {platform.system()} {platform.release()}",
+        f"- python {platform.python_version()}, Home Assistant {ha_version}",
+    ]
+
+
+def write_soak_doc(report: SoakReport, minutes: float, load_start: str, load_end: str) -> None:
+    """docs/soak.md: the figures of the last long run (generated; do not edit by hand)."""
+    slope, fds = report.rss_slope, report.fds_settled
+    every = max(1, int(300 / SAMPLE_EVERY))
+    text = [
+        "# Soak",
+        "",
+        "Generated by `scripts/soak --minutes N` (`tests/soak.py`); do not edit by hand. Home "
+        "Assistant's stream worker views 4 cameras of the simulator through the gateway while the "
+        "simulator kills a camera's channel every 90 s and injects a `-500` every 5 minutes. "
+        "Memory (RSS) and open fds are those of the process running Home Assistant, sampled every "
+        f"{SAMPLE_EVERY:g} s; the slope is a least-squares line through the samples after the "
+        "first 10 minutes.",
+        "",
+        "| measure | figure | goal |",
+        "|---|---|---|",
+        "| RSS slope after the first 10 minutes | "
+        f"{'-' if slope is None else f'{slope:+.2f} MiB per hour'} | ≤ 5 MiB per hour |",
+        "| open fds after the first 10 minutes (fewest .. most) | "
+        f"{'-' if fds is None else f'{fds[0]} .. {fds[1]}'} | flat |",
+        f"| unrecovered kills | {len(report.unrecovered)} of {len(report.kills)} | 0 |",
+        f"| dead streams at the end | {len(report.dead_streams)} | 0 |",
+        f"| `startNewMediaPlay` per relay channel | {report.platform_calls} for "
+        f"{report.channels} | one each |",
+        "",
+        "## Figures",
+        "",
+        "```",
+        *report.lines(),
+        "```",
+        "",
+        "## Samples (every 5 minutes)",
+        "",
+        "| minute | RSS MiB | open fds |",
+        "|---|---|---|",
+        *(f"| {t / 60:.1f} | {rss / 1024:.1f} | {n} |" for t, rss, n in report.samples[::every]),
+        "",
+        "## Run",
+        "",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {minutes:g} minutes asked",
+        *_machine(),
+        f"- load average at the start: {load_start}",
+        f"- load average at the end: {load_end}",
+    ]
+    SOAK_DOC.write_text("\n".join(text) + "\n", encoding="utf-8")
+
+
 @pytest.mark.media
 @pytest.mark.timeout(0)
 @pytest.mark.parametrize("expected_lingering_timers", [True])
@@ -358,6 +460,7 @@ async def test_soak(hass: HomeAssistant, hass_client: Any, simulator: Simulator)
         print(f"[soak {time.monotonic() - started:7.1f} s] {text}", flush=True)
 
     say(f"{minutes:g} minutes, 4 cameras, a kill every 90 s, a -500 every 5 min")
+    load_start = load_average()
     report = await run_soak(
         hass,
         hass_client,
@@ -370,6 +473,8 @@ async def test_soak(hass: HomeAssistant, hass_client: Any, simulator: Simulator)
         progress=say,
     )
     print("\n".join(["", "soak figures", *report.lines()]), flush=True)
+    write_soak_doc(report, minutes, load_start, load_average())
+    print(f"wrote {SOAK_DOC}", flush=True)
     assert report.dead_streams == []
     assert report.unrecovered == []
     assert report.platform_calls == report.channels
