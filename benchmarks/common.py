@@ -106,6 +106,16 @@ async def http_client(hass: HomeAssistant) -> AsyncIterator[TestClient]:
         await client.close()
 
 
+async def start_hls_stream(camera: Any) -> Any:
+    """Start Home Assistant's stream of a camera entity with its HLS output (as a card does)."""
+    stream = await camera.async_create_stream()
+    if stream is None:
+        raise RuntimeError("Home Assistant made no stream for the camera")
+    stream.add_provider(HLS_PROVIDER)
+    await stream.start()
+    return stream
+
+
 def ovopark_entry(
     gateway_url: str, api_key: str, api_secret: str, options: dict[str, Any] | None = None
 ) -> MockConfigEntry:

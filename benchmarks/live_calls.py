@@ -14,7 +14,6 @@ import time
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.components.stream.const import HLS_PROVIDER
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
@@ -36,6 +35,7 @@ from .common import (
     http_client,
     read_playlist,
     setup_simulated,
+    start_hls_stream,
     wait_for,
 )
 
@@ -54,11 +54,7 @@ async def _live_view(hass: HomeAssistant, sim: Simulator, client: Any) -> tuple[
     camera = hass.data["camera"].get_entity(entity_id)
     before = sim.count(START_MEDIA_PLAY)
     t0 = time.monotonic()
-    stream = await camera.async_create_stream()
-    if stream is None:
-        raise RuntimeError("Home Assistant made no stream for the camera")
-    stream.add_provider(HLS_PROVIDER)
-    await stream.start()
+    stream = await start_hls_stream(camera)
     try:
 
         async def has_segment() -> bool:

@@ -32,6 +32,7 @@ from .common import (
     http_client,
     read_playlist,
     setup_simulated,
+    start_hls_stream,
     wait_for,
 )
 
@@ -62,11 +63,7 @@ async def run() -> list[Result]:
             entity_id = entity_id_of(hass, next(iter(sim.data.cameras)))
             camera = hass.data["camera"].get_entity(entity_id)
             async with http_client(hass) as client:
-                stream = await camera.async_create_stream()
-                if stream is None:
-                    raise RuntimeError("Home Assistant made no stream for the camera")
-                stream.add_provider(HLS_PROVIDER)
-                await stream.start()
+                stream = await start_hls_stream(camera)
                 player = asyncio.create_task(_play(client, stream))
                 try:
 

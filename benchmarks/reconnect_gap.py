@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 
-from homeassistant.components.stream.const import HLS_PROVIDER
 from homeassistant.setup import async_setup_component
 
 from custom_components.ovopark.const import CONF_PROTOCOL, PROTOCOL_HLS, PROTOCOL_RTSP
@@ -26,6 +25,7 @@ from .common import (
     http_client,
     read_playlist,
     setup_simulated,
+    start_hls_stream,
     wait_for,
 )
 
@@ -43,11 +43,7 @@ async def _gap(protocol: str) -> Result:
             await setup_simulated(hass, sim, **{CONF_PROTOCOL: protocol})
             camera_id = next(iter(sim.data.cameras))
             camera = hass.data["camera"].get_entity(entity_id_of(hass, camera_id))
-            stream = await camera.async_create_stream()
-            if stream is None:
-                raise RuntimeError("Home Assistant made no stream for the camera")
-            stream.add_provider(HLS_PROVIDER)
-            await stream.start()
+            stream = await start_hls_stream(camera)
             try:
                 async with http_client(hass) as client:
                     playlist = Playlist([])

@@ -23,7 +23,6 @@ from typing import Any
 
 import aiohttp
 import av
-from homeassistant.components.stream.const import HLS_PROVIDER
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
@@ -38,6 +37,7 @@ from .common import (
     median,
     read_playlist,
     setup_simulated,
+    start_hls_stream,
     wait_for,
 )
 
@@ -100,11 +100,7 @@ async def _three_rtsp_viewers(
     camera = hass.data["camera"].get_entity(entity_id_of(hass, camera_id))
     since = len(sim.calls)
     channels_before = len(sim.relay.history)
-    stream = await camera.async_create_stream()
-    if stream is None:
-        raise RuntimeError("Home Assistant made no stream for the camera")
-    stream.add_provider(HLS_PROVIDER)
-    await stream.start()
+    stream = await start_hls_stream(camera)
     try:
 
         async def has_segment() -> bool:
