@@ -1,9 +1,11 @@
 """Measure 5: setup time and memory for 2,000 cameras in 200 stores ÷ a minimal integration.
 
-From the start of the config entry's setup to every camera entity added (`async_setup` of the entry
-plus `async_block_till_done`), in a fresh Home Assistant each time, with the camera component set up
-and both integrations imported beforehand. The baseline, `benchmarks/static_cameras`, creates the same
-2,000 devices and camera entities with static stream addresses and no I/O. The simulator runs in its
+From the start of the config entry's setup to every entity added (`async_setup` of the entry plus
+`async_block_till_done`), in a fresh Home Assistant each time, with the entity components set up and
+both integrations and their platforms imported beforehand. The baseline, `benchmarks/static_cameras`,
+creates the same devices and entities with static data and no I/O: 200 store devices with a "cameras
+online" sensor each, 2,000 camera devices under them with a camera entity (static stream address), a
+connectivity binary sensor and, per PTZ camera, six buttons. The simulator runs in its
 own process (`python -m simulator`), so neither its time nor its memory is counted here; the platform
 calls over loopback are.
 
@@ -38,6 +40,7 @@ from simulator import generate
 from .common import REPO, Result, home_assistant, median, ovopark_entry
 
 STORES = 200
+PLATFORMS = ["binary_sensor", "button", "camera", "sensor"]  # both integrations' platforms
 PER_STORE = 10
 CAMERAS = STORES * PER_STORE
 TIMED_RUNS = 5
@@ -93,10 +96,21 @@ def _static_integration_on_path() -> Any:
                 del sys.modules[name]
 
 
-def _same_cameras() -> list[list[Any]]:
-    """The simulator's cameras (same generator and seed as `python -m simulator`): id, name, store."""
+def _same_data() -> dict[str, list[list[Any]]]:
+    """The simulator's stores and cameras (same generator and seed as `python -m simulator`)."""
     data = generate(stores=STORES, cameras_per_store=PER_STORE)
-    return [[c.id, c.name, data.stores[c.store_id].name] for c in data.cameras.values()]
+    return {
+        "stores": [[s.id, s.name] for s in data.stores.values()],
+        "cameras": [[c.id, c.name, c.store_id, c.ptz] for c in data.cameras.values()],
+    }
+
+
+def _expected() -> tuple[int, int]:
+    """Entities and devices both integrations must create for that account."""
+    data = _same_data()
+    ptz = sum(1 for camera in data["cameras"] if camera[3])
+    entities = 2 * CAMERAS + 6 * ptz + STORES  # camera + connectivity, PTZ buttons, store sensor
+    return entities, CAMERAS + STORES
 
 
 class _Run:
@@ -108,18 +122,19 @@ class _Run:
 
 async def _one(kind: str, sim: dict[str, Any], *, trace: bool) -> _Run:
     async with home_assistant() as hass:
-        assert await async_setup_component(hass, "camera", {})
+        for platform in PLATFORMS:
+            assert await async_setup_component(hass, platform, {})
         domain = "ovopark" if kind == "ovopark" else STATIC
         integration = await loader.async_get_integration(hass, domain)
         await integration.async_get_component()
-        await integration.async_get_platform("camera")
+        await integration.async_get_platforms(PLATFORMS)
         if kind == "ovopark":
             entry = ovopark_entry(sim["gateway"], sim["key"], sim["secret"])
         else:
             entry = MockConfigEntry(
                 domain=STATIC,
                 title="Static",
-                data={"cameras": _same_cameras()},
+                data=_same_data(),
             )
         entry.add_to_hass(hass)
 
@@ -148,7 +163,7 @@ async def _one(kind: str, sim: dict[str, Any], *, trace: bool) -> _Run:
         entities = len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id))
         devices = len(dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id))
         states = len(hass.states.async_entity_ids("camera"))
-        if not ok or entities != CAMERAS or devices != CAMERAS or states != CAMERAS:
+        if not ok or (entities, devices) != _expected() or states != CAMERAS:
             raise RuntimeError(
                 f"{kind}: setup {ok}, {entities} entities, {devices} devices, {states} states"
             )
