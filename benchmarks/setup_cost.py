@@ -4,7 +4,8 @@ From the start of the config entry's setup to every entity added (`async_setup` 
 `async_block_till_done`), in a fresh Home Assistant each time, with the entity components set up and
 both integrations and their platforms imported beforehand. The baseline, `benchmarks/static_cameras`,
 creates the same devices and entities with static data and no I/O: 200 store devices with a "cameras
-online" sensor each, 2,000 camera devices under them with a camera entity (static stream address), a
+online" sensor each, 2,000 camera devices under them (in the store's area, so the entity ids are
+built alike) with a camera entity (static stream address), a
 connectivity binary sensor and, per PTZ camera, six buttons. The simulator runs in its
 own process (`python -m simulator`), so neither its time nor its memory is counted here; the platform
 calls over loopback are.

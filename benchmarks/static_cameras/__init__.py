@@ -3,8 +3,8 @@
 `benchmarks.setup_cost` loads it as the custom integration `static_cameras` (copied into a temporary
 `custom_components` directory) to compare the Ovopark integration's setup time and memory with the
 least any integration must spend on as many devices and entities: a device per store with a
-"cameras online" sensor, and under it a device per camera with its camera entity, a connectivity
-binary sensor and, for a PTZ camera, six buttons.
+"cameras online" sensor, and under it a device per camera, in its store's area, with its camera
+entity, a connectivity binary sensor and, for a PTZ camera, six buttons.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
             manufacturer="Bench",
             model="Static store",
             suggested_area=name,
-        ).id
+        )
         for store_id, name in entry.data["stores"]
     }
-    entry.runtime_data = stores  # store id -> device registry id, named by the camera devices
+    entry.runtime_data = stores  # store id -> device, which the camera devices sit under
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

@@ -6,6 +6,7 @@ from homeassistant.components.binary_sensor import BinarySensorDeviceClass, Bina
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import StaticCameraEntity, cameras
@@ -27,5 +28,5 @@ class StaticConnectivity(StaticCameraEntity, BinarySensorEntity):
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _attr_is_on = True
 
-    def __init__(self, camera_id: int, name: str, store_device: str) -> None:
+    def __init__(self, camera_id: int, name: str, store_device: DeviceEntry) -> None:
         super().__init__(camera_id, name, store_device, "online")

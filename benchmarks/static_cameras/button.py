@@ -5,6 +5,7 @@ from __future__ import annotations
 from homeassistant.components.button import ButtonEntity
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import StaticCameraEntity, cameras
@@ -26,7 +27,9 @@ async def async_setup_entry(
 class StaticPtzButton(StaticCameraEntity, ButtonEntity):
     """A press does nothing."""
 
-    def __init__(self, camera_id: int, name: str, store_device: str, direction: str) -> None:
+    def __init__(
+        self, camera_id: int, name: str, store_device: DeviceEntry, direction: str
+    ) -> None:
         super().__init__(camera_id, name, store_device, f"ptz_{direction}")
         self._attr_name = direction.replace("_", " ").capitalize()
 

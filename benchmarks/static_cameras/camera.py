@@ -5,6 +5,7 @@ from __future__ import annotations
 from homeassistant.components.camera import Camera, CameraEntityFeature
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import StaticCameraEntity, cameras
@@ -26,7 +27,7 @@ class StaticCamera(StaticCameraEntity, Camera):
     _attr_name = None
     _attr_supported_features = CameraEntityFeature.STREAM
 
-    def __init__(self, camera_id: int, name: str, store_device: str) -> None:
+    def __init__(self, camera_id: int, name: str, store_device: DeviceEntry) -> None:
         Camera.__init__(self)
         StaticCameraEntity.__init__(self, camera_id, name, store_device, None)
 

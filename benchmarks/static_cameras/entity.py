@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
 from homeassistant.helpers.entity import Entity
 
 DOMAIN = "static_cameras"
 
 
-def cameras(entry: ConfigEntry) -> list[tuple[int, str, str, bool]]:
-    """The entry's cameras as (id, name, store device's registry id, PTZ)."""
-    stores: dict[int, str] = entry.runtime_data
+def cameras(entry: ConfigEntry) -> list[tuple[int, str, DeviceEntry, bool]]:
+    """The entry's cameras as (id, name, store device, PTZ)."""
+    stores: dict[int, DeviceEntry] = entry.runtime_data
     return [(int(c), str(n), stores[int(s)], bool(p)) for c, n, s, p in entry.data["cameras"]]
 
 
@@ -21,7 +21,9 @@ class StaticCameraEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, camera_id: int, name: str, store_device: str, key: str | None) -> None:
+    def __init__(
+        self, camera_id: int, name: str, store_device: DeviceEntry, key: str | None
+    ) -> None:
         self._camera_id = camera_id
         self._attr_unique_id = str(camera_id) if key is None else f"{camera_id}_{key}"
         self._attr_device_info = DeviceInfo(
@@ -29,5 +31,6 @@ class StaticCameraEntity(Entity):
             name=name,
             manufacturer="Bench",
             model="Static camera",
-            via_device_id=store_device,
+            via_device_id=store_device.id,
+            suggested_area=store_device.name,  # cameras sit in their store's area, as Ovopark's
         )
