@@ -18,8 +18,7 @@ pytestmark = pytest.mark.browser
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
 PTZ_CAMERA = "1003"  # "Back door 3": every third simulated camera has PTZ
-WINDOW = (1280, 900)  # the browser fixture's size
-TALL = (1280, 1400)
+TALL = 1400  # px: the device page with its diagnostic card below the controls
 BUTTONS = ["Pan left", "Pan right", "Tilt down", "Tilt up", "Zoom in", "Zoom out"]
 # The frontend's own websocket connection, as its pages use it.
 CALL_WS = """
@@ -53,12 +52,13 @@ def test_a_ptz_camera_device_page_has_its_buttons_and_connectivity(
 
     browser.get(f"{base}/config/devices/device/{camera['id']}")
     text = wait_for("the camera's device page", lambda: _device_page_text(browser), 60)
-    browser.set_window_size(*TALL)  # the diagnostic card (connectivity) below the controls too
+    window = browser.get_window_size()
+    browser.set_window_size(window["width"], TALL)  # the connectivity card in the picture too
     try:
         wait_for("the taller page", lambda: _device_page_text(browser), 60)
         screenshot(browser, artifacts / "ptz-device.png")
     finally:
-        browser.set_window_size(*WINDOW)
+        browser.set_window_size(window["width"], window["height"])
     assert "Connected" in text  # the connectivity sensor's state
     assert f"Connected via | {store['name']}" in text
 

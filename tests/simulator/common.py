@@ -11,7 +11,17 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
+from simulator.media import ffmpeg_available, gst_available
 from simulator.relay import Channel
+
+# The marks of a module whose tests play real video through the simulator's media backend.
+MEDIA_MARKS = [
+    pytest.mark.media,
+    pytest.mark.skipif(
+        not (ffmpeg_available() and gst_available()),
+        reason="needs ffmpeg and GStreamer's RTSP server (scripts/setup installs them)",
+    ),
+]
 
 
 async def wait_for(predicate: Callable[[], bool], limit: float = 20.0, what: str = "") -> None:

@@ -22,21 +22,15 @@ import pytest
 from simulator.config import SimConfig
 from simulator.core import Simulator
 from simulator.data import SimData, generate
-from simulator.media import FPS, ffmpeg_available, gst_available, playback_path
+from simulator.media import FPS, playback_path
 from simulator.relay import Channel, Relay
 
 from ..rtsp_client import RtspClient
-from .common import closed, http_status, rtsp_request, wait_for
+from .common import MEDIA_MARKS, closed, http_status, rtsp_request, wait_for
 
 av = pytest.importorskip("av")
 
-pytestmark = [
-    pytest.mark.media,
-    pytest.mark.skipif(
-        not (ffmpeg_available() and gst_available()),
-        reason="needs ffmpeg and GStreamer's RTSP server (scripts/setup installs them)",
-    ),
-]
+pytestmark = MEDIA_MARKS
 
 CAMERA = 1001
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -19,24 +19,17 @@ import pytest
 from simulator.config import SimConfig
 from simulator.core import Simulator
 from simulator.data import SimData, generate
-from simulator.media import ffmpeg_available, gst_available
 from simulator.relay import Relay
 from simulator.rtsp import RtspMessage, channel_id_of, read_message
 from simulator.tls import client_context_trusting
 
 from ..common import playing_viewers
 from ..rtsp_client import RtspClient
-from .common import closed, http_status, rtsp_request, wait_for
+from .common import MEDIA_MARKS, closed, http_status, rtsp_request, wait_for
 
 av = pytest.importorskip("av")
 
-pytestmark = [
-    pytest.mark.media,
-    pytest.mark.skipif(
-        not (ffmpeg_available() and gst_available()),
-        reason="needs ffmpeg and GStreamer's RTSP server (scripts/setup installs them)",
-    ),
-]
+pytestmark = MEDIA_MARKS
 
 CAMERA = 1001  # H.264, 640x360 main stream
 

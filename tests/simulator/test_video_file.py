@@ -17,20 +17,13 @@ import pytest
 from simulator.config import SimConfig
 from simulator.core import Simulator
 from simulator.data import SimData, generate
-from simulator.media import ffmpeg_available, gst_available
 from simulator.relay import Relay
 
-from .common import closed
+from .common import MEDIA_MARKS, closed
 
 av = pytest.importorskip("av")
 
-pytestmark = [
-    pytest.mark.media,
-    pytest.mark.skipif(
-        not (ffmpeg_available() and gst_available()),
-        reason="needs ffmpeg and GStreamer's RTSP server (scripts/setup installs them)",
-    ),
-]
+pytestmark = MEDIA_MARKS
 
 CLIP_FRAMES = 20  # 2 s at 10 frames a second
 SIZE = (320, 240)  # not the simulator's own 640x360: the picture comes from the clip
