@@ -43,6 +43,11 @@ class SimConfig:
     # a consumer holds the channel until it leaves (the simulator's behaviour before issue 10).
     lenient_pull_window: bool = False
     hls_idle: float = 15.0
+    # Statuses the relay answers itself, one per RTSP connection's first request on an open
+    # channel, in order (a test's choice of what a relay may answer, with no backend involved:
+    # 551 as GStreamer answers a `Require`, 404 for a channel it lost, 503 while warming up).
+    # The connection stays open; its next request is served as usual. Empty: none.
+    relay_first_answers: list[int] = field(default_factory=list)
     # Daily windows (local time in timestamp_zone) without recording, per device id: a playback
     # lying entirely inside one is answered no_recording_code. Default: camera 1002 of the default
     # account records nothing from 01:00 to 03:00. A window ending before it starts wraps midnight.

@@ -46,6 +46,7 @@ STATUS_TEXT = {
     454: "Session Not Found",
     461: "Unsupported Transport",
     503: "Service Unavailable",
+    551: "Option not supported",
 }
 
 
@@ -197,6 +198,7 @@ class RtspSession:
         self._end_timer: asyncio.TimerHandle | None = None
         self.gate: PlayGate | None = None
         self._first_frame = asyncio.Event()
+        self._first_request = True
 
     # --- the relay calls these -------------------------------------------------------------
     def abort(self) -> None:
@@ -250,6 +252,8 @@ class RtspSession:
                     self.up_writer.write(item.encode())
                     await self.up_writer.drain()
                 continue
+            if await self._answered_by_setting(item):
+                continue  # the relay answered itself; the connection stays open
             if not await self._handle_request(item):
                 return
 
@@ -298,6 +302,16 @@ class RtspSession:
         if cseq := req.header("CSeq"):
             self.pending[cseq] = req.method
         await self._send_up(out, play=req.method == "PLAY")
+        return True
+
+    async def _answered_by_setting(self, req: RtspMessage) -> bool:
+        """Answer a first request naming an open channel with the next `relay_first_answers`."""
+        first, self._first_request = self._first_request, False
+        answers = self.relay.config.relay_first_answers
+        parsed = channel_id_of(req.url)
+        if not (first and answers and parsed and self.relay.open_channel_by_id(parsed[0])):
+            return False
+        await self._reply(answers.pop(0), req)
         return True
 
     async def _send_up(self, message: RtspMessage, *, play: bool = False) -> None:

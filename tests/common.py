@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+import contextlib
 from dataclasses import dataclass
 import io
 from pathlib import Path
@@ -34,6 +35,7 @@ from custom_components.ovopark.const import (
     DOMAIN,
 )
 from custom_components.ovopark.error_map import lookup
+from custom_components.ovopark.rtsp_message import REDIRECTS
 from simulator.core import Simulator
 from simulator.relay import Channel
 
@@ -256,3 +258,49 @@ async def first_segment_frames(hass: HomeAssistant, hass_client: Any, stream: An
     """How many video frames the first segment of a stream's HLS output decodes to."""
     init, data = await first_segment(hass, hass_client, stream)
     return await hass.async_add_executor_job(_decode_segment, init, data)
+
+
+class FakeRelay:
+    """An RTSP relay node for faults the simulator cannot make: per path, the status to answer.
+
+    A redirect leads back to the same path.
+    """
+
+    def __init__(
+        self, answers: dict[str, list[int]], before: dict[int, Callable[[], object]] | None = None
+    ) -> None:
+        self.answers = answers
+        self.before = before or {}  # request number (from 1) -> what happens before its answer
+        self.requests: list[str] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> FakeRelay:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    def url(self, path: str) -> str:
+        assert self.server is not None
+        return f"rtsp://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/rtsp/{path}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                lines = head.decode().split("\r\n")
+                path = urlsplit(lines[0].split(" ")[1]).path.rsplit("/", 1)[-1]
+                self.requests.append(path)
+                self.before.pop(len(self.requests), lambda: None)()
+                cseq = next(line for line in lines if line.lower().startswith("cseq"))
+                status = (
+                    self.answers[path].pop(0)
+                    if len(self.answers[path]) > 1
+                    else self.answers[path][0]
+                )
+                location = f"Location: {self.url(path)}\r\n" if status in REDIRECTS else ""
+                writer.write(f"RTSP/1.0 {status} X\r\n{cseq}\r\n{location}\r\n".encode())
+                await writer.drain()
+        writer.close()

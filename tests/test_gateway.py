@@ -46,7 +46,6 @@ from custom_components.ovopark.hls_playlist import HlsChannel, master_playlist, 
 from custom_components.ovopark.rtsp_message import (
     MAX_BODY,
     MAX_HEAD,
-    REDIRECTS,
     InterleavedFrame,
     RtspMessage,
     RtspProtocolError,
@@ -61,7 +60,14 @@ from custom_components.ovopark.rtsp_message import (
 from simulator.config import SimConfig
 from simulator.core import Simulator
 
-from .common import StubLease, StubSource, first_segment, platform_source, playing_viewers
+from .common import (
+    FakeRelay,
+    StubLease,
+    StubSource,
+    first_segment,
+    platform_source,
+    playing_viewers,
+)
 from .rtsp_client import RtspClient
 
 START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
@@ -1281,6 +1287,7 @@ async def test_a_consumer_waiting_on_a_cancelled_opening_opens_the_channel_itsel
         await first
     assert isinstance(handle, Handle)
     assert not handle.joined
+    handle.pull()  # its consumer pulled: the last release lets the channel go at once
     handle.release()
     handle.release()  # a second release changes nothing
     assert source.released == 1
@@ -1351,52 +1358,6 @@ async def test_ffmpeg_reading_the_gateway_hls_address_opens_one_channel(
     assert frames == 5
     assert width == 640
     assert media_plays(sim) == 1
-
-
-class FakeRelay:
-    """An RTSP relay node for faults the simulator cannot make: per path, the status to answer.
-
-    A redirect leads back to the same path.
-    """
-
-    def __init__(
-        self, answers: dict[str, list[int]], before: dict[int, Callable[[], object]] | None = None
-    ) -> None:
-        self.answers = answers
-        self.before = before or {}  # request number (from 1) -> what happens before its answer
-        self.requests: list[str] = []
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> FakeRelay:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-
-    def url(self, path: str) -> str:
-        assert self.server is not None
-        return f"rtsp://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/rtsp/{path}"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                lines = head.decode().split("\r\n")
-                path = urlsplit(lines[0].split(" ")[1]).path.rsplit("/", 1)[-1]
-                self.requests.append(path)
-                self.before.pop(len(self.requests), lambda: None)()
-                cseq = next(line for line in lines if line.lower().startswith("cseq"))
-                status = (
-                    self.answers[path].pop(0)
-                    if len(self.answers[path]) > 1
-                    else self.answers[path][0]
-                )
-                location = f"Location: {self.url(path)}\r\n" if status in REDIRECTS else ""
-                writer.write(f"RTSP/1.0 {status} X\r\n{cseq}\r\n{location}\r\n".encode())
-                await writer.drain()
-        writer.close()
 
 
 async def test_a_join_the_relay_refuses_gets_a_fresh_channel_in_the_same_connection(

@@ -26,7 +26,7 @@ from .channel import (
     stream_id,
 )
 from .gateway_hls import HlsServer
-from .gateway_pool import ChannelPool, Handle
+from .gateway_pool import JOIN_WINDOW, ChannelPool, Handle
 from .gateway_rtsp import RtspServer
 from .hls_playlist import PLAYLIST
 
@@ -59,11 +59,12 @@ class StreamGateway:
         hls_idle: float = 30.0,
         hls_keepalive: float = 1.0,
         open_timeout: float = OPEN_TIMEOUT,
+        join_window: float = JOIN_WINDOW,
     ) -> None:
         self.host = host
         self.open_timeout = open_timeout
         self._sources: dict[str, ChannelSource] = {}
-        self._pool = ChannelPool(self._async_open_channel)
+        self._pool = ChannelPool(self._async_open_channel, join_window)
         self._rtsp = RtspServer(host, self)
         self._hls = HlsServer(host, self, session=session, idle=hls_idle, keepalive=hls_keepalive)
         self._playbacks: dict[str, _Minted] = {}
@@ -100,6 +101,7 @@ class StreamGateway:
         for playback_id in list(self._playbacks):
             self._lapse(playback_id)
         await asyncio.gather(self._rtsp.stop(), self._hls.stop())
+        self._pool.close()
 
     def register(self, source: ChannelSource) -> str:
         """Register one config entry's channel source; returns the token its addresses carry."""

@@ -203,8 +203,8 @@ class HlsServer(Listener):
                 return
             failure = await self._fetch_playlist(channel)
             if not channel.ready.is_set():
-                if failure is None:
-                    channel.handle.confirm()
+                if failure is None:  # the gateway's own poll pulls the channel
+                    channel.handle.pull()
                 else:
                     channel.handle.fail(failure[1])
                 channel.ready.set()

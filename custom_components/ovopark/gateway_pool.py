@@ -4,6 +4,11 @@ The relay takes many pullers on one channel and closes it only when the last one
 gateway asks for a channel once per stream (entry, camera, quality, protocol) and lets later
 consumers join it. Opening is single-flight: consumers arriving together share one platform call.
 A channel the relay killed is never joined again; recorded-period playback is never shared.
+
+A channel nobody has pulled yet (no RTSP `PLAY` answered, no HLS playlist fetched) stays joinable
+after its last hold is released, until shortly before the relay would close it unpulled: a client
+that closes and dials again (go2rtc after a request-level answer) pays no second call. Only a
+consumer that pulled can tell the pool the relay ended a channel.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from .channel import ChannelRequest, Lease, Refusal
 _LOGGER = logging.getLogger(__name__)
 
 type Key = tuple[str, str, str]  # token, stream id, protocol
+
+# The relay closes a channel nobody pulls 10 s after it opened; a channel never pulled is joined
+# (and kept for a redial) until 2 s before that, so a consumer joining it still has time to pull.
+JOIN_WINDOW = 8.0
 type Opener = Callable[[str, ChannelRequest], Awaitable[Lease | Refusal]]
 
 
@@ -45,9 +54,16 @@ class SharedChannel:
     key: Key | None  # None: not shareable (a recorded period)
     camera_id: str
     lease: Lease
+    joinable_until: float  # loop time: past it, a channel never pulled is joined no more
     holders: int = 0
     dead: bool = False
     confirmed: bool = False
+    pulled: bool = False
+    linger: asyncio.TimerHandle | None = None
+
+    def joinable(self, now: float) -> bool:
+        """Whether a new consumer may join: alive, and pulled or still inside its pull window."""
+        return not self.dead and (self.pulled or now < self.joinable_until)
 
 
 @dataclass(eq=False, slots=True)
@@ -58,6 +74,7 @@ class Handle:
     channel: SharedChannel
     joined: bool
     released: bool = False
+    pulled: bool = False
 
     @property
     def address(self) -> str:
@@ -75,6 +92,12 @@ class Handle:
             self.channel.confirmed = True
             self.channel.lease.confirm()
 
+    def pull(self) -> None:
+        """The consumer pulls the channel (the relay answered its PLAY): it works, and lives."""
+        self.pulled = True
+        self.channel.pulled = True
+        self.confirm()
+
     def fail(self, cause: Exception) -> None:
         """The relay could not serve the channel: nobody joins it again; the source hears why."""
         self.pool.forget(self.channel)
@@ -86,19 +109,22 @@ class Handle:
         return self.pool.hand_out(self.channel, joined=True)
 
     def ended(self) -> None:
-        """The relay ended the channel while this consumer pulled it: nobody joins it again."""
-        self.pool.forget(self.channel)
+        """The relay ended the channel while this consumer pulled it: nobody joins it again.
+
+        A consumer that never pulled proves nothing by its relay connection ending (a relay may
+        close a connection after a request-level answer): the channel is left alone.
+        """
+        if self.pulled:
+            self.pool.forget(self.channel)
 
     def release(self) -> None:
-        """The consumer left; the last one lets the channel go."""
+        """The consumer left; the last one lets the channel go (a never-pulled one lingers)."""
         if self.released:
             return
         self.released = True
-        channel = self.channel
-        channel.holders -= 1
-        if channel.holders <= 0:
-            self.pool.forget(channel)
-            channel.lease.release()
+        self.channel.holders -= 1
+        if self.channel.holders <= 0:
+            self.pool.let_go(self.channel)
 
 
 @dataclass(slots=True)
@@ -116,6 +142,7 @@ class ChannelPool:
     """Live channels by stream, handed out to every consumer of that stream."""
 
     open_channel: Opener
+    join_window: float = JOIN_WINDOW  # seconds a never-pulled channel stays joinable
     _channels: dict[Key, SharedChannel] = field(default_factory=dict)
     # A pending open for a key; None when it was cancelled (a waiter then opens one itself).
     _opening: dict[Key, asyncio.Future[SharedChannel | Refusal | None]] = field(
@@ -130,7 +157,7 @@ class ChannelPool:
         key: Key = (token, request.stream_id, request.protocol)
         while True:
             channel = self._channels.get(key)
-            if channel is not None and not channel.dead:
+            if channel is not None and channel.joinable(asyncio.get_running_loop().time()):
                 self.count(request.camera_id).joins += 1
                 return self.hand_out(channel, joined=True)
             if (opening := self._opening.get(key)) is not None:
@@ -157,10 +184,37 @@ class ChannelPool:
         if channel.key is not None and self._channels.get(channel.key) is channel:
             del self._channels[channel.key]
 
+    def let_go(self, channel: SharedChannel) -> None:
+        """Nobody holds the channel: release it, or keep it for a redial while never pulled."""
+        loop = asyncio.get_running_loop()
+        left = channel.joinable_until - loop.time()
+        if channel.pulled or channel.dead or channel.key is None or left <= 0:
+            self.forget(channel)
+            channel.lease.release()
+            return
+        channel.linger = loop.call_later(left, self._lapse, channel)
+
+    def _lapse(self, channel: SharedChannel) -> None:
+        """A never-pulled channel's window ran out with nobody holding it: let it go."""
+        channel.linger = None
+        if channel.holders <= 0:
+            self.forget(channel)
+            channel.lease.release()
+
+    def close(self) -> None:
+        """The gateway stops: channels nobody holds are released now."""
+        self._forget_where(lambda key: True)
+
     def forget_token(self, token: str) -> None:
         """An entry went away: its channels are joined no more."""
-        for channel in [c for key, c in self._channels.items() if key[0] == token]:
+        self._forget_where(lambda key: key[0] == token)
+
+    def _forget_where(self, match: Callable[[Key], bool]) -> None:
+        for channel in [c for key, c in self._channels.items() if match(key)]:
             self.forget(channel)
+            if channel.linger is not None:  # nobody holds it: nothing else will release it
+                channel.linger.cancel()
+                self._lapse(channel)
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per-camera counters and how many consumers hold a channel now."""
@@ -195,7 +249,7 @@ class ChannelPool:
         if isinstance(result, Refusal):
             opening.set_result(result)
             return result
-        channel = SharedChannel(key, request.camera_id, result)
+        channel = SharedChannel(key, request.camera_id, result, self._join_deadline())
         self._channels[key] = channel
         self.count(request.camera_id).channels_opened += 1
         handle = self.hand_out(channel, joined=False)
@@ -207,13 +261,20 @@ class ChannelPool:
         if isinstance(result, Refusal):
             return result
         self.count(request.camera_id).channels_opened += 1
-        return self.hand_out(SharedChannel(None, request.camera_id, result), joined=False)
+        channel = SharedChannel(None, request.camera_id, result, self._join_deadline())
+        return self.hand_out(channel, joined=False)
 
     def hand_out(self, channel: SharedChannel, *, joined: bool) -> Handle:
         """One more consumer holds the channel."""
+        if channel.linger is not None:
+            channel.linger.cancel()
+            channel.linger = None
         channel.holders += 1
         self.count(channel.camera_id).consumers_served += 1
         return Handle(self, channel, joined)
+
+    def _join_deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.join_window
 
     def count(self, camera_id: str) -> CameraCounters:
         """The counters of one camera."""

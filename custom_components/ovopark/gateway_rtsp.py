@@ -1,8 +1,16 @@
-"""RTSP server of the stream gateway: a channel per consumer connection, spliced to the relay."""
+"""RTSP server of the stream gateway: each consumer connection holds its stream's shared channel.
+
+The gateway is the consumer's RTSP server and implements no RTSP extension: a first request that
+requires an option (go2rtc asks for ONVIF's back channel) is answered `551 Option not supported`
+here, before any channel is asked for. A relay's answer to a first request that concerns only the
+request (RFC 2326 §11: 400, 405, 406, 451, 456-459, 461, 501, 505, 551) reaches the consumer as it
+is and leaves the channel alone; any other error means the channel is dead.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
 import logging
@@ -29,6 +37,7 @@ from .rtsp_message import (
     filter_transport,
     read_item,
     relay_address,
+    required_options,
     response,
     rewrite_response,
     split_gateway_url,
@@ -45,6 +54,11 @@ MAX_REDIRECTS = 3
 WARMUP_RETRY_DELAYS = (0.5, 1.0, 2.0)
 _WARMING_UP = 503
 _GONE = 404
+_PLAYING = 200
+# A relay's answers to a first request that are about the request, not the channel (RFC 2326 §11).
+REQUEST_LEVEL = frozenset({400, 405, 406, 451, 456, 457, 458, 459, 461, 501, 505, 551})
+# A consumer given a request-level answer on a channel past its join window may still ask again.
+REQUEST_LEVEL_GRACE = 2.0
 READ_SIZE = 64 * 1024
 
 
@@ -102,6 +116,11 @@ class RtspServer(Listener):
         """Step 1 of a live view: read the consumer's first request and open its channel."""
         async with asyncio.timeout(FIRST_REQUEST_TIMEOUT):
             first = await read_item(reader)
+            # No extension is implemented here: refuse the options, ask for no channel.
+            while isinstance(first, RtspMessage) and (options := required_options(first)):
+                unsupported = ("Unsupported", ", ".join(options))
+                await send(writer, response(551, first.header("CSeq"), unsupported))
+                first = await read_item(reader)
         if not isinstance(first, RtspMessage) or first.is_response:
             return
         cseq = first.header("CSeq")
@@ -188,26 +207,41 @@ class RtspServer(Listener):
         writer: asyncio.StreamWriter,
         failure: RelayError | None,
     ) -> None:
-        """Steps 5 and 6: report the relay's answer, then carry the consumer to it."""
+        """Steps 5 and 6: report the relay's answer, then carry the consumer to it.
+
+        After a request-level answer nothing is reported, and the consumer holds the channel only
+        until its join window ends (or briefly, past it) unless it pulls by then.
+        """
+        pull_by: float | None = None
         try:
-            if failure is None:
-                handle.confirm()
-            else:  # the relay refused the channel itself; the consumer gets its answer
+            if failure is not None:  # the relay refused the channel itself; the consumer hears it
                 handle.fail(failure)
+            elif request_level(upstream):
+                now = asyncio.get_running_loop().time()
+                pull_by = max(handle.channel.joinable_until, now + REQUEST_LEVEL_GRACE)
+            else:
+                handle.confirm()
             _LOGGER.debug("camera %s: RTSP consumer connected to its channel", handle.camera_id)
             if upstream.answer is not None:
                 await send(writer, upstream.answer)
             pending = None if upstream.answer is not None else first
-            if await Splice(reader, writer, upstream, urls).run(pending):
+            splice = Splice(reader, writer, upstream, urls, on_pull=handle.pull)
+            if await splice.run(pending, pull_by=pull_by):
                 handle.ended()
         finally:
             upstream.writer.transport.abort()
 
 
+def request_level(upstream: Upstream) -> bool:
+    """Whether the relay's answer to the first request concerns the request, not the channel."""
+    return upstream.answer is not None and upstream.answer.status in REQUEST_LEVEL
+
+
 def refusal_of(upstream: Upstream) -> RelayError | None:
-    """The relay's refusal of the first request (a 4xx/5xx answer), if it refused."""
-    if upstream.answer is not None and upstream.answer.status >= 400:
-        return RelayError(f"relay answered {upstream.answer.status}")
+    """The relay's refusal of the channel (a 4xx/5xx answer not about the request), if any."""
+    answer = upstream.answer
+    if answer is not None and answer.status >= 400 and answer.status not in REQUEST_LEVEL:
+        return RelayError(f"relay answered {answer.status}")
     return None
 
 
@@ -292,15 +326,24 @@ class Splice:
     writer: asyncio.StreamWriter
     upstream: Upstream
     urls: UrlMap
+    on_pull: Callable[[], None]  # the relay answered a PLAY: the consumer pulls the channel
     pending: dict[str, str] = field(default_factory=dict)  # CSeq → method sent to the relay
+    pulled: bool = False
 
-    async def run(self, first: RtspMessage | None) -> bool:
-        """Copy both ways; True when the relay ended the channel (the consumer is closed cleanly)."""
+    async def run(self, first: RtspMessage | None, *, pull_by: float | None = None) -> bool:
+        """Copy both ways; True when the relay ended the channel (the consumer is closed cleanly).
+
+        With `pull_by` (loop time), a consumer that has not pulled by then is cut off.
+        """
         up_task = asyncio.create_task(self._upstream())
         down_task = asyncio.create_task(self._downstream(first))
+        loop = asyncio.get_running_loop()
+        deadline = None if pull_by is None else loop.call_at(pull_by, self._unless_pulled)
         try:
             done, _ = await asyncio.wait({up_task, down_task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            if deadline is not None:
+                deadline.cancel()
             for task in (up_task, down_task):
                 task.cancel()
             await asyncio.gather(up_task, down_task, return_exceptions=True)
@@ -312,6 +355,12 @@ class Splice:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await self.writer.wait_closed()
         return True
+
+    def _unless_pulled(self) -> None:
+        """The consumer's time to pull is over: cut it off unless it pulls."""
+        if not self.pulled:
+            self.writer.transport.abort()
+            self.upstream.writer.transport.abort()
 
     async def _downstream(self, first: RtspMessage | None) -> None:
         if first is not None:
@@ -354,6 +403,9 @@ class Splice:
                 if item.is_response:
                     method = self.pending.pop(item.header("CSeq") or "", None)
                     rewrite_response(item, self.urls, method)
+                    if method == "PLAY" and item.status == _PLAYING and not self.pulled:
+                        self.pulled = True
+                        self.on_pull()
                 else:  # a request of the relay (e.g. a keep-alive probe)
                     item.url = self.urls.to_gateway(item.url)
                     item.headers = [(k, self.urls.to_gateway(v)) for k, v in item.headers]

@@ -1,0 +1,377 @@
+"""go2rtc's way of opening a source, and the relay's answers to a first request.
+
+go2rtc (the server behind Home Assistant's WebRTC live views) first asks `DESCRIBE` with
+`Require: www.onvif.org/ver20/backchannel` and, after any answer but 200, dials again without it.
+The gateway answers that `Require` itself (551, no channel asked for); a relay's request-level
+answer leaves the channel alone; a channel nobody pulled yet is kept for a redial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from homeassistant.components.camera import async_get_stream_source
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+import pytest
+
+from custom_components.ovopark.api import MediaUrls, OvoparkClient
+from custom_components.ovopark.const import DOMAIN
+from custom_components.ovopark.gateway import StreamGateway
+from simulator.config import SimConfig
+from simulator.core import Simulator
+
+from .common import (
+    START_MEDIA_PLAY,
+    FakeRelay,
+    StubSource,
+    entry_for,
+    platform_source,
+    playing_viewers,
+)
+from .go2rtc import NO_GO2RTC_REASON, go2rtc_binary, running_go2rtc
+from .rtsp_client import RtspClient
+
+BACKCHANNEL = {"Require": "www.onvif.org/ver20/backchannel"}
+ACCEPT_SDP = {"Accept": "application/sdp"}
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    """The platform's 10 s pull window: a redial lands well inside it, even under load."""
+    return SimConfig(pull_window=10.0, hls_idle=2.0, no_sub_delay=0.05)
+
+
+@pytest.fixture
+async def http(socket_enabled: None) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def gateway(http: aiohttp.ClientSession) -> AsyncIterator[StreamGateway]:
+    gw = StreamGateway(session=http)
+    await gw.start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()
+
+
+@pytest.fixture
+async def client(simulator: Simulator) -> AsyncIterator[OvoparkClient]:
+    async with aiohttp.ClientSession() as session:
+        yield OvoparkClient(
+            session,
+            base_url=simulator.gateway_url,
+            api_key=simulator.config.api_key,
+            api_secret=simulator.config.api_secret,
+        )
+
+
+@pytest.fixture
+def platform(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> tuple[Simulator, StreamGateway, StubSource, str]:
+    """The gateway with one entry whose channels the simulated platform opens."""
+    source = platform_source(client)
+    return simulator, gateway, source, gateway.register(source)
+
+
+async def wait_for(predicate: Callable[[], bool], *, attempts: int = 300) -> None:
+    """Poll a condition (bounded; no wall-clock assertion)."""
+    for _ in range(attempts):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+async def go2rtc_opening(url: str) -> RtspClient:
+    """What go2rtc does with an RTSP source: ask for the back channel, then dial again and play."""
+    async with RtspClient(url) as first:
+        refused = await first.request("DESCRIBE", headers={**ACCEPT_SDP, **BACKCHANNEL})
+        assert refused.status == 551
+        assert refused.header("unsupported") == BACKCHANNEL["Require"]
+    viewer = RtspClient(url)
+    await viewer.connect()
+    await viewer.play()
+    await viewer.read_frames(5)
+    return viewer
+
+
+def media_plays(sim: Simulator) -> int:
+    return sim.count(START_MEDIA_PLAY)
+
+
+# --- The gateway answers a required option itself --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "unsupported"),
+    [
+        (BACKCHANNEL, "www.onvif.org/ver20/backchannel"),
+        ({"Proxy-Require": "x-a, x-b"}, "x-a, x-b"),
+        ({"Require": "x-a,x-b", "Proxy-Require": "x-b, x-c"}, "x-a, x-b, x-c"),
+    ],
+)
+async def test_a_required_option_is_551_with_no_channel_asked_for(
+    gateway: StreamGateway, headers: dict[str, str], unsupported: str
+) -> None:
+    async def allocate(camera_id: str) -> MediaUrls:
+        raise AssertionError("no channel may be asked for")
+
+    token = gateway.register(source := StubSource(allocate))
+    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        answer = await rtsp.request("DESCRIBE", headers=headers)
+    assert (answer.status, answer.reason) == (551, "Option not supported")
+    assert answer.header("unsupported") == unsupported
+    assert source.requests == []
+    assert source.outcomes == []
+    assert gateway.stats()["cameras"] == {}
+
+
+@pytest.mark.media
+async def test_the_same_connection_asking_again_without_the_option_is_served(
+    platform: Any,
+) -> None:
+    sim, gateway, source, token = platform
+    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        assert (await rtsp.request("DESCRIBE", headers=BACKCHANNEL)).status == 551
+        await rtsp.play()
+        assert len(await rtsp.read_frames(3)) == 3
+    assert media_plays(sim) == 1
+    assert source.outcomes == [("1001", None)]
+
+
+# --- go2rtc's opening, emulated and real ------------------------------------------------------
+
+
+@pytest.mark.media
+async def test_go2rtc_opening_alone_costs_one_call(platform: Any) -> None:
+    sim, gateway, source, token = platform
+    viewer = await go2rtc_opening(gateway.rtsp_url(token, "1001"))
+    await viewer.close()
+    assert media_plays(sim) == 1
+    assert source.outcomes == [("1001", None)]
+
+
+@pytest.mark.media
+async def test_go2rtc_joining_a_running_stream_costs_no_call(platform: Any) -> None:
+    """Home Assistant's own stream already pulls the camera (its HLS player beside WebRTC)."""
+    sim, gateway, _, token = platform
+    url = gateway.rtsp_url(token, "1001")
+    (stream_worker,) = await playing_viewers(url, 1, 3)
+    viewer = await go2rtc_opening(url)
+    (channel,) = sim.relay.channels.values()
+    await wait_for(lambda: channel.pullers == 2)
+    for consumer in (viewer, stream_worker):
+        await consumer.close()
+    assert media_plays(sim) == 1
+    assert len(sim.relay.history) == 1
+
+
+@pytest.mark.media
+@pytest.mark.skipif(go2rtc_binary() is None, reason=NO_GO2RTC_REASON)
+@pytest.mark.parametrize("beside", [0, 1], ids=["alone", "beside-a-running-stream"])
+async def test_real_go2rtc_pulling_a_camera_costs_one_call(
+    platform: Any, tmp_path: Path, beside: int
+) -> None:
+    """go2rtc 1.9.14 itself, re-streaming the gateway's address to an RTSP client."""
+    sim, gateway, source, token = platform
+    url = gateway.rtsp_url(token, "1001")
+    running = await playing_viewers(url, beside, 3)
+    async with running_go2rtc(tmp_path, {"camera": url}) as go2rtc:
+        viewer = RtspClient(go2rtc.rtsp_url("camera"))
+        await viewer.connect()
+        await viewer.play()
+        assert len(await viewer.read_frames(10)) == 10
+        (channel,) = sim.relay.channels.values()
+        await wait_for(lambda: channel.pullers == beside + 1)
+        await viewer.close()
+    for consumer in running:
+        await consumer.close()
+    assert media_plays(sim) == 1
+    assert len(sim.relay.history) == 1
+    assert source.outcomes == [("1001", None)]
+
+
+# --- The relay's answer to a first request ---------------------------------------------------
+
+
+@pytest.mark.media
+@pytest.mark.parametrize("status", [400, 405, 406, 451, 456, 457, 458, 459, 461, 501, 505, 551])
+async def test_a_request_level_answer_passes_and_a_redial_joins_the_channel(
+    platform: Any, status: int
+) -> None:
+    sim, gateway, source, token = platform
+    sim.config.relay_first_answers.append(status)
+    url = gateway.rtsp_url(token, "1001")
+    async with RtspClient(url) as rtsp:
+        assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == status
+    assert source.outcomes == []  # nothing reported: neither a failure nor a success
+    async with RtspClient(url) as rtsp:
+        await rtsp.play()
+        assert len(await rtsp.read_frames(3)) == 3
+    assert media_plays(sim) == 1
+    assert source.outcomes == [("1001", None)]
+    assert gateway.stats()["cameras"]["1001"]["joins"] == 1
+
+
+@pytest.mark.media
+@pytest.mark.parametrize(
+    ("answers", "status"),
+    [([404], 404), ([503] * 4, 503), ([500], 500), ([410], 410), ([453], 453)],
+    ids=["404", "503-after-warm-up", "500", "410", "453"],
+)
+async def test_a_channel_level_answer_replaces_the_channel(
+    platform: Any, answers: list[int], status: int
+) -> None:
+    sim, gateway, source, token = platform
+    sim.config.relay_first_answers.extend(answers)
+    url = gateway.rtsp_url(token, "1001")
+    async with RtspClient(url) as rtsp:
+        assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == status
+    ((_, failure),) = source.outcomes
+    assert str(failure) == f"relay answered {status}"
+    async with RtspClient(url) as rtsp:
+        await rtsp.play()
+        assert len(await rtsp.read_frames(3)) == 3
+    assert media_plays(sim) == 2
+    assert source.outcomes[1:] == [("1001", None)]
+
+
+@pytest.mark.media
+async def test_a_joined_channel_answered_request_level_is_not_replaced(platform: Any) -> None:
+    sim, gateway, source, token = platform
+    url = gateway.rtsp_url(token, "1001")
+    (running,) = await playing_viewers(url, 1, 3)
+    sim.config.relay_first_answers.append(551)
+    async with RtspClient(url) as rtsp:
+        assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == 551
+    assert len(await running.read_frames(3)) == 3
+    await running.close()
+    assert media_plays(sim) == 1
+    assert gateway.stats()["cameras"]["1001"]["fallbacks"] == 0
+    assert source.outcomes == [("1001", None)]
+
+
+# --- Channels nobody pulled yet ----------------------------------------------------------------
+
+
+async def test_a_never_pulled_channel_is_kept_for_a_redial_then_let_go(
+    http: aiohttp.ClientSession,
+) -> None:
+    """Joinable within its window after the last hold; released when the window ends."""
+    gateway = StreamGateway(session=http, join_window=1.0)
+    await gateway.start()
+    try:
+        async with FakeRelay({"a": [200], "b": [200]}) as relay:
+            paths = iter(["a", "b"])
+
+            async def allocate(camera_id: str) -> MediaUrls:
+                return MediaUrls(rtsp=relay.url(next(paths)))
+
+            token = gateway.register(source := StubSource(allocate))
+            url = gateway.rtsp_url(token, "1001")
+            for _ in range(2):  # nobody pulls: the second consumer joins the first one's channel
+                async with RtspClient(url) as rtsp:
+                    assert (await rtsp.request("OPTIONS")).status == 200
+                await wait_for(lambda: gateway.stats()["rtsp_consumers"] == {})
+            assert len(source.requests) == 1
+            assert source.released == 0
+            await wait_for(lambda: source.released == 1)  # its window ran out
+            async with RtspClient(url) as rtsp:
+                assert (await rtsp.request("OPTIONS")).status == 200
+        assert relay.requests == ["a", "a", "b"]
+        assert len(source.requests) == 2
+    finally:
+        await gateway.stop()
+
+
+async def test_a_failed_channel_is_never_kept_for_a_redial(gateway: StreamGateway) -> None:
+    token = gateway.register(source := StubSource(_fixed_relay("rtsp://127.0.0.1:9/rtsp/x")))
+    url = gateway.rtsp_url(token, "1001")
+    for _ in range(2):  # the relay is unreachable: each consumer gets 503 and a fresh try
+        async with RtspClient(url) as rtsp:
+            assert (await rtsp.request("OPTIONS")).status == 503
+    assert len(source.requests) == 2
+
+
+@pytest.mark.media
+async def test_a_consumer_that_never_pulls_is_let_go_and_its_channel_after_the_window(
+    simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
+) -> None:
+    gateway = StreamGateway(session=http, join_window=1.0)
+    await gateway.start()
+    try:
+        token = gateway.register(source := platform_source(client))
+        url = gateway.rtsp_url(token, "1001")
+        simulator.config.relay_first_answers.append(551)
+        async with RtspClient(url) as rtsp:
+            assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == 551
+            # It holds the channel only until its time to pull is over: then it is cut off.
+            assert await rtsp.read_until_closed()
+        await wait_for(lambda: source.released == 1)
+        async with RtspClient(url) as rtsp:
+            await rtsp.play()
+        assert media_plays(simulator) == 2
+        assert gateway.stats()["cameras"]["1001"]["joins"] == 0
+    finally:
+        await gateway.stop()
+
+
+def _fixed_relay(address: str) -> Callable[[str], Any]:
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(rtsp=address)
+
+    return allocate
+
+
+# --- What the user sees ----------------------------------------------------------------------
+
+
+async def _describe(hass: HomeAssistant, entity_id: str) -> int:
+    source = await async_get_stream_source(hass, entity_id)
+    assert source is not None
+    async with RtspClient(source) as client:
+        answer = await client.request("DESCRIBE", headers=ACCEPT_SDP)
+    await hass.async_block_till_done()
+    return answer.status
+
+
+@pytest.mark.media
+async def test_a_request_level_answer_leaves_the_camera_state_and_repairs_alone(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1001")
+    assert entity_id is not None
+    issues = ir.async_get(hass)
+
+    simulator.config.denied_devices.add(1001)
+    assert await _describe(hass, entity_id) == 404
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+    assert issues.async_get_issue(DOMAIN, "permission_denied_1001") is not None
+
+    # Granted again, but the relay answers the first request 551: that says nothing of the
+    # channel, so the refusal the user sees stays as it was.
+    simulator.config.denied_devices.clear()
+    simulator.config.relay_first_answers.append(551)
+    assert await _describe(hass, entity_id) == 551
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+    assert issues.async_get_issue(DOMAIN, "permission_denied_1001") is not None
+
+    # The redial joins the same channel and is served: only now the camera recovers.
+    assert await _describe(hass, entity_id) == 200
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+    assert issues.async_get_issue(DOMAIN, "permission_denied_1001") is None
+    assert simulator.count(START_MEDIA_PLAY) == 2
