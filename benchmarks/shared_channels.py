@@ -10,7 +10,10 @@ Home Assistant with the integration on the (in-process) simulator, real consumer
   it again), each on a fresh camera. Goal: 1 `startNewMediaPlay` per view;
 - the second concurrent viewer's first decoded frame ÷ the first's (PyAV, median of 5): the first
   viewer opens a channel on a camera nobody pulls, the second joins it while the first plays.
-  Goal ≤ 0.6.
+  The simulator answers `startNewMediaPlay` over loopback at once, and the first viewer's wait is
+  mostly that call, so the ratio is measured with the call delayed 0.1, 0.5 and 1.0 s (the
+  simulator's latency fault), one row each. No platform figure is known: the goal ≤ 0.6 holds at
+  0.5 s only, an assumed latency stated in that row; the 0.1 s and 1.0 s rows are reported.
 """
 
 from __future__ import annotations
@@ -48,9 +51,12 @@ PAIRS = 5
 WARMUP = 1
 RATIO_GOAL = 0.6
 OPEN_TIMEOUT = 30.0
+# startNewMediaPlay latencies (seconds, the simulator's latency fault) the ratio is measured at;
+# its goal holds at GOAL_LATENCY only (an assumption: no platform figure is known).
+CALL_LATENCIES = (0.1, 0.5, 1.0)
+GOAL_LATENCY = 0.5
 # A player that starts on the first packets (as go2rtc or a low-latency player does): PyAV's
 # default probing reads about 2 s of stream before it returns, the same for every viewer.
-SLOW_CALL = 0.5
 NO_PROBE = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32", "fpsprobesize": "0"}
 
 
@@ -229,41 +235,58 @@ def _times(values: list[float]) -> str:
     return ", ".join(f"{t:.2f}" for t in values)
 
 
-async def _second_viewer(hass: HomeAssistant, sim: Simulator, cameras: list[int]) -> Result:
+async def _second_viewer(hass: HomeAssistant, sim: Simulator, cameras: list[int]) -> list[Result]:
+    """One row per `startNewMediaPlay` latency; PyAV's default probing noted at the goal's."""
     per_kind = WARMUP + PAIRS
     batches = iter(cameras[i : i + per_kind] for i in range(0, len(cameras), per_kind))
-    firsts, seconds, calls = await _pairs(hass, sim, next(batches), NO_PROBE)
-    p_firsts, p_seconds, p_calls = await _pairs(hass, sim, next(batches), {"rtsp_transport": "tcp"})
-    # The simulator answers startNewMediaPlay over loopback at once: the same pairs again with
-    # the call delayed (an assumed figure, not a measured platform latency).
-    sim.faults.latency(SLOW_CALL, method=START_MEDIA_PLAY)
-    try:
-        s_firsts, s_seconds, s_calls = await _pairs(hass, sim, next(batches), NO_PROBE)
-    finally:
-        sim.faults.clear()
-    ratio = median(seconds) / median(firsts)
 
     def pair(a: list[float], b: list[float]) -> str:
         return f"{median(b) / median(a):.2f} ({median(a):.2f} s vs {median(b):.2f} s)"
 
-    return Result(
-        f"second concurrent viewer's first frame ÷ first viewer's, RTSP (PyAV without stream "
-        f"probing, median of {PAIRS})",
-        f"{ratio:.2f}",
-        f"≤ {RATIO_GOAL}",
-        ratio <= RATIO_GOAL and all(c == 1 for c in calls + p_calls + s_calls),
-        f"first {median(firsts):.2f} s (opens the channel: call included) vs second "
-        f"{median(seconds):.2f} s (joins it); first {_times(firsts)}; second {_times(seconds)}; "
-        f"`startNewMediaPlay` per pair {calls}. With PyAV's default probing (about 2 s of "
-        f"stream read before the first frame, whoever opened the channel): "
-        f"{pair(p_firsts, p_seconds)}. With startNewMediaPlay delayed {SLOW_CALL:g} s "
-        f"(simulator latency fault; an assumption, not a measured platform figure): "
-        f"{pair(s_firsts, s_seconds)}",
-    )
+    rows: list[Result] = []
+    for latency in CALL_LATENCIES:
+        sim.faults.latency(latency, method=START_MEDIA_PLAY)
+        try:
+            firsts, seconds, calls = await _pairs(hass, sim, next(batches), NO_PROBE)
+            probing = ""
+            if latency == GOAL_LATENCY:
+                p_firsts, p_seconds, p_calls = await _pairs(
+                    hass, sim, next(batches), {"rtsp_transport": "tcp"}
+                )
+                calls += p_calls
+                probing = (
+                    f" With PyAV's default probing (about 2 s of stream read before the first "
+                    f"frame, whoever opened the channel): {pair(p_firsts, p_seconds)}."
+                )
+        finally:
+            sim.faults.clear()
+        ratio = median(seconds) / median(firsts)
+        one_call = all(c == 1 for c in calls)
+        at_goal = latency == GOAL_LATENCY
+        rows.append(
+            Result(
+                f"second concurrent viewer's first frame ÷ first viewer's, RTSP, "
+                f"`startNewMediaPlay` answered after {latency:g} s (PyAV without stream probing, "
+                f"median of {PAIRS})",
+                f"{ratio:.2f}",
+                (
+                    f"≤ {RATIO_GOAL} (assumes the platform answers `startNewMediaPlay` in "
+                    f"{latency:g} s: no platform figure is known)"
+                    if at_goal
+                    else "reported"
+                ),
+                (ratio <= RATIO_GOAL if at_goal else True) and one_call,
+                f"call delayed {latency:g} s by the simulator's latency fault; first "
+                f"{median(firsts):.2f} s (opens the channel: call included) vs second "
+                f"{median(seconds):.2f} s (joins it); first {_times(firsts)}; second "
+                f"{_times(seconds)}; `startNewMediaPlay` per pair {calls}.{probing}",
+            )
+        )
+    return rows
 
 
 async def run() -> list[Result]:
-    needed = 1 + 2 + 3 * (WARMUP + PAIRS)
+    needed = 1 + 2 + (len(CALL_LATENCIES) + 1) * (WARMUP + PAIRS)
     sim = Simulator(SimConfig(), generate(stores=1, cameras_per_store=needed))
     await sim.start()
     results: list[Result] = []
@@ -276,7 +299,7 @@ async def run() -> list[Result]:
                 results.append(await _three_rtsp_viewers(hass, sim, client, cameras[0]))
             await asyncio.sleep(1)
             results.append(await _hls_players(hass, sim, cameras[1:3]))
-            results.append(await _second_viewer(hass, sim, cameras[3:]))
+            results.extend(await _second_viewer(hass, sim, cameras[3:]))
             with contextlib.suppress(Exception):
                 await hass.async_block_till_done()
     finally:

@@ -61,6 +61,13 @@ class SimConfig:
     # encoding a test pattern, from its start for each first viewer of a camera stream, ending
     # with it (benchmarks: many cameras at a high bitrate on two cores).
     video_file: str | None = None
+    # Each frame of a live camera stream carries its capture time (Unix epoch ms, the machine's
+    # wall clock when the GStreamer pipeline produced it) as a block strip along its top edge;
+    # `simulator.timecode` decodes it (Python and JavaScript). Not with `video_file`.
+    timecode: bool = False
+    # Device ids whose live RTSP stream (main and sub) also carries an AAC audio track (a 440 Hz
+    # sine, RTP `mpeg4-generic`); HLS and FLV copy it. Not with `video_file`.
+    audio_cameras: set[int] = field(default_factory=set)
 
     def key_info(self, akey: str) -> KeyInfo | None:
         """Look up the key registered under `akey`, the default key included."""

@@ -14,6 +14,9 @@ Line protocol (one JSON object per line):
   (benchmarks: many cameras at a high bitrate without an encoder each).
   A playback mount adds ``"shared": false`` and ``"playback": {"start": <unix time>, "zone":
   "Asia/Shanghai", "rate": 2, "frames": 4500}``.
+  Optional on a live mount: ``"timecode": true`` (each frame carries its capture time as a block
+  strip along its top edge, ``timecode.py``) and ``"audio": true`` (a second track: a 440 Hz sine
+  in AAC, payloaded as ``mpeg4-generic``).
 - stdin: ``{"op": "unmount", "path": "/play/<id>"}`` → ``{"ok": "/play/<id>"}``: no new client
   gets the mount (clients playing it keep their media until they leave).
 - stdin closed (the simulator went away) → the server exits.
@@ -22,6 +25,13 @@ A live mount is a *shared* media factory: all clients of one camera stream share
 Video: ``videotestsrc`` with the camera's label (CJK-capable font when installed) and a wall clock
 overlaid, 1 s key frames, H.264 (x264enc) or H.265 (x265enc). TCP transport only: a UDP-only SETUP
 is answered ``461 Unsupported Transport`` by the server itself.
+
+With ``"timecode"``, an ``overlaycomposition`` element before the encoder draws, for every frame
+as it passes, ``time.time() * 1000`` (the wall clock at that moment, Unix epoch milliseconds) as
+the strip ``timecode.LAYOUT`` describes; the label moves below the strip. With ``"audio"``, the
+media has a second payloader, ``pay1``: ``audiotestsrc`` (live, 16 kHz mono) encoded by the first
+AAC encoder installed (``voaacenc``, ``avenc_aac``, ``fdkaacenc``) and payloaded by ``rtpmp4gpay``
+(RFC 3640, SDP ``mpeg4-generic``).
 
 A playback mount is not shared: each client gets its own media, from the period's start. Its clock
 shows the *recorded* time of each frame, ``start + n * rate / fps`` for frame ``n`` (set from the
@@ -36,6 +46,7 @@ from datetime import UTC, datetime
 import json
 import os
 import sys
+import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import gi
@@ -45,6 +56,7 @@ gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer, GstVideo  # noqa: E402
+import timecode  # noqa: E402 - simulator/timecode.py, found beside this script
 
 LABEL_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, DejaVu Sans, Sans 18"
 CLOCK_FONT = "DejaVu Sans Mono, Monospace 16"
@@ -73,6 +85,27 @@ def _encoder(codec: str, fps: int) -> str:
         f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
         "! video/x-h264,profile=constrained-baseline ! h264parse "
         "! rtph264pay name=pay0 pt=96 config-interval=1"
+    )
+
+
+AAC_ENCODERS = ("voaacenc", "avenc_aac", "fdkaacenc")
+AUDIO_RATE = 16000
+
+
+def _aac_encoder() -> str:
+    """The first AAC encoder GStreamer has here."""
+    for name in AAC_ENCODERS:
+        if Gst.ElementFactory.find(name) is not None:
+            return f"{name} bitrate=32000"
+    raise RuntimeError(f"no AAC encoder installed (tried {', '.join(AAC_ENCODERS)})")
+
+
+def _audio_branch() -> str:
+    """A live sine tone in AAC, the media's second stream (payloader ``pay1``)."""
+    return (
+        f"audiotestsrc is-live=true wave=sine freq=440 volume=0.3 "
+        f"! audio/x-raw,rate={AUDIO_RATE},channels=1 ! audioconvert ! audioresample "
+        f"! {_aac_encoder()} ! aacparse ! rtpmp4gpay name=pay1 pt=97"
     )
 
 
@@ -112,13 +145,41 @@ def launch_line(spec: dict) -> str:
     else:
         source = f"videotestsrc is-live=true pattern={pattern}"
         clock = 'clockoverlay time-format="%Y-%m-%d %H:%M:%S"'
+    stamped = bool(spec.get("timecode")) and not playback
+    label_pad = 25 + (timecode.strip_size(width)[1] if stamped else 0)  # 25: textoverlay's default
+    stamp = "! overlaycomposition name=timecode " if stamped else ""
+    audio = f" {_audio_branch()}" if spec.get("audio") and not playback else ""
     return (
         f"( {source} "
         f"! video/x-raw,width={width},height={height},framerate={fps}/1 "
-        f'! textoverlay name=label halignment=left valignment=top shaded-background=true font-desc="{LABEL_FONT}" '
+        f"! textoverlay name=label halignment=left valignment=top ypad={label_pad} "
+        f'shaded-background=true font-desc="{LABEL_FONT}" '
         f'! {clock} halignment=right valignment=bottom shaded-background=true font-desc="{CLOCK_FONT}" '
-        f"! videoconvert ! video/x-raw,format=I420 ! {_encoder(spec.get('codec', 'H264'), fps)} )"
+        f"{stamp}! videoconvert ! video/x-raw,format=I420 ! {_encoder(spec.get('codec', 'H264'), fps)}"
+        f"{audio} )"
     )
+
+
+class TimecodeStrip:
+    """Draws each frame's capture time (``timecode.LAYOUT``) as it passes ``overlaycomposition``."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+
+    def attach(self, overlay) -> None:
+        overlay.connect("draw", self._draw)
+
+    def _draw(self, _overlay, _sample):
+        now_ms = int(time.time() * 1000)
+        pixels, width, height = timecode.strip_bgra(now_ms, self.width)
+        buffer = Gst.Buffer.new_wrapped(pixels)
+        GstVideo.buffer_add_video_meta(
+            buffer, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.BGRA, width, height
+        )
+        rectangle = GstVideo.VideoOverlayRectangle.new_raw(
+            buffer, 0, 0, width, height, GstVideo.VideoOverlayFormatFlags.NONE
+        )
+        return GstVideo.VideoOverlayComposition.new(rectangle)
 
 
 class RecordedClock:
@@ -181,7 +242,8 @@ class Backend:
         label = str(spec.get("label", path))
         playback = spec.get("playback")
         clock = RecordedClock(playback, int(spec.get("fps", 15))) if playback else None
-        factory.connect("media-configure", self._on_media_configure, label, clock)
+        strip = TimecodeStrip(int(spec.get("width", 640))) if spec.get("timecode") else None
+        factory.connect("media-configure", self._on_media_configure, label, clock, strip)
         self.mounts.add_factory(path, factory)
         self.paths.add(path)
         return {"ok": path}
@@ -194,13 +256,18 @@ class Backend:
         return {"ok": path}
 
     @staticmethod
-    def _on_media_configure(_factory, media, label: str, clock: RecordedClock | None) -> None:
+    def _on_media_configure(
+        _factory, media, label: str, clock: RecordedClock | None, strip: TimecodeStrip | None
+    ) -> None:
         element = media.get_element()
         if element is None:
             return
         overlay = element.get_by_name("label")
         if overlay is not None:
             overlay.set_property("text", label)
+        stamper = element.get_by_name("timecode")
+        if strip is not None and stamper is not None:
+            strip.attach(stamper)
         recorded = element.get_by_name("clock")
         if clock is not None and recorded is not None:
             clock.attach(recorded)

@@ -91,9 +91,14 @@ class BackendError(RuntimeError):
 class GstBackend:
     """The GStreamer RTSP server process (one per relay), started lazily."""
 
-    def __init__(self, host: str = "127.0.0.1", video_file: str | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", video_file: str | None = None, *, config: Any = None
+    ) -> None:
         self.host = host
         self.video_file = video_file  # a pre-encoded H.264 clip every mount plays (no encoder)
+        # The SimConfig whose `timecode` and `audio_cameras` a live mount reads when it is created
+        # (the Simulator sets it; None: neither).
+        self.config = config
         self.port: int | None = None
         self.startup_seconds: float | None = None
         self._proc: asyncio.subprocess.Process | None = None
@@ -196,6 +201,11 @@ class GstBackend:
         }
         if self.video_file:
             spec["file"] = self.video_file
+        else:
+            if getattr(self.config, "timecode", False):
+                spec["timecode"] = True
+            if camera.id in (getattr(self.config, "audio_cameras", None) or ()):
+                spec["audio"] = True
         return await self._mount(spec)
 
     async def mount_playback(
@@ -414,7 +424,10 @@ class HlsPackager:
 
 
 def _remux_args(source_url: str) -> list[str]:
-    """Arguments of an ffmpeg that reads a backend RTSP mount and copies its video (no re-encode)."""
+    """Arguments of an ffmpeg that reads a backend RTSP mount and copies its video (no re-encode).
+
+    A camera's AAC audio track (``SimConfig.audio_cameras``), if it has one, is copied too.
+    """
     return [
         FFMPEG,
         "-hide_banner",
@@ -428,6 +441,8 @@ def _remux_args(source_url: str) -> list[str]:
         source_url,
         "-map",
         "0:v:0",
+        "-map",
+        "0:a:0?",
         "-c",
         "copy",
     ]

@@ -135,7 +135,9 @@ class Relay:
         self.http_port: int | None = None
         self.https_port: int | None = None
         self.rtmp_port: int | None = None
-        self.backend = media.GstBackend("127.0.0.1", getattr(config, "video_file", None))
+        self.backend = media.GstBackend(
+            "127.0.0.1", getattr(config, "video_file", None), config=config
+        )
         self.hls = media.HlsPackager()
         self._rtsp = RtspFront(self)
         self._runner: web.AppRunner | None = None
