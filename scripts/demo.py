@@ -5,7 +5,8 @@ Python: `.envs/ha/bin/python scripts/demo.py [--port N] [--config DIR] [--ready-
 
 1. starts the platform simulator (`python -m simulator --json`) as a child process, unless
    `--url/--key/--secret` point at the real cloud;
-2. starts Home Assistant (`hass -c CONFIG --skip-pip`) with this repository's custom_components;
+2. starts Home Assistant (`hass -c CONFIG --skip-pip`) with this repository's custom_components,
+   and go2rtc for WebRTC live views when a go2rtc binary is found (`--go2rtc`, see `plan_go2rtc`);
 3. onboards it through the onboarding API (owner user, analytics, integration; the core
    configuration step is marked done in storage before the start, see `seed_onboarding`),
    creates the Ovopark config entry through the real config flow (REST) and saves a dashboard
@@ -15,6 +16,8 @@ Python: `.envs/ha/bin/python scripts/demo.py [--port N] [--config DIR] [--ready-
 
 State (HA's .storage, the demo login in `.demo.json`, logs) stays in the config folder, so a
 second run reuses it: onboarding, the entry and a dashboard the user edited are left alone.
+What depends on the machine is written at each start into the folder's `.demo/` (see
+`write_generated_config`): configuration.yaml includes it.
 """
 
 from __future__ import annotations
@@ -23,17 +26,21 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+from dataclasses import dataclass
 from datetime import UTC, datetime
 import hashlib
 import json
 import os
 from pathlib import Path
+import re
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from typing import Any
 
@@ -48,6 +55,18 @@ DASHBOARD = "ovopark-cameras"  # url_path of the camera dashboard (it must conta
 HA_START_TIMEOUT = 240.0
 SIM_START_TIMEOUT = 60.0
 HASS_RESTART_EXIT_CODE = 100  # homeassistant.const.RESTART_EXIT_CODE
+# The machine-dependent files of the config folder (its configuration.yaml includes them).
+GENERATED = ".demo"
+GO2RTC_PACKAGE = f"{GENERATED}/go2rtc.yaml"  # a package: `go2rtc:` when go2rtc is on, else nothing
+WEBRTC_CONFIG = f"{GENERATED}/webrtc.yaml"  # `homeassistant: webrtc:` (the ICE servers)
+GO2RTC_MODES = ("auto", "off", "ha", "own")
+GO2RTC_START_TIMEOUT = 30.0
+GO2RTC_ENTRY_TIMEOUT = 90.0
+NO_GO2RTC = "no go2rtc binary: GO2RTC_BINARY unset and none on PATH"
+# The unix socket Home Assistant's go2rtc puts in its temporary folder: TMPDIR/go2rtc-XXXXXXXX/
+# go2rtc.sock must fit a socket address (107 bytes), or the demo's TMPDIR moves to the system's.
+GO2RTC_SOCKET_TAIL = len("/go2rtc-XXXXXXXX/go2rtc.sock")
+SOCKET_PATH_MAX = 107
 
 
 class DemoError(Exception):
@@ -79,6 +98,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--key", help="real platform key (with --url)")
     parser.add_argument("--secret", help="real platform secret (with --url)")
     parser.add_argument("--ready-file", type=Path, help="write the stack's details here (JSON)")
+    parser.add_argument(
+        "--go2rtc",
+        choices=GO2RTC_MODES,
+        default="auto",
+        help="WebRTC live views through go2rtc (the binary: GO2RTC_BINARY, else go2rtc on PATH). "
+        "auto: on when a binary is found, started by Home Assistant in a container and by the "
+        "demo elsewhere; off: none; ha: Home Assistant starts it (on a machine that is no "
+        "container, Home Assistant is told it runs in one); own: the demo starts it and "
+        "Home Assistant uses its API (go2rtc: url:)",
+    )
+    parser.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN/TURN server for WebRTC (homeassistant: webrtc: ice_servers:), repeatable; "
+        "none: Home Assistant's default",
+    )
     args = parser.parse_args(argv)
     cloud = [args.url, args.key, args.secret]
     if any(cloud) and not all(cloud):
@@ -96,18 +133,51 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def spawn(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    cmd: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a child in its own process group (Ctrl-C reaches only us; we stop it by pid)."""
     with log_path.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and hass
+        return subprocess.Popen(  # noqa: S603 - our own interpreter, hass and go2rtc
             cmd,
             cwd=REPO,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             process_group=0,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - spawned before any thread
         )
+
+
+_AUTH = re.compile(rb"(auth=)[^&\s\"']+")
+
+
+def spawn_redacted(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Like `spawn`, but its output reaches the log with every `auth=` token masked.
+
+    go2rtc logs its sources' addresses, and the stream gateway's token is in them (Home
+    Assistant redacts the go2rtc it starts itself the same way).
+    """
+    proc = subprocess.Popen(  # noqa: S603 - go2rtc, found by the demo
+        cmd,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        process_group=0,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - the copier thread starts after it
+    )
+
+    def copy() -> None:
+        assert proc.stdout is not None
+        with log_path.open("ab") as out:
+            for line in proc.stdout:
+                out.write(_AUTH.sub(rb"\1****", line))
+                out.flush()
+
+    threading.Thread(target=copy, name="go2rtc-log", daemon=True).start()
+    return proc
 
 
 def stop_process(proc: subprocess.Popen[bytes], name: str, sig: int, timeout: float) -> None:
@@ -124,6 +194,53 @@ def stop_process(proc: subprocess.Popen[bytes], name: str, sig: int, timeout: fl
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """The process ids below `pid` now (every generation), read from /proc."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                for child in (task / "children").read_text().split():
+                    found.append(int(child))
+                    todo.append(int(child))
+    return found
+
+
+def stop_leftovers(pids: list[int], started: float, name: str) -> None:
+    """SIGTERM, then SIGKILL, what `name` started and left running when it stopped.
+
+    `pids` were read below our child while it ran; a pid is only signalled while it is the same
+    process (its start time, in clock ticks since boot, is not after `started`'s snapshot).
+    """
+
+    def alive(pid: int) -> bool:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        fields = stat.rsplit(")", 1)[1].split()
+        return fields[0] != "Z" and int(fields[19]) <= started
+
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        left = [pid for pid in pids if alive(pid)]
+        if not left:
+            return
+        log(f"{name} left {len(left)} processes running ({left}): signal {sig.name}")
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(alive(pid) for pid in left):
+            time.sleep(0.1)
+
+
+def boot_ticks() -> float:
+    """Now, in the clock ticks since boot that /proc/PID/stat's start times count."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK") + 1
 
 
 def port_free(host: str, port: int) -> bool:
@@ -158,8 +275,11 @@ async def start_simulator(
     state["simulator_port"] = port
     out = args.config / "simulator.log"
     out.write_bytes(b"")
+    calls = args.config / "simulator-calls.jsonl"  # every gateway call, one JSON line each
+    calls.write_bytes(b"")
     cmd = [sys.executable, "-m", "simulator", "--stores", str(args.stores),
-           "--cameras", str(args.cameras), "--port", str(port), "--json"]  # fmt: skip
+           "--cameras", str(args.cameras), "--port", str(port), "--json",
+           "--call-log", str(calls)]  # fmt: skip
     proc = procs["simulator"] = spawn(cmd, out)
     log(f"simulator started (pid {proc.pid}), log {out}")
     deadline = time.monotonic() + SIM_START_TIMEOUT
@@ -192,6 +312,221 @@ def prepare_config(config: Path) -> None:
     elif link.exists():
         raise DemoError(f"{link} exists and is not a link to {target}: move it away")
     link.symlink_to(wanted, target_is_directory=True)
+
+
+# --- go2rtc (WebRTC live views) ------------------------------------------------------
+
+
+@dataclass
+class Go2rtcPlan:
+    """How the stack runs go2rtc: `mode` off, ha (Home Assistant starts it) or own (we do)."""
+
+    mode: str
+    reason: str
+    binary: str | None = None
+    container: bool = False  # what Home Assistant's is_docker_env() answers on this machine
+    api_port: int | None = None
+    rtsp_port: int | None = None
+    webrtc_port: int | None = None
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def api(self) -> str | None:
+        """The API address Home Assistant is configured with (own mode)."""
+        return f"http://127.0.0.1:{self.api_port}/" if self.api_port else None
+
+    def describe(self) -> dict[str, Any]:
+        """What the ready file says (credentials of the demo's own go2rtc included)."""
+        return {
+            "mode": self.mode,
+            "reason": self.reason,
+            "binary": self.binary,
+            "container": self.container,
+            "api": self.api,
+            "username": self.username,
+            "password": self.password,
+            "rtsp_port": self.rtsp_port,
+            "webrtc_port": self.webrtc_port,
+        }
+
+
+def find_go2rtc() -> str | None:
+    """The go2rtc binary: GO2RTC_BINARY, else `go2rtc` on PATH (as Home Assistant looks it up)."""
+    if named := os.environ.get("GO2RTC_BINARY"):
+        path = Path(named).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise DemoError(f"GO2RTC_BINARY={named} is not an executable file")
+        return str(path.resolve())
+    return shutil.which("go2rtc")
+
+
+def plan_go2rtc(mode: str) -> Go2rtcPlan:
+    """Decide how go2rtc runs (`--go2rtc`); raise DemoError when a forced mode has no binary.
+
+    Home Assistant's go2rtc integration starts go2rtc itself only where `is_docker_env()` says it
+    runs in a container (it finds the binary with `shutil.which("go2rtc")`); elsewhere it needs
+    `go2rtc: url:` of a go2rtc started by someone else: the demo starts one (mode own).
+    """
+    from homeassistant.util.package import is_docker_env  # noqa: PLC0415
+
+    container = is_docker_env()
+    if mode == "off":
+        return Go2rtcPlan("off", "--go2rtc off", container=container)
+    binary = find_go2rtc()
+    if binary is None:
+        if mode != "auto":
+            raise DemoError(f"--go2rtc {mode}: {NO_GO2RTC}")
+        return Go2rtcPlan("off", NO_GO2RTC, container=container)
+    if mode == "auto":
+        mode = "ha" if container else "own"
+        reason = "auto: " + ("a container" if container else "not a container")
+    else:
+        reason = f"--go2rtc {mode}"
+    return Go2rtcPlan(mode, reason, binary, container)
+
+
+def demo_tmpdir(config: Path) -> Path:
+    """Home Assistant's TMPDIR: the config folder's `.demo/tmp`, emptied at each start.
+
+    Home Assistant's go2rtc leaves a folder with its generated configuration (credentials
+    included) and its API socket in TMPDIR at every start; here they stay in the demo's folder.
+    A path too long for the socket gets a private folder under the system's temporary one.
+    """
+    tmp = config / GENERATED / "tmp"
+    if len(str(tmp)) + GO2RTC_SOCKET_TAIL > SOCKET_PATH_MAX:
+        return Path(tempfile.mkdtemp(prefix="ovopark-demo-"))
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True, mode=0o700)
+    return tmp
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def config_includes_generated(config: Path) -> bool:
+    """Whether the folder's configuration.yaml includes the files the demo generates."""
+    text = (config / "configuration.yaml").read_text(errors="replace")
+    return GO2RTC_PACKAGE in text and WEBRTC_CONFIG in text
+
+
+def write_generated_config(config: Path, plan: Go2rtcPlan, ice_servers: list[str]) -> None:
+    """Write `.demo/go2rtc.yaml` (a package) and `.demo/webrtc.yaml` for this start.
+
+    `go2rtc:` must be absent when go2rtc is off: present, Home Assistant tries to set it up and
+    fails ("Go2rtc URL required in non-docker installs", or no binary in a container). An empty
+    ICE server list is Home Assistant's default (its public STUN servers).
+    """
+    header = "# Written by scripts/develop at each start (see scripts/demo.py): do not edit.\n"
+    go2rtc: dict[str, Any] = {}
+    if plan.mode == "ha":
+        go2rtc = {"go2rtc": {}}
+    elif plan.mode == "own":
+        go2rtc = {"go2rtc": {"url": plan.api, "username": plan.username, "password": plan.password}}
+    _write_private(config / GO2RTC_PACKAGE, header + json.dumps(go2rtc, indent=2) + "\n")
+    webrtc = {"ice_servers": [{"url": url} for url in ice_servers]}
+    _write_private(config / WEBRTC_CONFIG, header + json.dumps(webrtc, indent=2) + "\n")
+
+
+# The go2rtc the demo starts (mode own): Home Assistant's own template (components/go2rtc/
+# server.py) but for the API, which listens on loopback with basic auth (Home Assistant reaches
+# it through `go2rtc: url:`), and free ports. YAML in block style: go2rtc writes the streams
+# Home Assistant adds back into this file.
+GO2RTC_CONFIG = """# Written by scripts/develop for the go2rtc it starts (--go2rtc own): do not edit.
+app:
+  modules: ["api", "exec", "ffmpeg", "http", "mjpeg", "onvif", "rtmp", "rtsp", "srtp", "webrtc", "ws"]
+
+api:
+  listen: "127.0.0.1:{api_port}"
+  allow_paths: ["/", "/api", "/api/frame.jpeg", "/api/preload", "/api/schemes", "/api/streams", "/api/webrtc", "/api/ws"]
+  local_auth: true
+  username: "{username}"
+  password: "{password}"
+
+exec:
+  allow_paths:
+    - ffmpeg
+
+rtsp:
+  listen: "127.0.0.1:{rtsp_port}"
+
+webrtc:
+  listen: ":{webrtc_port}/tcp"
+  ice_servers: []
+"""
+
+
+def _port_or_free(port: int) -> int:
+    """`port` when it is free on every interface, else one the kernel gives out."""
+    if port_free("", port):
+        return port
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
+
+
+async def start_own_go2rtc(
+    config: Path, plan: Go2rtcPlan, procs: dict[str, subprocess.Popen[bytes]]
+) -> None:
+    """Start go2rtc (mode own) and wait until its API answers."""
+    assert plan.binary is not None
+    plan.api_port = free_port()
+    plan.rtsp_port = free_port()
+    plan.webrtc_port = _port_or_free(18555)  # Home Assistant's own choice, if free
+    plan.username = secrets.token_hex(8)
+    plan.password = secrets.token_hex(16)
+    path = config / GENERATED / "go2rtc-server.yaml"
+    _write_private(
+        path,
+        GO2RTC_CONFIG.format(
+            api_port=plan.api_port,
+            rtsp_port=plan.rtsp_port,
+            webrtc_port=plan.webrtc_port,
+            username=plan.username,
+            password=plan.password,
+        ),
+    )
+    out = config / "go2rtc.log"
+    out.write_bytes(b"")
+    proc = procs["go2rtc"] = spawn_redacted([plan.binary, "-c", str(path)], out)
+    log(f"go2rtc started (pid {proc.pid}), API {plan.api}, log {out}")
+    auth = aiohttp.BasicAuth(plan.username, plan.password)
+    deadline = time.monotonic() + GO2RTC_START_TIMEOUT
+    async with aiohttp.ClientSession(auth=auth) as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DemoError(f"go2rtc exited with {proc.returncode}: see {out}")
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                async with session.get(
+                    f"{plan.api}api", timeout=aiohttp.ClientTimeout(total=5)
+                ) as resp:
+                    if resp.status == 200:
+                        version = (await resp.json(content_type=None)).get("version")
+                        log(f"go2rtc {version} answers")
+                        return
+            await asyncio.sleep(0.1)
+    raise DemoError(f"go2rtc did not answer within {GO2RTC_START_TIMEOUT:.0f} s: see {out}")
+
+
+def hass_environment(config: Path, plan: Go2rtcPlan, tmpdir: Path) -> dict[str, str]:
+    """Home Assistant's environment: TMPDIR in the demo's folder, go2rtc first on PATH (ha)."""
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    if plan.mode == "ha":
+        assert plan.binary is not None
+        bin_dir = config / GENERATED / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        link = bin_dir / "go2rtc"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(plan.binary)
+        env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", os.defpath)])
+    return env
 
 
 def seed_http_config(config: Path, host: str, port: int) -> None:
@@ -271,8 +606,16 @@ def seed_onboarding(config: Path) -> None:
 
 
 def hass_command(args: argparse.Namespace) -> list[str]:
-    """Home Assistant from the venv, on the demo's folder, requirements from the lock only."""
-    return [str(Path(sys.executable).parent / "hass"), "-c", str(args.config), "--skip-pip"]
+    """Home Assistant from the venv, on the demo's folder, requirements from the lock only.
+
+    With `--go2rtc ha` on a machine that is no container, Home Assistant runs through
+    scripts/container_hass.py, which makes `is_docker_env()` answer yes (nothing else changes).
+    """
+    hass_args = ["-c", str(args.config), "--skip-pip"]
+    plan: Go2rtcPlan | None = getattr(args, "go2rtc_plan", None)
+    if plan is not None and plan.mode == "ha" and not plan.container:
+        return [sys.executable, str(REPO / "scripts" / "container_hass.py"), *hass_args]
+    return [str(Path(sys.executable).parent / "hass"), *hass_args]
 
 
 def start_hass(args: argparse.Namespace, procs: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -283,7 +626,7 @@ def start_hass(args: argparse.Namespace, procs: dict[str, subprocess.Popen[bytes
     seed_onboarding(args.config)
     out = args.config / "hass.console.log"
     out.write_bytes(b"")
-    proc = procs["hass"] = spawn(hass_command(args), out)
+    proc = procs["hass"] = spawn(hass_command(args), out, args.hass_env)
     log(f"Home Assistant started (pid {proc.pid}), log {args.config / 'home-assistant.log'}")
 
 
@@ -493,6 +836,24 @@ async def configure_entry(api: HassApi, state: dict[str, Any], sim: dict[str, An
     return str(state["entry_id"])
 
 
+async def wait_go2rtc_entry(api: HassApi) -> None:
+    """Wait until Home Assistant's go2rtc entry (created by its own discovery) is loaded."""
+    deadline = time.monotonic() + GO2RTC_ENTRY_TIMEOUT
+    while True:
+        entries = await api.request("GET", "/api/config/config_entries/entry?domain=go2rtc")
+        states = [entry["state"] for entry in entries]
+        if "loaded" in states:
+            return
+        if any(state in ("setup_error", "failed_unload", "migration_error") for state in states):
+            raise DemoError(f"the go2rtc integration failed to set up ({states}): see the log")
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"the go2rtc integration was not set up within {GO2RTC_ENTRY_TIMEOUT:.0f} s "
+                f"({states or 'no entry'}): see the log"
+            )
+        await asyncio.sleep(0.5)
+
+
 async def wait_cameras(api: HassApi, entry_id: str, expected: int) -> list[dict[str, Any]]:
     """Wait for the entry's camera entities; return them with their store (area) names."""
     deadline = time.monotonic() + 120
@@ -626,10 +987,22 @@ async def bootstrap(
     prepare_config(args.config)
     if not port_free(args.host, args.port):
         raise DemoError(f"{args.host}:{args.port} is taken: stop what runs there or pass --port")
+    plan = args.go2rtc_plan = plan_go2rtc(args.go2rtc)
+    if plan.mode != "off" and not config_includes_generated(args.config):
+        log(
+            f"{args.config / 'configuration.yaml'} does not include {GO2RTC_PACKAGE} and "
+            f"{WEBRTC_CONFIG} (a copy older than the demo's): go2rtc left out"
+        )
+        plan = args.go2rtc_plan = Go2rtcPlan("off", "configuration.yaml without the includes")
+    log(f"go2rtc: {plan.mode} ({plan.reason})" + (f", binary {plan.binary}" if plan.binary else ""))
     sim: dict[str, Any] | None = None
     if not args.url:
         sim = await start_simulator(args, state, procs)
         log(f"simulator gateway {sim['gateway']} ({sim['cameras']} cameras)")
+    if plan.mode == "own":
+        await start_own_go2rtc(args.config, plan, procs)
+    write_generated_config(args.config, plan, args.ice_server)
+    args.hass_env = hass_environment(args.config, plan, args.tmpdir)
     start_hass(args, procs)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     base = f"http://{shown_host}:{args.port}"
@@ -638,6 +1011,9 @@ async def bootstrap(
         "config": str(args.config),
         "pids": {name: proc.pid for name, proc in procs.items()},
         "simulator": sim,
+        "go2rtc": plan.describe(),
+        "tmpdir": str(args.tmpdir),
+        "webrtc": plan.mode != "off",
     }
     async with aiohttp.ClientSession() as session:
         api = HassApi(session, base)
@@ -647,6 +1023,9 @@ async def bootstrap(
             await onboard(api, state)
             save_state(args.config, state)
             await remove_onboarding_defaults(api)
+            if plan.mode != "off":
+                await wait_go2rtc_entry(api)
+                log("go2rtc integration set up: WebRTC live views on")
             if sim is not None:
                 entry_id = await configure_entry(api, state, sim)
                 cameras = await wait_cameras(api, entry_id, int(sim["cameras"]))
@@ -691,9 +1070,17 @@ def banner(args: argparse.Namespace, ready: dict[str, Any]) -> str:
             "  Settings → Devices & services → Add integration → Ovopark cameras",
             f"  ({_region_hint(args.url)}, API key {args.key}, and your secret)",
         ]
+    plan: Go2rtcPlan = args.go2rtc_plan
+    if plan.mode == "ha":
+        lines.append("  WebRTC live views: on (go2rtc started by Home Assistant)")
+    elif plan.mode == "own":
+        lines.append(f"  WebRTC live views: on (go2rtc started by the demo, API {plan.api})")
+    else:
+        lines.append(f"  WebRTC live views: off ({plan.reason})")
     lines += [
         f"  state and logs: {args.config}",
         "  Ctrl-C stops Home Assistant"
+        + (", go2rtc" if plan.mode == "own" else "")
         + (" and the simulator." if ready.get("simulator") else "."),
         "=" * 72,
         "",
@@ -709,6 +1096,7 @@ async def amain(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     args.config.mkdir(parents=True, exist_ok=True)
+    args.tmpdir = demo_tmpdir(args.config)
     state = load_state(args.config)
     rc = 0
     try:
@@ -730,7 +1118,9 @@ async def amain(args: argparse.Namespace) -> int:
             if procs["hass"].poll() == HASS_RESTART_EXIT_CODE:
                 # Settings → Restart (or a new HTTP configuration): do what a supervisor does.
                 log("Home Assistant asked for a restart")
-                procs["hass"] = spawn(hass_command(args), args.config / "hass.console.log")
+                procs["hass"] = spawn(
+                    hass_command(args), args.config / "hass.console.log", args.hass_env
+                )
                 log(f"Home Assistant restarted (pid {procs['hass'].pid})")
             dead = [name for name, proc in procs.items() if proc.poll() is not None]
             if dead:
@@ -745,17 +1135,29 @@ async def amain(args: argparse.Namespace) -> int:
     finally:
         if state:
             save_state(args.config, state)
-        if "hass" in procs:
-            await asyncio.to_thread(
-                stop_process, procs["hass"], "Home Assistant", signal.SIGTERM, 60
-            )
-        if "simulator" in procs:
-            await asyncio.to_thread(
-                stop_process, procs["simulator"], "simulator", signal.SIGINT, 20
-            )
-        if procs:
-            log("stopped")
+        await stop_stack(args, procs)
     return rc
+
+
+async def stop_stack(args: argparse.Namespace, procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Stop Home Assistant (its go2rtc included), our go2rtc, then the simulator, by pid.
+
+    What one of them left running (its children, read just before it is stopped: Home
+    Assistant's go2rtc, go2rtc's ffmpeg) is stopped after it.
+    """
+    for name, label, sig, timeout in (
+        ("hass", "Home Assistant", signal.SIGTERM, 60),
+        ("go2rtc", "go2rtc", signal.SIGTERM, 20),
+        ("simulator", "simulator", signal.SIGINT, 20),
+    ):
+        if name in procs:
+            below, now = descendants(procs[name].pid), boot_ticks()
+            await asyncio.to_thread(stop_process, procs[name], label, sig, timeout)
+            await asyncio.to_thread(stop_leftovers, below, now, label)
+    if args.tmpdir.parent != args.config / GENERATED:
+        shutil.rmtree(args.tmpdir, ignore_errors=True)  # the system's: not left behind
+    if procs:
+        log("stopped")
 
 
 def main(argv: list[str] | None = None) -> int:

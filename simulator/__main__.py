@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 import contextlib
 import json
 from pathlib import Path
 import signal
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from simulator.config import SimConfig
 from simulator.core import Simulator
 from simulator.data import generate
+from simulator.gateway import CallRecord
+
+
+def _device_ids(text: str) -> set[int]:
+    """`1001,1002` -> {1001, 1002} (an argparse type)."""
+    try:
+        return {int(part) for part in text.split(",") if part.strip()}
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"want device ids like 1001,1002, got {text!r}") from err
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +54,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "from its start for each first viewer, ending with it (real-time pace, no encoder; "
         "HLS and FLV remux it)",
     )
+    parser.add_argument(
+        "--timecode",
+        action="store_true",
+        help="each live frame carries its capture time (epoch ms) as a block strip along its "
+        "top edge (simulator.timecode decodes it)",
+    )
+    parser.add_argument(
+        "--audio-cameras",
+        type=_device_ids,
+        default=set(),
+        metavar="ID,ID",
+        help="device ids whose live RTSP stream also carries an AAC audio track (a sine tone)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead")
+    parser.add_argument(
+        "--call-log",
+        type=Path,
+        metavar="PATH",
+        help="append every gateway call to this file as it arrives, one JSON object a line "
+        "(method, version, business parameters, answer code, time, fault): what a test of a "
+        "separately started simulator reads instead of `Simulator.calls`",
+    )
     return parser.parse_args(argv)
 
 
@@ -67,6 +98,24 @@ def describe(sim: Simulator) -> dict[str, Any]:
     return info
 
 
+def _call_writer(out: TextIO) -> Callable[[CallRecord], None]:
+    """A gateway call sink writing each call to `out` as one JSON line (the token left out)."""
+
+    def write(call: CallRecord) -> None:
+        record = {
+            "method": call.method,
+            "version": call.version,
+            "params": call.params,
+            "code": call.code,
+            "time": call.time,
+            "fault": call.fault,
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+
+    return write
+
+
 async def run(args: argparse.Namespace) -> None:
     """Start the simulator, print its addresses, and wait for SIGINT/SIGTERM."""
     config = SimConfig(
@@ -78,6 +127,8 @@ async def run(args: argparse.Namespace) -> None:
         require_token=args.require_token,
         check_timestamp=not args.no_timestamp_check,
         video_file=args.video_file,
+        timecode=args.timecode,
+        audio_cameras=args.audio_cameras,
     )
     data = generate(
         stores=args.stores,
@@ -93,15 +144,20 @@ async def run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with Simulator(config, data) as sim:
-        info = describe(sim)
-        if args.json:
-            print(json.dumps(info, ensure_ascii=False), flush=True)
-        else:
-            for name, value in info.items():
-                shown = " ".join(map(str, value)) if isinstance(value, list) else value
-                print(f"{name}: {shown}", flush=True)
-        await stop.wait()
+    with contextlib.ExitStack() as files:
+        calls = files.enter_context(args.call_log.open("a")) if args.call_log else None
+        async with Simulator(config, data) as sim:
+            info = describe(sim)
+            if calls is not None:
+                sim.gateway.call_sinks.append(_call_writer(calls))
+                info["call_log"] = str(args.call_log.resolve())
+            if args.json:
+                print(json.dumps(info, ensure_ascii=False), flush=True)
+            else:
+                for name, value in info.items():
+                    shown = " ".join(map(str, value)) if isinstance(value, list) else value
+                    print(f"{name}: {shown}", flush=True)
+            await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

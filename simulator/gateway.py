@@ -144,6 +144,8 @@ class Gateway:
         self.relay = relay
         self.clock = clock
         self.calls: list[CallRecord] = []
+        # Called with each call as it is recorded (`python -m simulator --call-log` writes them out).
+        self.call_sinks: list[Callable[[CallRecord], None]] = []
         # Every `_sig` received: tests scan logs and diagnostics for them.
         self.signatures: list[str] = []
         self.ptz_log: list[PtzMove] = []
@@ -213,17 +215,18 @@ class Gateway:
         fault: str | None,
         token: str | None,
     ) -> None:
-        self.calls.append(
-            CallRecord(
-                method=params.get("_mt", "") or "",
-                version=params.get("_version", "") or "",
-                params={k: v for k, v in params.items() if k not in SYSTEM_PARAMS},
-                code=code,
-                time=self.clock(),
-                fault=fault,
-                token=token,
-            )
+        call = CallRecord(
+            method=params.get("_mt", "") or "",
+            version=params.get("_version", "") or "",
+            params={k: v for k, v in params.items() if k not in SYSTEM_PARAMS},
+            code=code,
+            time=self.clock(),
+            fault=fault,
+            token=token,
         )
+        self.calls.append(call)
+        for sink in self.call_sinks:
+            sink(call)
 
     @staticmethod
     async def _read_params(request: web.Request) -> dict[str, str]:

@@ -2,12 +2,13 @@
 
 The stack runs exactly as `scripts/develop` runs it (simulator + Home Assistant, onboarded, entry
 created through the config flow, camera dashboard saved), on free ports, in a temporary
-configuration folder, as a child process stopped by its pid at the end.
+configuration folder, as a child process stopped by its pid at the end; `demo_stack` without
+go2rtc (the go2rtc stacks of test_webrtc.py run in a network namespace of their own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import contextlib
 import json
 import os
@@ -73,11 +74,24 @@ def demo_stack(
         yield json.loads(Path(running).read_text())
         return
     _enable_sockets()  # session fixtures run before the autouse one above
+    # No go2rtc here, even where one is found: these tests run in the host's network, and their
+    # live view is HLS from Home Assistant's stream component (test_webrtc.py covers WebRTC).
     config = tmp_path_factory.mktemp("ha-config")
-    ready_file = config.parent / "ready.json"
+    with running_demo(config, artifacts, "--go2rtc", "off") as ready:
+        yield ready
+
+
+@contextlib.contextmanager
+def running_demo(config: Path, artifacts: Path, *options: str) -> Iterator[dict[str, Any]]:
+    """Run scripts/demo.py on `config` (free ports, `options` added) while the block runs.
+
+    Yields its ready file (plus "process"); stops it with SIGINT (what Ctrl-C does) by its pid;
+    its output, Home Assistant's and the simulator's logs are kept in `artifacts`.
+    """
+    ready_file = config.parent / f"{config.name}-ready.json"
     out = (artifacts / "develop.log").open("wb")
     cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--port", str(_free_port()),
-           "--config", str(config), "--ready-file", str(ready_file)]  # fmt: skip
+           "--config", str(config), "--ready-file", str(ready_file), *options]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, process_group=0)
     try:
         deadline = time.monotonic() + STACK_START_TIMEOUT
@@ -99,7 +113,7 @@ def demo_stack(
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
         out.close()
-        for name in ("home-assistant.log", "simulator.log"):
+        for name in ("home-assistant.log", "simulator.log", "go2rtc.log"):
             with contextlib.suppress(OSError):
                 shutil.copyfile(config / name, artifacts / name)
 
@@ -109,6 +123,27 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     """Headless Debian Chromium driven by the Debian chromedriver, with a throwaway profile."""
     if not HAVE_BROWSER:
         pytest.skip(NO_BROWSER_REASON)
+    with chromium(tmp_path) as driver:
+        yield driver
+
+
+@pytest.fixture
+def another_browser(tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Start more browsers (each with its own profile) in a test; all are quit at its end."""
+    with contextlib.ExitStack() as stack:
+        started = 0
+
+        def start() -> Any:
+            nonlocal started
+            started += 1
+            return stack.enter_context(chromium(tmp_path / f"browser-{started}"))
+
+        yield start
+
+
+@contextlib.contextmanager
+def chromium(tmp_path: Path) -> Iterator[Any]:
+    """Headless Chromium with its profile and chromedriver log in `tmp_path`, quit at the end."""
     from selenium import webdriver  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
