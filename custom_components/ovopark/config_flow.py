@@ -28,7 +28,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .api import OvoparkError, Store
+from .api import METHOD_STORES, OvoparkError, Store
 from .const import (
     CONF_API_KEY,
     CONF_API_SECRET,
@@ -54,7 +54,6 @@ from .const import (
     MAX_PTZ_STEP,
     MAX_RECORDING_DAYS,
     MAX_SNAPSHOT_CACHE,
-    METHOD_GET_DEPARTMENTS,
     MIN_PTZ_STEP,
     MIN_SNAPSHOT_CACHE,
     PROTOCOL_HLS,
@@ -219,7 +218,7 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="stores",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=rejected.errors,
-            description_placeholders={"method": METHOD_GET_DEPARTMENTS, **rejected.placeholders},
+            description_placeholders={"method": METHOD_STORES, **rejected.placeholders},
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
@@ -241,7 +240,7 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
             except StoreIdsNeededError:
                 result = Rejected(
                     errors={"base": "method_not_granted"},
-                    placeholders={"method": METHOD_GET_DEPARTMENTS},
+                    placeholders={"method": METHOD_STORES},
                 )
             if isinstance(result, Validated):
                 return self.async_update_reload_and_abort(entry, data=result.data)

@@ -65,5 +65,4 @@ MANUFACTURER: Final = "Ovopark"
 CONF_REGION: Final = "region"
 SECTION_ADVANCED: Final = "advanced"
 UTC_ZONE: Final = "UTC"
-METHOD_GET_DEPARTMENTS: Final = "open.organize.departments.getDepartments"
 MAX_SNAPSHOT_CACHE: Final = 3600

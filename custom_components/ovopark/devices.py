@@ -30,6 +30,11 @@ def store_identifier(store_id: int) -> tuple[str, str]:
     return (DOMAIN, f"{STORE_PREFIX}{store_id}")
 
 
+def store_sensor_unique_id(store_id: int) -> str:
+    """The unique id of a store's cameras-online sensor (it also tells which entry owns the store)."""
+    return f"{STORE_PREFIX}{store_id}_cameras_online"
+
+
 def camera_id_of(identifiers: Iterable[Sequence[str]]) -> int | None:
     """The platform id of a camera device; None for any other device."""
     for domain, value in identifiers:

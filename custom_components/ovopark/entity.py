@@ -23,6 +23,7 @@ from .devices import (
     store_device_id,
     store_device_info,
     store_id_of,
+    store_sensor_unique_id,
 )
 
 
@@ -186,7 +187,7 @@ def async_add_store_entities(
     def owned_elsewhere(store: Store) -> bool:
         # A store two keys can see has its sensor in the entry that added it first.
         entity_id = registry.async_get_entity_id(
-            SENSOR_DOMAIN, DOMAIN, f"store_{store.id}_cameras_online"
+            SENSOR_DOMAIN, DOMAIN, store_sensor_unique_id(store.id)
         )
         owner = registry.async_get(entity_id) if entity_id else None
         return owner is not None and owner.config_entry_id != entry.entry_id

@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .api import (
+    METHOD_STORES,
     OvoparkClient,
     OvoparkClockError,
     OvoparkDeviceNotFound,
@@ -30,7 +31,6 @@ from .const import (
     CONF_USERNAME,
     DEFAULT_TIMESTAMP_ZONE,
     LOGGER,
-    METHOD_GET_DEPARTMENTS,
     REGION_CUSTOM,
     REGION_URLS,
     SECTION_ADVANCED,
@@ -120,7 +120,7 @@ async def _async_probe(client: OvoparkClient, store_ids: list[int] | None) -> st
     try:
         stores = await client.stores()
     except OvoparkMethodError as err:
-        if err.method == METHOD_GET_DEPARTMENTS:
+        if err.method == METHOD_STORES:
             raise StoreIdsNeededError from err
         raise
     if not stores:

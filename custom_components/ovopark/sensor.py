@@ -11,6 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import Store
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
+from .devices import store_sensor_unique_id
 from .entity import OvoparkStoreEntity, async_add_store_entities
 
 PARALLEL_UPDATES = 0  # read from the coordinator's listing: no call of its own
@@ -39,7 +40,7 @@ class OvoparkCamerasOnline(OvoparkStoreEntity, SensorEntity):
     def __init__(self, coordinator: OvoparkCoordinator, store: Store) -> None:
         """Initialise from the store as listed."""
         super().__init__(coordinator, store)
-        self._attr_unique_id = f"store_{store.id}_cameras_online"
+        self._attr_unique_id = store_sensor_unique_id(store.id)
 
     @property
     def native_value(self) -> int:

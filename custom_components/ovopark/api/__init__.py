@@ -1,6 +1,6 @@
 """Client of the Ovopark (万店掌 / Opretail) open platform; no Home Assistant imports."""
 
-from .client import METHOD_MEDIA_PLAY, METHOD_PLAYBACK, OvoparkClient
+from .client import METHOD_MEDIA_PLAY, METHOD_PLAYBACK, METHOD_STORES, OvoparkClient
 from .errors import (
     CODE_NAMES,
     OvoparkApiError,
@@ -28,6 +28,7 @@ __all__ = [
     "CODE_NAMES",
     "METHOD_MEDIA_PLAY",
     "METHOD_PLAYBACK",
+    "METHOD_STORES",
     "PLAY_RATES",
     "Camera",
     "MediaUrls",
