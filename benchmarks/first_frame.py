@@ -18,6 +18,7 @@ import time
 
 import av
 
+from custom_components.ovopark.channel import StreamProtocol
 from custom_components.ovopark.const import PROTOCOL_HLS, PROTOCOL_RTSP
 from simulator import SimConfig, Simulator, generate
 
@@ -52,12 +53,7 @@ async def run() -> list[Result]:
             cameras = iter(sorted(sim.data.cameras))
 
             async def via_gateway(camera_id: int, protocol: str) -> float:
-                gateway = runtime.gateway
-                url = (
-                    gateway.rtsp_url(runtime.gateway_token, str(camera_id))
-                    if protocol == PROTOCOL_RTSP
-                    else gateway.hls_url(runtime.gateway_token, str(camera_id))
-                )
+                url = runtime.streams.url(str(camera_id), protocol=StreamProtocol(protocol))
                 t0 = time.perf_counter()
                 await loop.run_in_executor(None, _first_frame, url, protocol)
                 return time.perf_counter() - t0

@@ -115,7 +115,7 @@ async def _first_frames(sim: Simulator, entry) -> Result:
         async def via_gateway(period: Playback = period) -> float:
             t0 = time.perf_counter()
             request = ChannelRequest(str(CAMERA), StreamProtocol.RTSP, playback=period)
-            url = await runtime.gateway.async_mint_playback(runtime.gateway_token, request)
+            url = await runtime.streams.async_mint_playback(request)
             assert isinstance(url, str), url
             await loop.run_in_executor(None, _first_frame, url)
             return time.perf_counter() - t0

@@ -37,7 +37,6 @@ import aiohttp
 from custom_components.ovopark.api import OvoparkClient
 from custom_components.ovopark.channel import (
     ChannelRequest,
-    Lease,
     Refusal,
     StreamProtocol,
 )
@@ -187,20 +186,6 @@ async def simulator_process(clip: Path, cameras: int) -> AsyncIterator[SimProces
                 await proc.wait()
 
 
-@dataclass(eq=False)
-class _Lease:
-    address: str
-
-    def confirm(self) -> None:
-        pass
-
-    def fail(self, cause: Exception) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-
 class PlatformSource:
     """A channel source that opens a real channel on the simulated platform per request."""
 
@@ -208,12 +193,15 @@ class PlatformSource:
         self.client = client
         self.calls = 0
 
-    async def async_open(self, request: ChannelRequest) -> Lease | Refusal:
+    async def async_open(self, request: ChannelRequest) -> str | Refusal:
         self.calls += 1
         urls = await self.client.start_media_play(int(request.camera_id))
         if request.protocol is not StreamProtocol.RTSP or not urls.rtsp:
             return Refusal(503)
-        return _Lease(urls.rtsp)
+        return urls.rtsp
+
+    def async_report(self, camera_id: str, cause: Exception | None) -> None:
+        """Outcomes are not measured here."""
 
 
 class ByteProxy:
@@ -351,8 +339,8 @@ async def _via_gateway(sim: SimProcess, session: aiohttp.ClientSession) -> Windo
     await gateway.start()
     try:
         source = PlatformSource(sim.client(session))
-        token = gateway.register(source)
-        urls = [gateway.rtsp_url(token, str(camera)) for camera in sim.cameras[:VIEWERS]]
+        streams = gateway.register(source)
+        urls = [streams.url(str(camera)) for camera in sim.cameras[:VIEWERS]]
         window = await _measure("gateway", urls)
         if source.calls != VIEWERS:
             raise RuntimeError(f"gateway: {source.calls} channels for {VIEWERS} viewers")

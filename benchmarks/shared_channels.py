@@ -29,6 +29,7 @@ import av
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
+from custom_components.ovopark.channel import StreamProtocol
 from simulator import SimConfig, Simulator, generate
 
 from .common import (
@@ -140,11 +141,10 @@ async def _three_rtsp_viewers(
 
 async def _hls_players(hass: HomeAssistant, sim: Simulator, cameras: list[int]) -> Result:
     runtime = hass.config_entries.async_entries("ovopark")[0].runtime_data
-    gateway, token = runtime.gateway, runtime.gateway_token
     views: list[tuple[str, int, int, str]] = []
     async with aiohttp.ClientSession() as http:
         for player, camera_id in zip(("ffmpeg", "mpv-style"), cameras, strict=True):
-            url = gateway.hls_url(token, str(camera_id))
+            url = runtime.streams.url(str(camera_id), protocol=StreamProtocol.HLS)
             since = len(sim.calls)
             if player == "mpv-style":  # mpv's stream layer reads the entry playlist first
                 async with http.get(url) as resp:
@@ -203,12 +203,11 @@ async def _pairs(
 ) -> tuple[list[float], list[float], list[int]]:
     """First frames of a first viewer (opens the channel) and a second (joins it), per camera."""
     runtime = hass.config_entries.async_entries("ovopark")[0].runtime_data
-    gateway, token = runtime.gateway, runtime.gateway_token
     firsts: list[float] = []
     seconds: list[float] = []
     calls: list[int] = []
     for index, camera_id in enumerate(cameras):
-        url = gateway.rtsp_url(token, str(camera_id))
+        url = runtime.streams.url(str(camera_id))
         since = len(sim.calls)
         first, second = _Viewer(url, options), _Viewer(url, options)
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 import contextlib
-from dataclasses import dataclass
 import io
+import os
 from pathlib import Path
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ovopark.api import MediaUrls, OvoparkClient, OvoparkError
 from custom_components.ovopark.channel import (
     ChannelRequest,
-    Lease,
+    Quality,
     Refusal,
     StreamProtocol,
     StreamUnavailableError,
@@ -35,6 +36,7 @@ from custom_components.ovopark.const import (
     DOMAIN,
 )
 from custom_components.ovopark.error_map import lookup
+from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.rtsp_message import REDIRECTS
 from simulator.core import Simulator
 from simulator.relay import Channel
@@ -74,25 +76,38 @@ def entry_for(
 # --- a channel source for the stream gateway's own tests -------------------------------------
 
 
-@dataclass(eq=False)
-class StubLease:
-    """A lease that records its outcome in its source."""
+def rtsp_url(
+    gateway: StreamGateway, token: str, camera_id: str, quality: Quality = Quality.MAIN
+) -> str:
+    """A camera stream's RTSP address on the gateway, for an entry's token (any, for tests)."""
+    return gateway.address(token, StreamProtocol.RTSP, camera_id, quality)
 
-    source: StubSource | None
-    camera_id: str
-    address: str
 
-    def confirm(self) -> None:
-        if self.source is not None:
-            self.source.outcomes.append((self.camera_id, None))
+def hls_url(
+    gateway: StreamGateway, token: str, camera_id: str, quality: Quality = Quality.MAIN
+) -> str:
+    """A camera stream's HLS address on the gateway, for an entry's token (any, for tests)."""
+    return gateway.address(token, StreamProtocol.HLS, camera_id, quality)
 
-    def fail(self, cause: Exception) -> None:
-        if self.source is not None:
-            self.source.outcomes.append((self.camera_id, cause))
 
-    def release(self) -> None:
-        if self.source is not None:
-            self.source.released += 1
+def listening_sockets() -> set[tuple[str, int]]:
+    """This process's listening TCP sockets, read from the kernel's socket table (/proc)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                host, port = local.split(":")
+                raw = bytes.fromhex(host)
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                found.add((socket.inet_ntop(family, words), int(port, 16)))
+    return found
 
 
 class StubSource:
@@ -107,9 +122,8 @@ class StubSource:
         self.requests: list[ChannelRequest] = []
         self.urls: list[MediaUrls] = []
         self.outcomes: list[tuple[str, Exception | None]] = []
-        self.released = 0
 
-    async def async_open(self, request: ChannelRequest) -> Lease | Refusal:
+    async def async_open(self, request: ChannelRequest) -> str | Refusal:
         self.requests.append(request)
         try:
             urls = await self.allocate(request.camera_id)
@@ -122,7 +136,10 @@ class StubSource:
             missing = StreamUnavailableError(f"no {request.protocol} address")
             self.outcomes.append((request.camera_id, missing))
             return Refusal(503, missing)
-        return StubLease(self, request.camera_id, address)
+        return address
+
+    def async_report(self, camera_id: str, cause: Exception | None) -> None:
+        self.outcomes.append((camera_id, cause))
 
     def secrets(self) -> set[str]:
         """Relay ports and channel ids of every channel: nothing a consumer may ever see."""

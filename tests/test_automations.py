@@ -307,15 +307,15 @@ async def test_get_stream_urls_response_in_a_script_and_a_standing_channel(
                         {
                             "action": "input_text.set_value",
                             "target": {"entity_id": "input_text.entrance_stream"},
-                            "data": {"value": f"{{{{ urls.cameras['{camera}'].rtsp }}}}"},
+                            "data": {"value": f"{{{{ urls['{camera}'].rtsp }}}}"},
                         },
                         {
                             "event": "ovopark_stream_ready",
                             "event_data": {
-                                "rtsp": f"{{{{ urls.cameras['{camera}'].rtsp }}}}",
-                                "hls": f"{{{{ urls.cameras['{camera}'].hls }}}}",
-                                "codec": f"{{{{ urls.cameras['{camera}'].codec }}}}",
-                                "until": f"{{{{ urls.cameras['{camera}'].standing_until }}}}",
+                                "rtsp": f"{{{{ urls['{camera}'].rtsp }}}}",
+                                "hls": f"{{{{ urls['{camera}'].hls }}}}",
+                                "codec": f"{{{{ urls['{camera}'].codec }}}}",
+                                "until": f"{{{{ urls['{camera}'].standing_until }}}}",
                             },
                         },
                     ]

@@ -36,7 +36,7 @@ async def test_diagnostics_are_redacted(
         simulator.config.api_secret,
         "hunter2-password",
         token,
-        runtime.gateway_token,
+        runtime.streams.token,
         simulator.config.api_key,
     ):
         assert secret not in text

@@ -577,7 +577,7 @@ async def _get_stream_urls(hass: HomeAssistant, entity_id: str) -> None:
         blocking=True,
         return_response=True,
     )
-    assert response["cameras"][entity_id]["rtsp"]
+    assert response[entity_id]["rtsp"]
 
 
 async def _ptz(hass: HomeAssistant, entity_id: str) -> None:

@@ -17,7 +17,7 @@ import logging
 import re
 import socket
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -26,7 +26,7 @@ import pytest
 from custom_components.ovopark.api import MediaUrls
 from custom_components.ovopark.gateway import StreamGateway
 
-from .common import StubSource
+from .common import StubSource, hls_url, rtsp_url
 
 EXAMPLES = 150
 READ_TIMEOUT = 10.0  # an answer or a close comes long before this; it only bounds a hang
@@ -57,7 +57,7 @@ class Harness:
         self.http = aiohttp.ClientSession()
         self.gateway = StreamGateway(session=self.http, hls_idle=1.0)
         await self.gateway.start()
-        self.token = self.gateway.register(StubSource(self._allocate))
+        self.token = self.gateway.register(StubSource(self._allocate)).token
 
     async def stop(self) -> None:
         await self.gateway.stop()
@@ -78,11 +78,11 @@ class Harness:
 
     @property
     def rtsp_port(self) -> int:
-        return self.gateway.sockets[0][1]
+        return urlsplit(rtsp_url(self.gateway, "T", "1")).port or 0
 
     @property
     def http_port(self) -> int:
-        return self.gateway.sockets[1][1]
+        return urlsplit(hls_url(self.gateway, "T", "1")).port or 0
 
 
 RTSP_STATUS = re.compile(rb"RTSP/1\.0 (\d{3}) ")
@@ -128,7 +128,7 @@ def _run_examples(body: Callable[[Harness, asyncio.Runner], None]) -> Harness:
             body(harness, runner)
             # No connection left behind on either side of the gateway.
             runner.run(harness.settled())
-            assert harness.gateway.running
+            assert harness.gateway.stats()["running"]
         finally:
             runner.run(harness.stop())
     return harness

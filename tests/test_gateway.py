@@ -31,18 +31,18 @@ from custom_components.ovopark.api import (
     OvoparkDeviceNotFound,
     OvoparkPermissionError,
 )
+from custom_components.ovopark.broker import Channel, ChannelBroker, Hold
 from custom_components.ovopark.channel import (
     ChannelRequest,
     Playback,
-    Refusal,
+    Quality,
     RelayError,
     StreamProtocol,
     StreamUnavailableError,
 )
 from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.gateway_hls import SEGMENT_CACHE, HlsServer
-from custom_components.ovopark.gateway_pool import Handle
-from custom_components.ovopark.hls_playlist import HlsChannel, master_playlist, rewrite_playlist
+from custom_components.ovopark.hls_playlist import HlsStream, master_playlist, rewrite_playlist
 from custom_components.ovopark.rtsp_message import (
     MAX_BODY,
     MAX_HEAD,
@@ -62,11 +62,13 @@ from simulator.core import Simulator
 
 from .common import (
     FakeRelay,
-    StubLease,
     StubSource,
     first_segment,
+    hls_url,
+    listening_sockets,
     platform_source,
     playing_viewers,
+    rtsp_url,
 )
 from .rtsp_client import RtspClient
 
@@ -398,8 +400,19 @@ def test_filter_transport(transport: str, expected: str | None) -> None:
 HLS_UPSTREAM = f"http://10.1.2.3:6681/rtsp/{CHANNEL}/index.m3u8"
 
 
+def upstream_hold(address: str) -> Hold:
+    """A hold on a channel with this relay address, outside any gateway (playlist tests)."""
+    request = ChannelRequest("1001", StreamProtocol.HLS)
+    channel = Channel(None, StubSource(_no_channel), request, address, 0.0)
+    return Hold(ChannelBroker(), channel, joined=False)
+
+
+async def _no_channel(camera_id: str) -> MediaUrls:
+    raise AssertionError("not asked")
+
+
 def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
-    session = HlsChannel("T", "1001", "1001", StubLease(None, "1001", HLS_UPSTREAM))
+    session = HlsStream("T", "1001", "1001", upstream_hold(HLS_UPSTREAM))
     playlist = (
         "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:3\n"
         '#EXT-X-MAP:URI="init.mp4"\n'
@@ -429,7 +442,7 @@ def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
 
 
 def test_session_names_are_bounded_and_unique() -> None:
-    session = HlsChannel("T", "1001", "1001", StubLease(None, "1001", HLS_UPSTREAM))
+    session = HlsStream("T", "1001", "1001", upstream_hold(HLS_UPSTREAM))
     first = session.local_name("http://a/x/seg.ts")
     second = session.local_name("http://b/y/seg.ts")
     reserved = session.local_name("http://a/x/index.m3u8")
@@ -490,25 +503,29 @@ def media_plays(sim: Simulator) -> int:
     return sum(1 for call in sim.calls if call.method == START_MEDIA_PLAY)
 
 
-async def test_listeners_bound_to_loopback(gateway: StreamGateway) -> None:
-    sockets = gateway.sockets
-    assert len(sockets) == 2
-    assert {host for host, _ in sockets} == {"127.0.0.1"}
-    assert all(port > 0 for _, port in sockets)
-    assert gateway.running
-    assert gateway.rtsp_url("T", "1001") == f"rtsp://127.0.0.1:{sockets[0][1]}/1001?auth=T"
-    assert (
-        gateway.hls_url("T", "1001") == f"http://127.0.0.1:{sockets[1][1]}/1001/index.m3u8?auth=T"
-    )
+async def test_listeners_bound_to_loopback(http: aiohttp.ClientSession) -> None:
+    before = listening_sockets()
+    gw = StreamGateway(session=http)
+    await gw.start()
+    try:
+        new = listening_sockets() - before
+        rtsp, hls = urlsplit(rtsp_url(gw, "T", "1001")), urlsplit(hls_url(gw, "T", "1001"))
+        assert new == {("127.0.0.1", rtsp.port), ("127.0.0.1", hls.port)}
+        assert rtsp_url(gw, "T", "1001") == f"rtsp://127.0.0.1:{rtsp.port}/1001?auth=T"
+        assert hls_url(gw, "T", "1001") == f"http://127.0.0.1:{hls.port}/1001/index.m3u8?auth=T"
+    finally:
+        await gw.stop()
 
 
 async def test_stop_leaves_nothing_listening(http: aiohttp.ClientSession) -> None:
+    before = listening_sockets()
     gw = StreamGateway(session=http)
     await gw.start()
     await gw.start()  # idempotent
-    ports = [port for _, port in gw.sockets]
+    ports = [port for _, port in listening_sockets() - before]
+    assert len(ports) == 2
     await gw.stop()
-    assert gw.sockets == []
+    assert listening_sockets() == before
     for port in ports:
         with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
             pass
@@ -517,28 +534,30 @@ async def test_stop_leaves_nothing_listening(http: aiohttp.ClientSession) -> Non
 async def test_a_gateway_that_cannot_bind_raises_and_listens_nowhere(
     http: aiohttp.ClientSession,
 ) -> None:
+    before = listening_sockets()
     gw = StreamGateway(session=http, host="192.0.2.1")  # an address of no interface here
     with pytest.raises(OSError, match="Cannot assign requested address"):
         await gw.start()
-    assert not gw.running
-    assert gw.sockets == []
+    assert listening_sockets() == before
+    assert gw.stats()["running"] is False
 
 
 async def test_an_hls_listener_failing_to_start_takes_the_rtsp_one_down(
     http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    before = listening_sockets()
     gw = StreamGateway(session=http)
     listening: list[tuple[str, int]] = []
 
     async def no_more_sockets(server: HlsServer) -> None:
-        listening.extend(gw.sockets)  # the RTSP listener is up by now
+        listening.extend(listening_sockets() - before)  # the RTSP listener is up by now
         raise OSError(errno.EMFILE, "Too many open files")
 
     monkeypatch.setattr(HlsServer, "start", no_more_sockets)
     with pytest.raises(OSError, match="Too many open files"):
         await gw.start()
-    assert not gw.running
-    assert gw.sockets == []
+    assert gw.stats()["running"] is False
+    assert listening_sockets() == before
     ((_, port),) = listening
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
         pass
@@ -552,8 +571,8 @@ async def test_an_hls_listener_failing_to_start_takes_the_rtsp_one_down(
 async def test_rtsp_wrong_token_is_404_without_platform_call(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway, query: str
 ) -> None:
-    token = gateway.register(source := platform_source(client))
-    url = gateway.rtsp_url(token, "1001").split("?")[0] + query
+    token = gateway.register(source := platform_source(client)).token
+    url = rtsp_url(gateway, token, "1001").split("?")[0] + query
 
     async with RtspClient(url) as rtsp:
         answer = await rtsp.request("OPTIONS")
@@ -569,8 +588,8 @@ async def test_rtsp_wrong_token_is_404_without_platform_call(
 async def test_rtsp_unknown_path_is_404(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_source(client))
-    port = gateway.sockets[0][1]
+    token = gateway.register(platform_source(client)).token
+    port = urlsplit(rtsp_url(gateway, "T", "1001")).port
     for url in (
         f"rtsp://127.0.0.1:{port}/?auth={token}",
         f"rtsp://127.0.0.1:{port}/bad%20id?auth={token}",
@@ -588,7 +607,7 @@ async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGate
         return MediaUrls()
 
     gateway.register(source := StubSource(allocate))
-    port = gateway.sockets[0][1]
+    port = urlsplit(rtsp_url(gateway, "T", "1001")).port
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"\x16\x03\x01 not rtsp\r\n\r\n")
     assert await asyncio.wait_for(reader.read(), 10) == b""
@@ -629,8 +648,8 @@ async def test_rtsp_refusals(
     status: int,
     reported: type[Exception],
 ) -> None:
-    token = gateway.register(source := StubSource(allocate))
-    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+    token = gateway.register(source := StubSource(allocate)).token
+    async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         answer = await rtsp.request("OPTIONS")
         assert answer.status == status
         assert answer.header("cseq") == "1"
@@ -644,9 +663,9 @@ async def test_rtsp_refusals(
 async def test_refusal_from_the_platform(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(source := platform_source(client))
+    token = gateway.register(source := platform_source(client)).token
 
-    async with RtspClient(gateway.rtsp_url(token, "999999")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, token, "999999")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
 
     assert media_plays(simulator) == 1
@@ -662,10 +681,10 @@ async def test_source_errors_are_contained(
         async def async_open(self, request: Any) -> Any:
             raise RuntimeError("source bug")
 
-    token = gateway.register(BrokenSource())
-    async with aiohttp.ClientSession() as http, http.get(gateway.hls_url(token, "1001")) as resp:
+    token = gateway.register(BrokenSource()).token
+    async with aiohttp.ClientSession() as http, http.get(hls_url(gateway, token, "1001")) as resp:
         assert resp.status == 503
-    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 503
     assert gateway.stats()["refusals"] == 2
     assert "opening a channel failed: RuntimeError('source bug')" in caplog.text
@@ -674,9 +693,9 @@ async def test_source_errors_are_contained(
 async def test_hls_wrong_token_and_unknown_paths_are_404(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_source(client))
-    base = gateway.hls_url(token, "1001").split("?")[0]
-    port = gateway.sockets[1][1]
+    token = gateway.register(platform_source(client)).token
+    base = hls_url(gateway, token, "1001").split("?")[0]
+    port = urlsplit(hls_url(gateway, "T", "1001")).port
     async with aiohttp.ClientSession() as http:
         for url in (
             base,
@@ -696,11 +715,11 @@ async def test_hls_wrong_token_and_unknown_paths_are_404(
 async def test_unregister_refuses_the_old_token(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_source(client))
+    token = gateway.register(platform_source(client)).token
     assert gateway.stats()["entries"] == 1
     gateway.unregister(token)
     assert gateway.stats()["entries"] == 0
-    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
     assert media_plays(simulator) == 0
 
@@ -711,7 +730,7 @@ async def test_stats_never_name_tokens(http: aiohttp.ClientSession) -> None:
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls()
 
-    token = gw.register(StubSource(allocate))
+    token = gw.register(StubSource(allocate)).token
     stats: dict[str, Any] = gw.stats()
     assert token not in repr(stats)
     assert stats["channels_opened"] == 0
@@ -751,14 +770,14 @@ async def rtsp_setup(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> tuple[Simulator, StreamGateway, StubSource, str]:
     source = platform_source(client)
-    token = gateway.register(source)
+    token = gateway.register(source).token
     return simulator, gateway, source, token
 
 
 @pytest.mark.media
 async def test_rtsp_client_sees_only_gateway_addresses(rtsp_setup: Any) -> None:
     sim, gateway, source, token = rtsp_setup
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     async with RtspClient(url) as rtsp:
         describe = await rtsp.play()
         assert b"m=video" in describe.body
@@ -789,7 +808,7 @@ async def test_rtsp_client_sees_only_gateway_addresses(rtsp_setup: Any) -> None:
 @pytest.mark.media
 async def test_rtsp_udp_only_setup_gets_461(rtsp_setup: Any) -> None:
     sim, gateway, _, token = rtsp_setup
-    async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, token, "1002")) as rtsp:
         await rtsp.request("OPTIONS")
         describe = await rtsp.request("DESCRIBE")
         control = rtsp.control_urls(describe.body, describe.header("content-base") or "")[0]
@@ -812,7 +831,7 @@ async def test_rtsp_consumer_leaving_closes_the_channel_and_the_next_gets_a_fres
     rtsp_setup: Any,
 ) -> None:
     sim, gateway, source, token = rtsp_setup
-    url = gateway.rtsp_url(token, "1003")
+    url = rtsp_url(gateway, token, "1003")
     async with RtspClient(url) as rtsp:
         await rtsp.play()
         await rtsp.read_frames(5)
@@ -832,7 +851,7 @@ async def test_rtsp_killed_channel_closes_consumer_and_reconnect_gets_video(
     rtsp_setup: Any,
 ) -> None:
     sim, gateway, _, token = rtsp_setup
-    url = gateway.rtsp_url(token, "1004")
+    url = rtsp_url(gateway, token, "1004")
     async with RtspClient(url) as rtsp:
         await rtsp.play()
         await rtsp.read_frames(5)
@@ -850,13 +869,13 @@ async def test_rtsp_killed_channel_closes_consumer_and_reconnect_gets_video(
 @pytest.mark.media
 async def test_rtsp_unregister_and_stop_drop_consumers(rtsp_setup: Any) -> None:
     sim, gateway, _, token = rtsp_setup
-    async with RtspClient(gateway.rtsp_url(token, "1005")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, token, "1005")) as rtsp:
         await rtsp.play()
         await rtsp.read_frames(3)
         gateway.unregister(token)
         assert await rtsp.read_until_closed()
-    token = gateway.register(rtsp_setup[2])
-    async with RtspClient(gateway.rtsp_url(token, "1005")) as rtsp:
+    token = gateway.register(rtsp_setup[2]).token
+    async with RtspClient(rtsp_url(gateway, token, "1005")) as rtsp:
         await rtsp.play()
         await rtsp.read_frames(3)
         await gateway.stop()
@@ -868,7 +887,7 @@ async def test_rtsp_unregister_and_stop_drop_consumers(rtsp_setup: Any) -> None:
 async def test_pyav_decodes_through_rtsp(rtsp_setup: Any) -> None:
     sim, gateway, _, token = rtsp_setup
     frames, width, height = await decode_in_thread(
-        gateway.rtsp_url(token, "1006"), {"rtsp_transport": "tcp"}
+        rtsp_url(gateway, token, "1006"), {"rtsp_transport": "tcp"}
     )
     assert frames == 5
     assert (width, height) == (640, 360)
@@ -879,7 +898,7 @@ async def test_pyav_decodes_through_rtsp(rtsp_setup: Any) -> None:
 @pytest.mark.media
 async def test_pyav_decodes_through_hls(rtsp_setup: Any) -> None:
     sim, gateway, _, token = rtsp_setup
-    frames, width, height = await decode_in_thread(gateway.hls_url(token, "1007"), {})
+    frames, width, height = await decode_in_thread(hls_url(gateway, token, "1007"), {})
     assert frames == 5
     assert (width, height) == (640, 360)
     assert media_plays(sim) == 1
@@ -893,8 +912,8 @@ async def test_hls_session_lifecycle(
     await gateway.start()
     try:
         allocator = platform_source(client)
-        token = gateway.register(allocator)
-        master_url = gateway.hls_url(token, "1008")
+        token = gateway.register(allocator).token
+        master_url = hls_url(gateway, token, "1008")
         seen: list[str] = []
         async with aiohttp.ClientSession() as http:
             async with http.get(master_url) as resp:
@@ -940,8 +959,8 @@ async def test_hls_session_lifecycle(
 async def test_hls_session_of_a_killed_channel_ends(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_source(client))
-    master_url = gateway.hls_url(token, "1001")
+    token = gateway.register(platform_source(client)).token
+    master_url = hls_url(gateway, token, "1001")
     async with aiohttp.ClientSession() as http:
         async with http.get(master_url) as resp:
             session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
@@ -956,7 +975,7 @@ async def test_hls_session_of_a_killed_channel_ends(
 
 
 @pytest.mark.media
-@pytest.mark.parametrize("address", ["rtsp_url", "hls_url"])
+@pytest.mark.parametrize("address", ["rtsp", "hls"])
 # HLS output keeps a 300 s idle timer after stream.stop(); Home Assistant's own stream tests allow it.
 @pytest.mark.parametrize("expected_lingering_timers", [True])
 async def test_home_assistant_stream_worker_through_gateway(
@@ -967,8 +986,8 @@ async def test_home_assistant_stream_worker_through_gateway(
     gateway: StreamGateway,
     address: str,
 ) -> None:
-    token = gateway.register(platform_source(client))
-    source = getattr(gateway, address)(token, "1002")
+    token = gateway.register(platform_source(client)).token
+    source = gateway.address(token, StreamProtocol(address), "1002", Quality.MAIN)
     assert await async_setup_component(
         hass, "stream", {"stream": {"ll_hls": True, "segment_duration": 2, "part_duration": 0.5}}
     )
@@ -991,7 +1010,7 @@ async def test_concurrent_rtsp_viewers_share_one_channel_until_the_last_leaves(
     rtsp_setup: Any,
 ) -> None:
     sim, gateway, _, token = rtsp_setup
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     viewers = await playing_viewers(url, 3, 5)
     assert gateway.stats()["consumers"] == {"1001": 3}
     (channel,) = sim.relay.channels.values()
@@ -1020,12 +1039,12 @@ async def test_debug_logs_name_no_token_relay_or_channel(
 ) -> None:
     _, gateway, source, token = rtsp_setup
     caplog.set_level(logging.DEBUG)
-    async with RtspClient(gateway.rtsp_url(token, "1003")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, token, "1003")) as rtsp:
         await rtsp.play()
         await rtsp.read_frames(3)
-    async with RtspClient(gateway.rtsp_url("wrong", "1003")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, "wrong", "1003")) as rtsp:
         await rtsp.request("OPTIONS")
-    async with aiohttp.ClientSession() as http, http.get(gateway.hls_url(token, "1004")) as resp:
+    async with aiohttp.ClientSession() as http, http.get(hls_url(gateway, token, "1004")) as resp:
         assert resp.status == 200
     await wait_for(lambda: gateway.stats()["rtsp_consumers"] == {})
     # Our loggers only: asyncio's debug mode (on in these tests) logs socket peers by itself.
@@ -1063,8 +1082,8 @@ async def test_relay_redirect_is_followed_by_the_gateway(
         return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/node/abcdefghijklmnopqrstuvwxyz")
 
     try:
-        token = gateway.register(StubSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
+        token = gateway.register(StubSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1002")) as rtsp:
             await rtsp.play()
             assert len(await rtsp.read_frames(5)) == 5
     finally:
@@ -1086,8 +1105,8 @@ async def test_hls_session_keeps_its_channel_pulled_between_reloads(
     gateway = StreamGateway(session=http, hls_idle=60.0, hls_keepalive=0.5)
     await gateway.start()
     try:
-        token = gateway.register(platform_source(client))
-        master_url = gateway.hls_url(token, "1001")
+        token = gateway.register(platform_source(client)).token
+        master_url = hls_url(gateway, token, "1001")
         async with aiohttp.ClientSession() as http:
             async with http.get(master_url) as resp:
                 session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
@@ -1120,10 +1139,10 @@ async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: Stream
             rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x", hls=f"http://127.0.0.1:{port}/rtsp/x/index.m3u8"
         )
 
-    token = gateway.register(source := StubSource(allocate))
-    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+    token = gateway.register(source := StubSource(allocate)).token
+    async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE")).status == 503
-    master_url = gateway.hls_url(token, "1001")
+    master_url = hls_url(gateway, token, "1001")
     async with aiohttp.ClientSession() as http:
         async with http.get(master_url) as resp:
             assert resp.status == 200
@@ -1136,7 +1155,8 @@ async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: Stream
         ("1001", RelayError),
         ("1001", RelayError),
     ]
-    assert source.released == 2  # the RTSP consumer left, the HLS session ended
+    # The RTSP consumer left, the HLS session ended: no channel is kept.
+    assert gateway.stats()["live_channels"] == 0
 
 
 @pytest.mark.parametrize(
@@ -1164,8 +1184,8 @@ async def test_relay_speaking_garbage_is_503(gateway: StreamGateway, reply: byte
         return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
 
     try:
-        token = gateway.register(source := StubSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        token = gateway.register(source := StubSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 503
     finally:
         server.close()
@@ -1177,8 +1197,8 @@ async def test_hls_refusal_status(gateway: StreamGateway) -> None:
     async def allocate(camera_id: str) -> MediaUrls:
         raise OvoparkConnectionError("down")
 
-    token = gateway.register(source := StubSource(allocate))
-    async with aiohttp.ClientSession() as http, http.get(gateway.hls_url(token, "1001")) as resp:
+    token = gateway.register(source := StubSource(allocate)).token
+    async with aiohttp.ClientSession() as http, http.get(hls_url(gateway, token, "1001")) as resp:
         assert resp.status == 503
     assert [type(err) for _, err in source.outcomes] == [OvoparkConnectionError]
 
@@ -1190,16 +1210,16 @@ async def test_entry_unregistered_during_allocation(gateway: StreamGateway) -> N
         gateway.unregister(tokens[0])
         return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/x")
 
-    tokens.append(gateway.register(source := StubSource(allocate)))
-    async with RtspClient(gateway.rtsp_url(tokens[0], "1001")) as rtsp:
+    tokens.append(gateway.register(StubSource(allocate)).token)
+    async with RtspClient(rtsp_url(gateway, tokens[0], "1001")) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
-    assert source.released == 1  # the channel just lapses
+    assert gateway.stats()["live_channels"] == 0  # the channel just lapses
 
 
 @pytest.mark.media
 async def test_rtsp_other_camera_on_the_same_connection_is_404(rtsp_setup: Any) -> None:
     sim, gateway, _, token = rtsp_setup
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 200
         other = url.replace("/1001?", "/1002?")
@@ -1211,7 +1231,7 @@ async def test_rtsp_other_camera_on_the_same_connection_is_404(rtsp_setup: Any) 
 @pytest.mark.media
 async def test_rtsp_first_request_other_than_options_or_describe(rtsp_setup: Any) -> None:
     sim, gateway, _, token = rtsp_setup
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     async with RtspClient(url) as rtsp:
         answer = await rtsp.request("GET_PARAMETER")
         assert answer.status > 0
@@ -1227,7 +1247,7 @@ async def test_killed_shared_channel_every_viewer_gets_video_again_with_one_new_
     rtsp_setup: Any,
 ) -> None:
     sim, gateway, _, token = rtsp_setup
-    url = gateway.rtsp_url(token, "1002")
+    url = rtsp_url(gateway, token, "1002")
     viewers = await playing_viewers(url, 3, 3)
     (channel_id,) = list(sim.relay.channels)
 
@@ -1240,58 +1260,6 @@ async def test_killed_shared_channel_every_viewer_gets_video_again_with_one_new_
     assert media_plays(sim) == 2
     assert len(sim.relay.history) == 2
     await wait_for(lambda: not sim.relay.channels)
-
-
-async def test_consumers_waiting_on_a_refused_opening_share_the_refusal(
-    gateway: StreamGateway,
-) -> None:
-    gate = asyncio.Event()
-
-    async def allocate(camera_id: str) -> MediaUrls:
-        await gate.wait()
-        raise OvoparkConnectionError("down")
-
-    token = gateway.register(source := StubSource(allocate))
-    request = ChannelRequest("1001", StreamProtocol.RTSP)
-    first = asyncio.create_task(gateway.async_open(token, request))
-    await wait_for(lambda: len(source.requests) == 1)
-    # Scheduled before the gate opens, the second consumer runs first: it waits on the opening.
-    second = asyncio.create_task(gateway.async_open(token, request))
-    gate.set()
-
-    assert await asyncio.gather(first, second) == [Refusal(503, source.outcomes[0][1])] * 2
-    assert len(source.requests) == 1
-    assert gateway.stats()["refusals"] == 1
-
-
-async def test_a_consumer_waiting_on_a_cancelled_opening_opens_the_channel_itself(
-    gateway: StreamGateway,
-) -> None:
-    gate = asyncio.Event()
-
-    async def allocate(camera_id: str) -> MediaUrls:
-        await gate.wait()
-        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/x")
-
-    token = gateway.register(source := StubSource(allocate))
-    request = ChannelRequest("1001", StreamProtocol.RTSP)
-    first = asyncio.create_task(gateway.async_open(token, request))
-    await wait_for(lambda: len(source.requests) == 1)
-    second = asyncio.create_task(gateway.async_open(token, request))
-    first.cancel()  # its consumer's task ended (as when the gateway stops) while it was opening
-    await wait_for(lambda: len(source.requests) == 2)
-    gate.set()
-
-    handle = await second
-    with pytest.raises(asyncio.CancelledError):
-        await first
-    assert isinstance(handle, Handle)
-    assert not handle.joined
-    handle.pull()  # its consumer pulled: the last release lets the channel go at once
-    handle.release()
-    handle.release()  # a second release changes nothing
-    assert source.released == 1
-    assert gateway.stats()["cameras"]["1001"]["channels_opened"] == 1
 
 
 class TracedSession:
@@ -1318,8 +1286,8 @@ async def test_hls_sessions_share_one_channel_and_each_segment_is_fetched_once(
     gateway = StreamGateway(session=traced.session, hls_idle=5.0)
     await gateway.start()
     try:
-        token = gateway.register(platform_source(client))
-        master_url = gateway.hls_url(token, "1003")
+        token = gateway.register(platform_source(client)).token
+        master_url = hls_url(gateway, token, "1003")
         async with aiohttp.ClientSession() as http:
             sessions = []
             for _ in range(2):  # two players, or one asking twice as mpv does
@@ -1354,7 +1322,7 @@ async def test_ffmpeg_reading_the_gateway_hls_address_opens_one_channel(
     rtsp_setup: Any,
 ) -> None:
     sim, gateway, _, token = rtsp_setup
-    frames, width, _ = await decode_in_thread(gateway.hls_url(token, "1004"), {})
+    frames, width, _ = await decode_in_thread(hls_url(gateway, token, "1004"), {})
     assert frames == 5
     assert width == 640
     assert media_plays(sim) == 1
@@ -1370,8 +1338,8 @@ async def test_a_join_the_relay_refuses_gets_a_fresh_channel_in_the_same_connect
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=relay.url(next(paths)))
 
-        token = gateway.register(source := StubSource(allocate))
-        url = gateway.rtsp_url(token, "1001")
+        token = gateway.register(source := StubSource(allocate)).token
+        url = rtsp_url(gateway, token, "1001")
         async with RtspClient(url) as holder:
             assert (await holder.request("OPTIONS")).status == 200
             async with RtspClient(url) as joiner:
@@ -1392,8 +1360,8 @@ async def test_a_relay_warming_up_is_asked_again_within_the_pull_window(
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=relay.url("warming"))
 
-        token = gateway.register(source := StubSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        token = gateway.register(source := StubSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("DESCRIBE")).status == 200
     assert relay.requests == ["warming"] * 3
     assert len(source.urls) == 1
@@ -1406,8 +1374,8 @@ async def test_a_relay_that_stays_unavailable_is_a_failure(gateway: StreamGatewa
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=relay.url("down"))
 
-        token = gateway.register(source := StubSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        token = gateway.register(source := StubSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("DESCRIBE")).status == 503
     assert relay.requests == ["down"] * 4  # the first request and three more, then it gives up
     assert [type(err) for _, err in source.outcomes] == [RelayError]
@@ -1438,8 +1406,8 @@ async def test_a_relay_redirecting_in_a_loop_is_a_failure(gateway: StreamGateway
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=relay.url("loop"))
 
-        token = gateway.register(source := StubSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        token = gateway.register(source := StubSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("DESCRIBE")).status == 503
     assert relay.requests == ["loop"] * 4  # the first request and three redirects followed
     assert [type(err) for _, err in source.outcomes] == [RelayError]
@@ -1456,11 +1424,11 @@ async def test_a_relay_address_that_cannot_be_dialled_is_a_failed_lease(
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls(rtsp=address)
 
-    token = gateway.register(source := StubSource(allocate))
-    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+    token = gateway.register(source := StubSource(allocate)).token
+    async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE")).status == 503
     assert [(camera, type(err)) for camera, err in source.outcomes] == [("1001", RelayError)]
-    await wait_for(lambda: source.released == 1)
+    assert gateway.stats()["live_channels"] == 0
 
 
 async def test_frames_a_relay_sends_before_its_answer_are_skipped(gateway: StreamGateway) -> None:
@@ -1476,8 +1444,8 @@ async def test_frames_a_relay_sends_before_its_answer_are_skipped(gateway: Strea
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
 
-        token = gateway.register(source := StubSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        token = gateway.register(source := StubSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             answer = await rtsp.request("OPTIONS")
     assert (answer.status, answer.header("public")) == (200, "DESCRIBE")
     assert rtsp.frames == []
@@ -1504,15 +1472,17 @@ async def test_a_relay_request_reaches_the_consumer_naming_only_the_gateway(
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/{CHANNEL}")
 
-        token = gateway.register(StubSource(allocate))
-        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.sockets[0][1])
+        token = gateway.register(StubSource(allocate)).token
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", urlsplit(rtsp_url(gateway, "T", "1")).port
+        )
         writer.write(
-            f"OPTIONS {gateway.rtsp_url(token, '1001')} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
+            f"OPTIONS {rtsp_url(gateway, token, '1001')} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
         )
         answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         probe = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         writer.close()
-    base = f"rtsp://127.0.0.1:{gateway.sockets[0][1]}/1001/"
+    base = rtsp_url(gateway, "T", "1001").split("?")[0] + "/"
     assert answer.startswith(b"RTSP/1.0 200 ")
     assert probe.decode() == (
         f"GET_PARAMETER {base} RTSP/1.0\r\nCSeq: 1\r\nContent-Base: {base}\r\n\r\n"
@@ -1528,8 +1498,8 @@ async def test_a_joined_channel_whose_relay_node_went_down_is_replaced(
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=next(addresses))
 
-        token = gateway.register(source := StubSource(allocate))
-        url = gateway.rtsp_url(token, "1001")
+        token = gateway.register(source := StubSource(allocate)).token
+        url = rtsp_url(gateway, token, "1001")
         async with RtspClient(url) as holder:
             assert (await holder.request("OPTIONS")).status == 200
             assert first.server is not None
@@ -1554,8 +1524,8 @@ async def test_a_joined_channel_gone_and_no_fresh_one_is_the_refusal(
         async def allocate(camera_id: str) -> MediaUrls:
             return await _answer(answers.pop(0))
 
-        token = gateway.register(source := StubSource(allocate))
-        url = gateway.rtsp_url(token, "1001")
+        token = gateway.register(source := StubSource(allocate)).token
+        url = rtsp_url(gateway, token, "1001")
         async with RtspClient(url) as holder:
             assert (await holder.request("OPTIONS")).status == 200
             async with RtspClient(url) as joiner:
@@ -1586,8 +1556,8 @@ async def test_an_entry_gone_while_its_joined_channel_is_replaced_makes_no_call(
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=relay.url("x"))
 
-        tokens.append(gateway.register(source := StubSource(allocate)))
-        url = gateway.rtsp_url(tokens[0], "1001")
+        tokens.append(gateway.register(source := StubSource(allocate)).token)
+        url = rtsp_url(gateway, tokens[0], "1001")
         async with RtspClient(url) as holder, RtspClient(url) as joiner:
             assert (await holder.request("OPTIONS")).status == 200
             await joiner.send_raw(f"OPTIONS {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
@@ -1595,24 +1565,16 @@ async def test_an_entry_gone_while_its_joined_channel_is_replaced_makes_no_call(
             assert await holder.read_until_closed()
     assert relay.requests == ["x", "x"]
     assert len(source.requests) == 1
-    await wait_for(lambda: source.released == 1)
+    assert gateway.stats()["live_channels"] == 0
 
 
-class BuggyLeaseSource(StubSource):
-    """A source whose leases of camera 1001 fail when confirmed (a bug in the source)."""
+class BuggyReportSource(StubSource):
+    """A source that fails when told camera 1001's channel works (a bug in the source)."""
 
-    async def async_open(self, request: ChannelRequest) -> Any:
-        lease = await super().async_open(request)
-        return (
-            BuggyLease(self, request.camera_id, lease.address)
-            if request.camera_id == "1001"
-            else lease
-        )
-
-
-class BuggyLease(StubLease):
-    def confirm(self) -> None:
-        raise RuntimeError("lease bug")
+    def async_report(self, camera_id: str, cause: Exception | None) -> None:
+        if camera_id == "1001" and cause is None:
+            raise RuntimeError("report bug")
+        super().async_report(camera_id, cause)
 
 
 async def test_a_bug_while_carrying_a_consumer_is_logged_and_the_listener_keeps_serving(
@@ -1623,15 +1585,16 @@ async def test_a_bug_while_carrying_a_consumer_is_logged_and_the_listener_keeps_
         async def allocate(camera_id: str) -> MediaUrls:
             return MediaUrls(rtsp=relay.url("x"))
 
-        token = gateway.register(source := BuggyLeaseSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1001")) as broken:
+        token = gateway.register(BuggyReportSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1001")) as broken:
             await broken.send_raw(f"OPTIONS {broken.url} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
             assert await broken.read_until_closed()
-        async with RtspClient(gateway.rtsp_url(token, "1002")) as rtsp:
+        async with RtspClient(rtsp_url(gateway, token, "1002")) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 200
     assert "Unexpected error in the RTSP gateway" in caplog.text
-    assert "lease bug" in caplog.text
-    await wait_for(lambda: source.released == 2)  # the broken consumer's channel was let go too
+    assert "report bug" in caplog.text
+    # The broken consumer's hold was released too.
+    await wait_for(lambda: gateway.stats()["cameras"]["1001"]["holding"] == 0)
 
 
 async def test_a_source_that_does_not_answer_in_time_is_503(http: aiohttp.ClientSession) -> None:
@@ -1644,8 +1607,8 @@ async def test_a_source_that_does_not_answer_in_time_is_503(http: aiohttp.Client
         return MediaUrls()
 
     try:
-        token = gateway.register(StubSource(allocate))
-        async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+        token = gateway.register(StubSource(allocate)).token
+        async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 503
         assert gateway.stats()["refusals"] == 1
         assert gateway.stats()["channels_opened"] == 0
@@ -1717,7 +1680,7 @@ async def hls_session(
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls(hls=relay.url())
 
-    master_url = gateway.hls_url(gateway.register(StubSource(allocate)), "1001")
+    master_url = hls_url(gateway, gateway.register(StubSource(allocate)).token, "1001")
     async with aiohttp.ClientSession() as http, http.get(master_url) as resp:
         assert resp.status == 200
         yield http, urljoin(master_url, (await resp.text()).splitlines()[-1])
@@ -1844,17 +1807,17 @@ async def test_a_playback_address_serves_one_connection_then_404_without_a_call(
 async def test_an_unclaimed_playback_address_lapses(
     gateway: StreamGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("custom_components.ovopark.gateway.PLAYBACK_CLAIM_TIMEOUT", 0.05)
+    monkeypatch.setattr("custom_components.ovopark.broker.PLAYBACK_CLAIM_TIMEOUT", 0.05)
 
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
 
-    token = gateway.register(source := StubSource(allocate))
+    token = gateway.register(source := StubSource(allocate)).token
     url = await gateway.async_mint_playback(
         token, ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
     )
     assert isinstance(url, str)
-    await wait_for(lambda: source.released == 1)
+    await wait_for(lambda: gateway.stats()["unclaimed_playbacks"] == 0)
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
     assert len(source.requests) == 1
@@ -1866,8 +1829,8 @@ async def test_unregistering_an_entry_lapses_its_unclaimed_playback_addresses(
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
 
-    token = gateway.register(source := StubSource(allocate))
-    other = gateway.register(kept := StubSource(allocate))
+    token = gateway.register(source := StubSource(allocate)).token
+    other = gateway.register(StubSource(allocate)).token
     request = ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
     url = await gateway.async_mint_playback(token, request)
     assert isinstance(url, str)
@@ -1875,7 +1838,7 @@ async def test_unregistering_an_entry_lapses_its_unclaimed_playback_addresses(
 
     gateway.unregister(token)
 
-    assert (source.released, kept.released) == (1, 0)
+    assert gateway.stats()["unclaimed_playbacks"] == 1  # the other entry's
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
     assert len(source.requests) == 1
@@ -1887,8 +1850,8 @@ async def test_playback_addresses_are_refused_with_another_token_or_over_hls(
     async def allocate(camera_id: str) -> MediaUrls:
         return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
 
-    token = gateway.register(source := StubSource(allocate))
-    other = gateway.register(StubSource(allocate))
+    token = gateway.register(StubSource(allocate)).token
+    other = gateway.register(StubSource(allocate)).token
     url = await gateway.async_mint_playback(
         token, ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
     )
@@ -1896,7 +1859,7 @@ async def test_playback_addresses_are_refused_with_another_token_or_over_hls(
     async with RtspClient(url.replace(token, other)) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
     playback_id = urlsplit(url).path.strip("/")
-    hls = gateway.hls_url(token, "1001").replace("/1001/", f"/{playback_id}/")
+    hls = hls_url(gateway, token, "1001").replace("/1001/", f"/{playback_id}/")
     async with aiohttp.ClientSession() as http, http.get(hls) as resp:
         assert resp.status == 404
-    assert source.released == 0  # still claimable by its own entry over RTSP
+    assert gateway.stats()["unclaimed_playbacks"] == 1  # still claimable by its own entry

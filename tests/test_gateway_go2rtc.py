@@ -33,6 +33,7 @@ from .common import (
     entry_for,
     platform_source,
     playing_viewers,
+    rtsp_url,
 )
 from .go2rtc import NO_GO2RTC_REASON, go2rtc_binary, running_go2rtc
 from .rtsp_client import RtspClient
@@ -80,7 +81,7 @@ def platform(
 ) -> tuple[Simulator, StreamGateway, StubSource, str]:
     """The gateway with one entry whose channels the simulated platform opens."""
     source = platform_source(client)
-    return simulator, gateway, source, gateway.register(source)
+    return simulator, gateway, source, gateway.register(source).token
 
 
 async def wait_for(predicate: Callable[[], bool], *, attempts: int = 300) -> None:
@@ -126,8 +127,8 @@ async def test_a_required_option_is_551_with_no_channel_asked_for(
     async def allocate(camera_id: str) -> MediaUrls:
         raise AssertionError("no channel may be asked for")
 
-    token = gateway.register(source := StubSource(allocate))
-    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+    token = gateway.register(source := StubSource(allocate)).token
+    async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         answer = await rtsp.request("DESCRIBE", headers=headers)
     assert (answer.status, answer.reason) == (551, "Option not supported")
     assert answer.header("unsupported") == unsupported
@@ -141,7 +142,7 @@ async def test_the_same_connection_asking_again_without_the_option_is_served(
     platform: Any,
 ) -> None:
     sim, gateway, source, token = platform
-    async with RtspClient(gateway.rtsp_url(token, "1001")) as rtsp:
+    async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE", headers=BACKCHANNEL)).status == 551
         await rtsp.play()
         assert len(await rtsp.read_frames(3)) == 3
@@ -155,7 +156,7 @@ async def test_the_same_connection_asking_again_without_the_option_is_served(
 @pytest.mark.media
 async def test_go2rtc_opening_alone_costs_one_call(platform: Any) -> None:
     sim, gateway, source, token = platform
-    viewer = await go2rtc_opening(gateway.rtsp_url(token, "1001"))
+    viewer = await go2rtc_opening(rtsp_url(gateway, token, "1001"))
     await viewer.close()
     assert media_plays(sim) == 1
     assert source.outcomes == [("1001", None)]
@@ -165,7 +166,7 @@ async def test_go2rtc_opening_alone_costs_one_call(platform: Any) -> None:
 async def test_go2rtc_joining_a_running_stream_costs_no_call(platform: Any) -> None:
     """Home Assistant's own stream already pulls the camera (its HLS player beside WebRTC)."""
     sim, gateway, _, token = platform
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     (stream_worker,) = await playing_viewers(url, 1, 3)
     viewer = await go2rtc_opening(url)
     (channel,) = sim.relay.channels.values()
@@ -184,7 +185,7 @@ async def test_real_go2rtc_pulling_a_camera_costs_one_call(
 ) -> None:
     """go2rtc 1.9.14 itself, re-streaming the gateway's address to an RTSP client."""
     sim, gateway, source, token = platform
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     running = await playing_viewers(url, beside, 3)
     async with running_go2rtc(tmp_path, {"camera": url}) as go2rtc:
         viewer = RtspClient(go2rtc.rtsp_url("camera"))
@@ -211,7 +212,7 @@ async def test_a_request_level_answer_passes_and_a_redial_joins_the_channel(
 ) -> None:
     sim, gateway, source, token = platform
     sim.config.relay_first_answers.append(status)
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == status
     assert source.outcomes == []  # nothing reported: neither a failure nor a success
@@ -234,7 +235,7 @@ async def test_a_channel_level_answer_replaces_the_channel(
 ) -> None:
     sim, gateway, source, token = platform
     sim.config.relay_first_answers.extend(answers)
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == status
     ((_, failure),) = source.outcomes
@@ -249,7 +250,7 @@ async def test_a_channel_level_answer_replaces_the_channel(
 @pytest.mark.media
 async def test_a_joined_channel_answered_request_level_is_not_replaced(platform: Any) -> None:
     sim, gateway, source, token = platform
-    url = gateway.rtsp_url(token, "1001")
+    url = rtsp_url(gateway, token, "1001")
     (running,) = await playing_viewers(url, 1, 3)
     sim.config.relay_first_answers.append(551)
     async with RtspClient(url) as rtsp:
@@ -277,15 +278,15 @@ async def test_a_never_pulled_channel_is_kept_for_a_redial_then_let_go(
             async def allocate(camera_id: str) -> MediaUrls:
                 return MediaUrls(rtsp=relay.url(next(paths)))
 
-            token = gateway.register(source := StubSource(allocate))
-            url = gateway.rtsp_url(token, "1001")
+            token = gateway.register(source := StubSource(allocate)).token
+            url = rtsp_url(gateway, token, "1001")
             for _ in range(2):  # nobody pulls: the second consumer joins the first one's channel
                 async with RtspClient(url) as rtsp:
                     assert (await rtsp.request("OPTIONS")).status == 200
                 await wait_for(lambda: gateway.stats()["rtsp_consumers"] == {})
             assert len(source.requests) == 1
-            assert source.released == 0
-            await wait_for(lambda: source.released == 1)  # its window ran out
+            assert gateway.stats()["live_channels"] == 1  # kept for a redial
+            await wait_for(lambda: gateway.stats()["live_channels"] == 0)  # its window ran out
             async with RtspClient(url) as rtsp:
                 assert (await rtsp.request("OPTIONS")).status == 200
         assert relay.requests == ["a", "a", "b"]
@@ -295,8 +296,8 @@ async def test_a_never_pulled_channel_is_kept_for_a_redial_then_let_go(
 
 
 async def test_a_failed_channel_is_never_kept_for_a_redial(gateway: StreamGateway) -> None:
-    token = gateway.register(source := StubSource(_fixed_relay("rtsp://127.0.0.1:9/rtsp/x")))
-    url = gateway.rtsp_url(token, "1001")
+    token = gateway.register(source := StubSource(_fixed_relay("rtsp://127.0.0.1:9/rtsp/x"))).token
+    url = rtsp_url(gateway, token, "1001")
     for _ in range(2):  # the relay is unreachable: each consumer gets 503 and a fresh try
         async with RtspClient(url) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 503
@@ -310,14 +311,14 @@ async def test_a_consumer_that_never_pulls_is_let_go_and_its_channel_after_the_w
     gateway = StreamGateway(session=http, join_window=1.0)
     await gateway.start()
     try:
-        token = gateway.register(source := platform_source(client))
-        url = gateway.rtsp_url(token, "1001")
+        token = gateway.register(platform_source(client)).token
+        url = rtsp_url(gateway, token, "1001")
         simulator.config.relay_first_answers.append(551)
         async with RtspClient(url) as rtsp:
             assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == 551
             # It holds the channel only until its time to pull is over: then it is cut off.
             assert await rtsp.read_until_closed()
-        await wait_for(lambda: source.released == 1)
+        await wait_for(lambda: gateway.stats()["live_channels"] == 0)
         async with RtspClient(url) as rtsp:
             await rtsp.play()
         assert media_plays(simulator) == 2

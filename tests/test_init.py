@@ -208,14 +208,14 @@ async def test_gateway_shared_by_entries_and_stopped_with_the_last(
     assert await hass.config_entries.async_setup(first.entry_id)
     await hass.async_block_till_done()
     assert second.state is ConfigEntryState.LOADED
-    gateway = first.runtime_data.gateway
-    assert second.runtime_data.gateway is gateway
-    assert first.runtime_data.gateway_token != second.runtime_data.gateway_token
+    gateway = first.runtime_data.streams.gateway
+    assert second.runtime_data.streams.gateway is gateway
+    assert first.runtime_data.streams.token != second.runtime_data.streams.token
 
     assert await hass.config_entries.async_unload(first.entry_id)
-    assert gateway.running
+    assert gateway.stats()["running"]
     assert await hass.config_entries.async_unload(second.entry_id)
-    assert not gateway.running
+    assert not gateway.stats()["running"]
     assert DATA_GATEWAY not in hass.data
 
 
@@ -226,10 +226,10 @@ async def test_gateway_stops_with_home_assistant(hass: HomeAssistant, simulator:
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    gateway = entry.runtime_data.gateway
+    gateway = entry.runtime_data.streams.gateway
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
-    assert not gateway.running
+    assert not gateway.stats()["running"]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -239,7 +239,7 @@ async def test_the_playback_sdp_names_the_period_through_the_gateway(
         str(CAMERA), StreamProtocol.RTSP, playback=Playback(start, start + TEN_SECONDS)
     )
     runtime = entry.runtime_data
-    url = await runtime.gateway.async_mint_playback(runtime.gateway_token, request)
+    url = await runtime.streams.gateway.async_mint_playback(runtime.streams.token, request)
     assert isinstance(url, str)
     async with RtspClient(url) as rtsp:
         answer = await rtsp.request("DESCRIBE", headers={"Accept": "application/sdp"})
@@ -282,12 +282,7 @@ async def test_save_recording_writes_the_period_to_an_mp4(
     )
     path = tmp_path / "ovopark" / f"{camera_entity(hass, CAMERA)}.mp4"
     assert response == {
-        "recordings": {
-            camera_entity(hass, CAMERA): {
-                "path": str(path),
-                "seconds": pytest.approx(seconds, abs=1),
-            }
-        }
+        camera_entity(hass, CAMERA): {"path": str(path), "seconds": pytest.approx(seconds, abs=1)}
     }
     length, frames, recorded = await hass.async_add_executor_job(_mp4, path)
     assert length == pytest.approx(seconds, abs=1)
@@ -332,7 +327,7 @@ async def test_save_recording_across_midnight_plays_one_channel_per_platform_day
     ]
     assert [channel.rate for channel in simulator.relay.playbacks()] == [4, 4]
     # 9 s and 10 s of recording at four times the speed, one after the other in one file.
-    seconds = response["recordings"][camera_entity(hass, CAMERA)]["seconds"]
+    seconds = response[camera_entity(hass, CAMERA)]["seconds"]
     assert seconds == pytest.approx(19 / 4, abs=1)
     length, frames, recorded = await hass.async_add_executor_job(_mp4, tmp_path / "clip.mp4")
     assert length == pytest.approx(19 / 4, abs=1)
@@ -358,7 +353,7 @@ async def test_save_recording_stops_a_playback_that_plays_on_past_its_period(
     response = await _save(hass, tmp_path, CAMERA, start, duration={"seconds": 16}, rate=4)
 
     # 4 s of media for the period, 1 s of slack; the relay would have played 19 s.
-    seconds = response["recordings"][camera_entity(hass, CAMERA)]["seconds"]
+    seconds = response[camera_entity(hass, CAMERA)]["seconds"]
     assert seconds == pytest.approx(5, abs=0.5)
     length, _, _ = await hass.async_add_executor_job(_mp4, tmp_path / "clip.mp4")
     assert length == pytest.approx(5, abs=0.5)

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+from homeassistant.auth.const import GROUP_ID_USER
 from homeassistant.components.camera import async_get_image, async_get_stream_source
 from homeassistant.components.stream.const import HLS_PROVIDER
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
@@ -33,6 +34,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 
+from custom_components.ovopark.channel import StreamProtocol
 from custom_components.ovopark.const import (
     CONF_API_KEY,
     CONF_API_SECRET,
@@ -93,7 +95,6 @@ async def _describe(hass: HomeAssistant, camera_id: int) -> tuple[int, str]:
 async def test_full_session_secret_audit(
     hass: HomeAssistant,
     hass_client: Any,
-    hass_read_only_user: MockUser,
     simulator: Simulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -105,7 +106,9 @@ async def test_full_session_secret_audit(
     assert await async_setup_component(hass, "stream", {"stream": {}})
     assert await async_setup_component(hass, "diagnostics", {})
     seen: dict[str, list[str]] = {"flow": [], "non-admin": [], "errors": []}
-    user = Context(user_id=hass_read_only_user.id)
+    # A user who is no administrator but may control the cameras (Home Assistant's "Users").
+    users = await hass.auth.async_get_group(GROUP_ID_USER)
+    user = Context(user_id=MockUser(groups=[users]).add_to_hass(hass).id)
 
     # Config flow, first with a wrong password, then right: the entry is set up for real.
     flow = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
@@ -183,7 +186,7 @@ async def test_full_session_secret_audit(
     admin = await hass.services.async_call(
         DOMAIN, "get_stream_urls", {"entity_id": entity_id}, blocking=True, return_response=True
     )
-    assert admin["cameras"][entity_id]["rtsp"]
+    assert admin[entity_id]["rtsp"]
 
     # Errors everywhere: actions, stills, refresh, refused channels (repairs), reauth.
     for code in (7, -500, 103064, 9, 15):
@@ -232,7 +235,7 @@ async def test_full_session_secret_audit(
     secrets = {
         "api_secret": simulator.config.api_secret,
         "password": PASSWORD,
-        "gateway token": runtime.gateway_token,
+        "gateway token": runtime.streams.token,
         **{
             f"account token {i}": token
             for i, token in enumerate(
@@ -300,9 +303,10 @@ async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 async def test_gateway_listens_on_loopback_only(hass: HomeAssistant, simulator: Simulator) -> None:
     entry = entry_for(simulator)
     await _setup(hass, entry)
-    sockets = entry.runtime_data.gateway.sockets
-    assert len(sockets) == 2
-    for host, port in sockets:
+    streams = entry.runtime_data.streams
+    addresses = [streams.url("1001", protocol=protocol) for protocol in StreamProtocol]
+    for address in addresses:
+        host, port = urlsplit(address).hostname, urlsplit(address).port
         assert host == "127.0.0.1"
         # The kernel's own view of the listening socket: 127.0.0.1, nothing else on that port.
         assert _listening(port) == ["0100007F"]
@@ -318,7 +322,7 @@ async def test_wrong_or_missing_token_is_404_without_platform_call(
 ) -> None:
     entry = entry_for(simulator)
     await _setup(hass, entry)
-    token = entry.runtime_data.gateway_token
+    token = entry.runtime_data.streams.token
     entity_id = _entity(hass, 1001)
     rtsp = (await async_get_stream_source(hass, entity_id) or "").split("?")[0]
     query = query.replace("{token}", token)
@@ -326,7 +330,7 @@ async def test_wrong_or_missing_token_is_404_without_platform_call(
     async with RtspClient(rtsp + query) as client:
         assert (await client.request("DESCRIBE")).status == 404
         assert await client.read_until_closed()
-    hls = entry.runtime_data.gateway.hls_url(token, "1001").split("?")[0]
+    hls = entry.runtime_data.streams.url("1001", protocol=StreamProtocol.HLS).split("?")[0]
     async with aiohttp.ClientSession() as http, http.get(hls + query) as resp:
         assert resp.status == 404
     await hass.async_block_till_done()
@@ -366,15 +370,15 @@ async def test_tokens_differ_per_entry_and_change_on_reload(
         entry.entry_id: await async_get_stream_source(hass, by_entry[entry.entry_id])
         for entry in (first, second)
     }
-    assert token_of(old[first.entry_id]) == first.runtime_data.gateway_token
-    assert token_of(old[second.entry_id]) == second.runtime_data.gateway_token
-    assert first.runtime_data.gateway_token != second.runtime_data.gateway_token
+    assert token_of(old[first.entry_id]) == first.runtime_data.streams.token
+    assert token_of(old[second.entry_id]) == second.runtime_data.streams.token
+    assert first.runtime_data.streams.token != second.runtime_data.streams.token
 
     assert await hass.config_entries.async_reload(first.entry_id)
     await hass.async_block_till_done()
-    new_token = first.runtime_data.gateway_token
+    new_token = first.runtime_data.streams.token
     assert new_token != token_of(old[first.entry_id])
-    assert new_token != second.runtime_data.gateway_token
+    assert new_token != second.runtime_data.streams.token
     # Consumers ask stream_source again and get the new address; the entity's stream too.
     new = await async_get_stream_source(hass, by_entry[first.entry_id])
     assert new is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -40,13 +38,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> b
     # The first refresh also registers the store devices the camera devices sit under.
     await coordinator.async_config_entry_first_refresh()
     gateway = await async_acquire_gateway(hass, entry.entry_id)
-    token = gateway.register(EntryChannelSource(hass, entry, client, coordinator))
-    entry.async_on_unload(partial(gateway.unregister, token))
+    streams = gateway.register(EntryChannelSource(hass, entry, client, coordinator))
+    entry.async_on_unload(streams.unregister)
     entry.runtime_data = OvoparkRuntimeData(
         client=client,
         coordinator=coordinator,
-        gateway=gateway,
-        gateway_token=token,
+        streams=streams,
         ptz=PtzControl(hass, entry, client),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

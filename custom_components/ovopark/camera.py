@@ -3,37 +3,51 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from pathlib import Path
 import time
 
 from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import CameraEntityFeature
 from homeassistant.components.stream import HLS_PROVIDER
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant, ServiceResponse, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.template import Template
+from homeassistant.util import dt as dt_util
 
 from .api import (
     Camera as PlatformCamera,
     OvoparkCameraOfflineError,
+    OvoparkClient,
     OvoparkDeviceNotFound,
     OvoparkPermissionError,
+    PtzCommand,
 )
-from .channel import Quality
+from .channel import Quality, StreamProtocol
 from .channel_source import signal_channel_result
 from .const import (
     CONF_PROTOCOL,
     CONF_QUALITY,
     CONF_SNAPSHOT_CACHE,
     DEFAULT_SNAPSHOT_CACHE,
+    DOMAIN,
     LOGGER,
     MIN_SNAPSHOT_CACHE,
-    PROTOCOL_HLS,
 )
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .entity import OvoparkEntity, async_add_camera_entities
 from .error_map import translated_errors
+from .ptz import DIRECTIONS
+from .recording import async_save, split_at_midnight
 
-PARALLEL_UPDATES = 1
+# Entity actions and stills run without a platform-wide semaphore: what must not overlap is
+# serialised per camera inside the entity (the still lock, the PTZ movement in ptz.py); one
+# semaphore would queue a camera's PTZ step or snapshot behind another camera's minutes-long
+# save_recording or camera.record.
+PARALLEL_UPDATES = 0
 LIVE_STILL_TIMEOUT = 2.0  # a running stream's next key frame comes within a second or two
 
 
@@ -72,9 +86,9 @@ class OvoparkCamera(OvoparkEntity, Camera):
         )
         # The MJPEG fallback polls stills at this interval: keep it at the cache period.
         self._attr_frame_interval = float(self._cache_seconds)
-        self._protocol = entry.options.get(CONF_PROTOCOL)
+        self._protocol = StreamProtocol(entry.options.get(CONF_PROTOCOL) or StreamProtocol.RTSP)
         self._quality = Quality(entry.options.get(CONF_QUALITY) or Quality.MAIN)
-        if self._protocol != PROTOCOL_HLS:
+        if self._protocol is StreamProtocol.RTSP:
             self.stream_options = {"rtsp_transport": "tcp"}
         self._still: bytes | None = None
         self._still_at = 0.0
@@ -111,11 +125,8 @@ class OvoparkCamera(OvoparkEntity, Camera):
 
     async def stream_source(self) -> str:
         """The gateway's stable loopback address: no platform call, no I/O."""
-        runtime = self._entry.runtime_data
-        address = (
-            runtime.gateway.hls_url if self._protocol == PROTOCOL_HLS else runtime.gateway.rtsp_url
-        )
-        return address(runtime.gateway_token, str(self.camera_id), self._quality)
+        streams = self._entry.runtime_data.streams
+        return streams.url(str(self.camera_id), self._quality, self._protocol)
 
     @translated_errors
     async def async_camera_image(
@@ -127,11 +138,85 @@ class OvoparkCamera(OvoparkEntity, Camera):
         async with self._still_lock:
             if self._still is not None and time.monotonic() - self._still_at < self._cache_seconds:
                 return self._still
-            if not self.camera.online:
-                raise OvoparkCameraOfflineError("camera offline")
-            image = await self._entry.runtime_data.client.snapshot_bytes(self.camera_id)
+            image = await self._online_client().snapshot_bytes(self.camera_id)
             self._still, self._still_at = image, time.monotonic()
             return image
+
+    def _online_client(self) -> OvoparkClient:
+        """The entry's client, once the camera is known not to be offline."""
+        if not self.camera.online:
+            raise OvoparkCameraOfflineError("camera offline")
+        return self._entry.runtime_data.client
+
+    # The integration's actions (services.py registers them; Home Assistant resolves the target
+    # to these entities, skips unavailable ones and keys each response by entity id).
+
+    @translated_errors
+    async def async_get_stream_urls(
+        self, *, sub_stream: bool, standing_until: datetime | None = None
+    ) -> ServiceResponse:
+        """Open a channel and return all its addresses (the sub stream's, if asked and offered)."""
+        until: int | None = None
+        if standing_until is not None:
+            moment = as_utc(standing_until)
+            if moment <= dt_util.utcnow():
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN, translation_key="standing_until_past"
+                )
+            until = int(moment.timestamp())
+        sub = sub_stream and self.camera.has_sub_stream
+        urls = await self._online_client().start_media_play(
+            self.camera_id, sub_stream=sub, standing_until=until
+        )
+        return {
+            **asdict(urls),
+            "sub_stream": sub,
+            "standing_until": dt_util.utc_from_timestamp(until).isoformat() if until else None,
+        }
+
+    @translated_errors
+    async def async_ptz(self, *, direction: str, duration: float, speed: int) -> None:
+        """Move for a while, then stop (also when the move fails or the action is cancelled).
+
+        The camera's movement (ptz.py) takes this step together with its buttons' presses and
+        other actions on it: the same direction extends it, another one redirects it.
+        """
+        self._online_client()
+        await self._entry.runtime_data.ptz.async_step(
+            self.camera_id, DIRECTIONS[direction], duration=duration, speed=speed
+        )
+
+    @translated_errors
+    async def async_ptz_preset(self, *, preset: int) -> None:
+        """Go to a preset position."""
+        await self._online_client().ptz(self.camera_id, PtzCommand.PRESET, param1=preset)
+
+    @translated_errors
+    async def async_save_recording(
+        self, *, start: datetime, duration: timedelta, rate: int, filename: Template
+    ) -> ServiceResponse:
+        """Write a recorded period to an MP4 (a playback channel per platform day); its path."""
+        begin = as_utc(start)
+        end = begin + duration
+        if end > dt_util.utcnow():
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="recording_not_over",
+                translation_placeholders={
+                    "end": dt_util.as_local(end).isoformat(timespec="seconds")
+                },
+            )
+        path = str(filename.async_render(variables={"entity_id": self.entity_id}))
+        if not self.hass.config.is_allowed_path(path):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="path_not_allowed",
+                translation_placeholders={"path": path},
+            )
+        zone = self._online_client().timestamp_zone
+        playbacks = split_at_midnight(begin, end, zone, rate)
+        seconds = await async_save(self.hass, self._entry, self.camera_id, playbacks, Path(path))
+        return {"path": path, "seconds": round(seconds, 1)}
 
     async def _async_live_still(self, width: int | None, height: int | None) -> bytes | None:
         """A frame of Home Assistant's running stream; None when none runs or it is stalled.
@@ -149,3 +234,9 @@ class OvoparkCamera(OvoparkEntity, Camera):
         except TimeoutError:
             LOGGER.debug("Camera %s: live picture stalled; using the snapshot", self.camera.name)
             return None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A datetime in UTC; a naive one is Home Assistant's local time."""
+    local = moment if moment.tzinfo else moment.replace(tzinfo=dt_util.get_default_time_zone())
+    return dt_util.as_utc(local)

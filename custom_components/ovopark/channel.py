@@ -1,8 +1,9 @@
-"""What the stream gateway asks of a channel source, and what it gets back (no Home Assistant).
+"""What the channel broker asks of an entry's channel source, and what it gets (no Home Assistant).
 
-A consumer's first request becomes a `ChannelRequest`; the entry's `ChannelSource` answers with a
-`Lease` on a relay channel or a `Refusal`. The gateway tells the lease how the relay answered
-(`confirm` or `fail`) and `release`s it when the consumer leaves.
+A consumer's first request becomes a `ChannelRequest`; the entry's `ChannelSource` answers with the
+relay address of a fresh channel or a `Refusal`, and later hears how the relay answered through
+the gateway (`async_report`: None when the channel works, else the cause). Nothing is given back:
+the relay closes a channel when its last puller leaves.
 """
 
 from __future__ import annotations
@@ -89,25 +90,11 @@ class StreamUnavailableError(Exception):
     """A channel was opened but offers no address for the consumer's protocol."""
 
 
-class Lease(Protocol):
-    """One consumer's hold on a relay channel."""
-
-    @property
-    def address(self) -> str:
-        """The relay address for the request's protocol."""
-
-    def confirm(self) -> None:
-        """The relay answered the consumer's first request: the channel works."""
-
-    def fail(self, cause: Exception) -> None:
-        """The relay could not serve the channel (unreachable, refused, gone)."""
-
-    def release(self) -> None:
-        """The consumer left; the lease is over."""
-
-
 class ChannelSource(Protocol):
-    """Opens relay channels for one config entry's cameras."""
+    """Opens relay channels for one config entry's cameras, and hears how they went."""
 
-    async def async_open(self, request: ChannelRequest) -> Lease | Refusal:
-        """A lease on a channel for the request, or why there is none."""
+    async def async_open(self, request: ChannelRequest) -> str | Refusal:
+        """Step 3: a fresh channel's relay address for the request, or why there is none."""
+
+    def async_report(self, camera_id: str, cause: Exception | None) -> None:
+        """Step 5: the relay served the camera's channel (None), or why it could not."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -21,7 +19,6 @@ from .api import (
 )
 from .channel import (
     ChannelRequest,
-    Lease,
     Quality,
     Refusal,
     StreamProtocol,
@@ -35,26 +32,6 @@ from .error_map import Repair, lookup
 def signal_channel_result(entry_id: str, camera_id: str) -> str:
     """Dispatcher signal carrying one camera's channel outcomes (None: the channel works)."""
     return f"{DOMAIN}_{entry_id}_{camera_id}_channel"
-
-
-@dataclass(eq=False, slots=True)
-class EntryLease:
-    """A consumer's hold on a channel the entry opened; outcomes go back to the source."""
-
-    source: EntryChannelSource
-    camera_id: str
-    address: str
-
-    def confirm(self) -> None:
-        """The relay answered: clear the camera's repairs and tell its entity."""
-        self.source.async_report(self.camera_id, None)
-
-    def fail(self, cause: Exception) -> None:
-        """The relay could not serve the channel: tell the camera's entity."""
-        self.source.async_report(self.camera_id, cause)
-
-    def release(self) -> None:
-        """Nothing to give back: the relay closes a channel when its last puller leaves."""
 
 
 class EntryChannelSource:
@@ -79,7 +56,7 @@ class EntryChannelSource:
         self._coordinator = coordinator
         self._no_sub_stream: set[int] = set()
 
-    async def async_open(self, request: ChannelRequest) -> Lease | Refusal:
+    async def async_open(self, request: ChannelRequest) -> str | Refusal:
         """Step 3 of a live view: check the camera, ask the platform for a channel."""
         camera = self._camera(request.camera_id)
         try:
@@ -96,7 +73,7 @@ class EntryChannelSource:
             missing = StreamUnavailableError(f"no {request.protocol} address")
             self.async_report(request.camera_id, missing)
             return Refusal(503, missing)
-        return EntryLease(self, request.camera_id, address)
+        return address
 
     def _camera(self, camera_id: str) -> Camera | None:
         if not camera_id.isdigit():

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
-    from .gateway import StreamGateway
+    from .gateway import EntryStreams
     from .ptz import PtzControl
 
 type OvoparkConfigEntry = ConfigEntry[OvoparkRuntimeData]
@@ -60,8 +60,7 @@ class OvoparkRuntimeData:
 
     client: OvoparkClient
     coordinator: OvoparkCoordinator
-    gateway: StreamGateway
-    gateway_token: str
+    streams: EntryStreams  # the entry's addresses on the stream gateway
     ptz: PtzControl
 
 

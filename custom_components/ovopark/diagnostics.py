@@ -43,5 +43,5 @@ async def async_get_config_entry_diagnostics(
         ],
         "devices": coordinator.stale.diagnostics(),
         "client": runtime.client.stats(),
-        "gateway": runtime.gateway.stats(),
+        "gateway": runtime.streams.gateway.stats(),
     }

@@ -1,9 +1,10 @@
 """HLS server of the stream gateway: the sessions of a stream share one upstream channel.
 
 A consumer opens a stream with its master playlist and gets a session of its own (for its idle
-time and the consumer count). Every session of the stream reads the same `HlsChannel`: one
-upstream playlist poll per target duration (which also keeps the relay's channel pulled), and
-each segment fetched once and served to all. The channel ends with its last session.
+time and the consumer count) holding the stream's channel (from the broker). Every session reads
+the same `HlsStream`, attached to that channel: one upstream playlist poll per target duration
+(which also keeps the relay's channel pulled), and each segment fetched once and served to all.
+The stream ends with its last session.
 """
 
 from __future__ import annotations
@@ -17,20 +18,13 @@ import time
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-from .channel import (
-    ChannelRequest,
-    Quality,
-    Refusal,
-    RelayError,
-    StreamProtocol,
-    parse_stream_id,
-)
+from .broker import ChannelBroker, Hold
+from .channel import ChannelRequest, Refusal, RelayError, StreamProtocol, parse_stream_id
 from .gateway_listener import Consumer, Listener
-from .gateway_pool import Channels, Handle
 from .hls_playlist import (
     PLAYLIST,
     PLAYLIST_TYPE,
-    HlsChannel,
+    HlsStream,
     Media,
     master_playlist,
     rewrite_playlist,
@@ -53,8 +47,8 @@ class HlsSession:
 
     id: str
     token: str
-    channel: HlsChannel
-    handle: Handle  # this consumer's hold on the channel
+    stream: HlsStream
+    hold: Hold  # this consumer's hold on the stream's channel
     consumer: Consumer
     last_seen: float = field(default_factory=time.monotonic)
     inflight: int = 0
@@ -66,21 +60,19 @@ class HlsServer(Listener):
     def __init__(
         self,
         host: str,
-        channels: Channels,
+        broker: ChannelBroker,
         *,
         session: ClientSession,
         idle: float,
         keepalive: float,
     ) -> None:
         super().__init__(host)
-        self._channels = channels
+        self._broker = broker
         self._http = session
         self.idle = idle
         self.keepalive = keepalive  # the longest gap between two upstream playlist polls
         self._runner: web.ServerRunner | None = None
         self.sessions: dict[str, HlsSession] = {}
-        self.streams: dict[tuple[str, str], HlsChannel] = {}
-        self._opening: dict[tuple[str, str], asyncio.Future[HlsChannel | Refusal]] = {}
 
     async def start(self) -> None:
         """Listen on the host, on a port the OS chooses."""
@@ -105,12 +97,12 @@ class HlsServer(Listener):
         if (session := self.sessions.pop(session_id, None)) is None:
             return
         self.discard_consumer(session.consumer)
-        session.handle.release()
-        channel = session.channel
-        channel.sessions.discard(session_id)
-        _LOGGER.debug("camera %s: HLS session ended", channel.camera_id)
-        if not channel.sessions:
-            self._close(channel)
+        session.hold.release()
+        stream = session.stream
+        stream.sessions.discard(session_id)
+        _LOGGER.debug("camera %s: HLS session ended", stream.camera_id)
+        if not stream.sessions:
+            self._close(stream)
 
     def sweep(self) -> None:
         """End the sessions idle for longer than the idle time."""
@@ -119,15 +111,15 @@ class HlsServer(Listener):
             if not session.inflight and now - session.last_seen > self.idle:
                 self.end(session.id)
 
-    def _close(self, channel: HlsChannel) -> None:
-        """Let a channel go: no more polls; the relay closes it when nothing pulls."""
-        key = (channel.token, channel.stream_id)
-        if self.streams.get(key) is channel:
-            del self.streams[key]
-        channel.status = channel.status or 404
-        channel.ready.set()
-        if channel.poller is not None:
-            channel.poller.cancel()
+    @staticmethod
+    def _close(stream: HlsStream) -> None:
+        """Let a stream go: no more polls; the relay closes its channel when nothing pulls."""
+        if stream.hold.channel.attachment is stream:
+            stream.hold.channel.attachment = None
+        stream.status = stream.status or 404
+        stream.ready.set()
+        if stream.poller is not None:
+            stream.poller.cancel()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.sweep()
@@ -143,77 +135,48 @@ class HlsServer(Listener):
 
     async def _open(self, stream_id: str, token: str) -> web.StreamResponse:
         """Step 1 of a live view: a master playlist request opens a session on the stream."""
-        stream = parse_stream_id(stream_id)
-        if stream is None:
+        parsed = parse_stream_id(stream_id)
+        if parsed is None:
             return web.Response(status=404)
-        opened = await self._stream_channel(token, stream_id, stream[0], stream[1])
-        if isinstance(opened, Refusal):
-            return web.Response(status=opened.status)
-        channel, handle = opened
+        request = ChannelRequest(parsed[0], StreamProtocol.HLS, parsed[1])
+        hold = await self._broker.async_hold(token, request)
+        if isinstance(hold, Refusal):
+            return web.Response(status=hold.status)
+        stream = hold.channel.attachment
+        if stream is None or stream.status is not None:  # the channel's first session
+            stream = hold.channel.attachment = HlsStream(token, stream_id, hold.camera_id, hold)
+            stream.poller = asyncio.create_task(self._poll(stream))
         session_id = secrets.token_urlsafe(16)
-        consumer = Consumer(token, channel.camera_id, lambda: self.end(session_id))
-        self.sessions[session_id] = HlsSession(session_id, token, channel, handle, consumer)
-        channel.sessions.add(session_id)
+        consumer = Consumer(token, stream.camera_id, lambda: self.end(session_id))
+        self.sessions[session_id] = HlsSession(session_id, token, stream, hold, consumer)
+        stream.sessions.add(session_id)
         self.add_consumer(consumer)
-        _LOGGER.debug("camera %s: HLS session opened", channel.camera_id)
+        _LOGGER.debug("camera %s: HLS session opened", stream.camera_id)
         return web.Response(
             text=master_playlist(session_id, token),
             content_type=PLAYLIST_TYPE,
             headers={"Cache-Control": "no-cache"},
         )
 
-    async def _stream_channel(
-        self, token: str, stream_id: str, camera_id: str, quality: Quality
-    ) -> tuple[HlsChannel, Handle] | Refusal:
-        """Join the stream's live channel, or open one (once for concurrent master requests)."""
-        key = (token, stream_id)
-        while True:
-            channel = self.streams.get(key)
-            if channel is not None and channel.status is None:
-                return channel, channel.handle.share()
-            if (opening := self._opening.get(key)) is None:
-                break
-            if isinstance(result := await asyncio.shield(opening), Refusal):
-                return result
-        opening = asyncio.get_running_loop().create_future()
-        self._opening[key] = opening
-        try:
-            handle = await self._channels.async_open(
-                token, ChannelRequest(camera_id, StreamProtocol.HLS, quality)
-            )
-        except BaseException:
-            opening.set_result(Refusal(503))
-            raise
-        finally:
-            del self._opening[key]
-        if isinstance(handle, Refusal):
-            opening.set_result(handle)
-            return handle
-        channel = HlsChannel(token, stream_id, camera_id, handle)
-        self.streams[key] = channel
-        channel.poller = asyncio.create_task(self._poll(channel))
-        opening.set_result(channel)
-        return channel, handle
-
-    async def _poll(self, channel: HlsChannel) -> None:
+    async def _poll(self, stream: HlsStream) -> None:
         """Steps 4 and 5: fetch the upstream playlist once per target duration, report the first."""
         while True:
             self.sweep()
-            if channel.status is not None:
+            if stream.status is not None:
                 return
-            failure = await self._fetch_playlist(channel)
-            if not channel.ready.is_set():
+            failure = await self._fetch_playlist(stream)
+            if not stream.ready.is_set():
                 if failure is None:  # the gateway's own poll pulls the channel
-                    channel.handle.pull()
+                    stream.hold.pull()
                 else:
-                    channel.handle.fail(failure[1])
-                channel.ready.set()
+                    stream.hold.fail(failure[1])
+                stream.ready.set()
             if failure is not None:  # gone or unreachable: its consumers start over
-                self._fail(channel, failure[0])
+                self._fail(stream, failure[0])
                 return
-            await asyncio.sleep(channel.interval)
+            await asyncio.sleep(stream.interval)
 
-    async def _fetch_playlist(self, channel: HlsChannel) -> tuple[int, RelayError] | None:
+    async def _fetch_playlist(self, stream: HlsStream) -> tuple[int, RelayError] | None:
         """One upstream playlist request; the rewritten playlist is kept for every session.
 
         On failure: the status the sessions get (404 when the relay no longer knows the channel,
@@ -221,7 +184,7 @@ class HlsServer(Listener):
         """
         try:
             async with self._http.get(
-                channel.playlist_url, allow_redirects=True, timeout=UPSTREAM_TIMEOUT
+                stream.playlist_url, allow_redirects=True, timeout=UPSTREAM_TIMEOUT
             ) as answer:
                 if answer.status != 200:
                     status = 404 if answer.status in _GONE else 502
@@ -231,38 +194,38 @@ class HlsServer(Listener):
         except (ClientError, OSError, TimeoutError) as err:
             return 502, RelayError(f"relay unreachable ({type(err).__name__})")
         if match := _TARGET_DURATION.search(text):
-            channel.interval = max(MIN_POLL, min(float(match.group(1)), self.keepalive))
+            stream.interval = max(MIN_POLL, min(float(match.group(1)), self.keepalive))
         else:
-            channel.interval = max(MIN_POLL, self.keepalive)
-        token = channel.token
-        channel.playlist = rewrite_playlist(
-            text, base, lambda url: f"{channel.local_name(url)}?auth={token}"
+            stream.interval = max(MIN_POLL, self.keepalive)
+        token = stream.token
+        stream.playlist = rewrite_playlist(
+            text, base, lambda url: f"{stream.local_name(url)}?auth={token}"
         )
         return None
 
-    def _fail(self, channel: HlsChannel, status: int) -> None:
+    def _fail(self, stream: HlsStream, status: int) -> None:
         """The channel died: nobody joins it, its sessions end (their players start over)."""
-        channel.status = status
-        channel.handle.ended()
-        for session_id in list(channel.sessions):
+        stream.status = status
+        stream.hold.ended()
+        for session_id in list(stream.sessions):
             self.end(session_id)
 
     async def _serve(
         self, request: web.BaseRequest, stream_id: str, session_id: str, name: str, token: str
     ) -> web.StreamResponse:
-        """Step 6: a session's playlist or segment, from the shared channel."""
+        """Step 6: a session's playlist or segment, from the shared stream."""
         session = self.sessions.get(session_id)
         if (
             session is None
-            or session.channel.stream_id != stream_id
+            or session.stream.stream_id != stream_id
             or not secrets.compare_digest(session.token, token)
         ):
             return web.Response(status=404)
         session.inflight += 1
         try:
             if name == PLAYLIST:
-                return await self._session_playlist(session.channel)
-            media = await self._media(session.channel, name)
+                return await self._session_playlist(session.stream)
+            media = await self._media(session.stream, name)
             if isinstance(media, int):
                 return web.Response(status=media)
             return web.Response(
@@ -274,41 +237,41 @@ class HlsServer(Listener):
             session.last_seen = time.monotonic()
 
     @staticmethod
-    async def _session_playlist(channel: HlsChannel) -> web.Response:
+    async def _session_playlist(stream: HlsStream) -> web.Response:
         try:
             async with asyncio.timeout(FIRST_PLAYLIST_TIMEOUT):
-                await channel.ready.wait()
+                await stream.ready.wait()
         except TimeoutError:
             return web.Response(status=504)
-        if channel.playlist is None or channel.status is not None:
-            return web.Response(status=channel.status or 502)
+        if stream.playlist is None or stream.status is not None:
+            return web.Response(status=stream.status or 502)
         return web.Response(
-            text=channel.playlist, content_type=PLAYLIST_TYPE, headers={"Cache-Control": "no-cache"}
+            text=stream.playlist, content_type=PLAYLIST_TYPE, headers={"Cache-Control": "no-cache"}
         )
 
-    async def _media(self, channel: HlsChannel, name: str) -> Media | int:
+    async def _media(self, stream: HlsStream, name: str) -> Media | int:
         """A segment from the cache, or fetched once for every session asking meanwhile."""
-        if (cached := channel.media.get(name)) is not None:
+        if (cached := stream.media.get(name)) is not None:
             return cached
-        if (pending := channel.fetching.get(name)) is not None:
+        if (pending := stream.fetching.get(name)) is not None:
             return await asyncio.shield(pending)
-        url = channel.names.get(name)
+        url = stream.names.get(name)
         if url is None:
             return 404
         future: asyncio.Future[Media | int] = asyncio.get_running_loop().create_future()
-        channel.fetching[name] = future
+        stream.fetching[name] = future
         try:
             result = await self._fetch_media(url)
         except BaseException:
             future.set_result(502)
             raise
         finally:
-            del channel.fetching[name]
+            del stream.fetching[name]
         future.set_result(result)
         if isinstance(result, Media):
-            channel.media[name] = result
-            while len(channel.media) > SEGMENT_CACHE:
-                channel.media.popitem(last=False)
+            stream.media[name] = result
+            while len(stream.media) > SEGMENT_CACHE:
+                stream.media.popitem(last=False)
         return result
 
     async def _fetch_media(self, url: str) -> Media | int:

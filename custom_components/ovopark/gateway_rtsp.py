@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import logging
 from urllib.parse import urlsplit
 
+from .broker import ChannelBroker, Hold
 from .channel import (
     ChannelRequest,
     Refusal,
@@ -25,7 +26,6 @@ from .channel import (
     parse_stream_id,
 )
 from .gateway_listener import Consumer, Listener
-from .gateway_pool import Channels, Handle
 from .rtsp_message import (
     MAX_HEAD,
     REDIRECTS,
@@ -72,11 +72,11 @@ class Upstream:
 
 
 class RtspServer(Listener):
-    """Accepts consumers, opens a channel for each and splices them to the relay."""
+    """Accepts consumers, holds their stream's channel for each and splices them to the relay."""
 
-    def __init__(self, host: str, channels: Channels) -> None:
+    def __init__(self, host: str, broker: ChannelBroker) -> None:
         super().__init__(host)
-        self._channels = channels
+        self._broker = broker
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -124,39 +124,38 @@ class RtspServer(Listener):
         if not isinstance(first, RtspMessage) or first.is_response:
             return
         cseq = first.header("CSeq")
-        opened = await self._open(first.url)
-        if isinstance(opened, Refusal):
-            await send(writer, response(opened.status, cseq))
+        held = await self._hold(first.url)
+        if isinstance(held, Refusal):
+            await send(writer, response(held.status, cseq))
             return
-        token, request, handle = opened
+        token, request, hold = held
         consumer = Consumer(token, request.camera_id, writer.transport.abort)
         self.add_consumer(consumer)
         try:
-            await self._carry(handle, token, request, first, reader, writer)
+            await self._carry(hold, request, first, reader, writer)
         finally:
             self.discard_consumer(consumer)
             _LOGGER.debug("camera %s: RTSP consumer and upstream closed", request.camera_id)
 
-    async def _open(self, url: str) -> tuple[str, ChannelRequest, Handle] | Refusal:
-        """The channel a first request's address names: a live stream's, or a minted playback's."""
+    async def _hold(self, url: str) -> tuple[str, ChannelRequest, Hold] | Refusal:
+        """A hold on the channel a first request names: a live stream's, or a minted playback's."""
         target = split_gateway_url(url)
         if target is None or target[1] is None:
             return Refusal(404)
         stream_id, token = target[0], target[1]
         if is_playback_id(stream_id):
-            claimed = self._channels.claim(token, stream_id)
-            return Refusal(404) if claimed is None else (token, *claimed)
+            claimed = self._broker.claim(token, stream_id)
+            return Refusal(404) if claimed is None else (token, claimed.channel.request, claimed)
         stream = parse_stream_id(stream_id)
         if stream is None:
             return Refusal(404)
         request = ChannelRequest(stream[0], StreamProtocol.RTSP, stream[1])
-        handle = await self._channels.async_open(token, request)
-        return handle if isinstance(handle, Refusal) else (token, request, handle)
+        hold = await self._broker.async_hold(token, request)
+        return hold if isinstance(hold, Refusal) else (token, request, hold)
 
     async def _carry(
         self,
-        handle: Handle,
-        token: str,
+        hold: Hold,
         request: ChannelRequest,
         first: RtspMessage,
         reader: asyncio.StreamReader,
@@ -169,7 +168,7 @@ class RtspServer(Listener):
         gateway_base = f"rtsp://{host}:{self.port}/{path}"
         try:
             while True:
-                urls = UrlMap(gateway_base, handle.address, path, host)
+                urls = UrlMap(gateway_base, hold.address, path, host)
                 upstream: Upstream | None = None
                 try:
                     upstream = await open_upstream(first, urls)
@@ -177,29 +176,29 @@ class RtspServer(Listener):
                     failure: RelayError | None = err
                 else:
                     failure = refusal_of(upstream)
-                if not (handle.joined and channel_gone(upstream, failure)):
+                if not (hold.joined and channel_gone(upstream, failure)):
                     break
                 # The channel this consumer joined is gone: a fresh one, before it saw anything.
                 if upstream is not None:
                     upstream.writer.transport.abort()
-                replacement = await self._channels.async_reopen(token, request, handle)
+                replacement = await self._broker.async_replace(hold)
                 if isinstance(replacement, Refusal):
                     await send(writer, response(replacement.status, first.header("CSeq")))
                     return
-                handle = replacement
+                hold = replacement
             if upstream is None:
                 assert failure is not None
-                handle.fail(failure)
+                hold.fail(failure)
                 _LOGGER.debug("camera %s: relay unreachable (%s)", request.camera_id, failure)
                 await send(writer, response(503, first.header("CSeq")))
                 return
-            await self._relay(handle, upstream, urls, first, reader, writer, failure)
+            await self._relay(hold, upstream, urls, first, reader, writer, failure)
         finally:
-            handle.release()
+            hold.release()
 
     async def _relay(
         self,
-        handle: Handle,
+        hold: Hold,
         upstream: Upstream,
         urls: UrlMap,
         first: RtspMessage,
@@ -215,19 +214,19 @@ class RtspServer(Listener):
         pull_by: float | None = None
         try:
             if failure is not None:  # the relay refused the channel itself; the consumer hears it
-                handle.fail(failure)
+                hold.fail(failure)
             elif request_level(upstream):
                 now = asyncio.get_running_loop().time()
-                pull_by = max(handle.channel.joinable_until, now + REQUEST_LEVEL_GRACE)
+                pull_by = max(hold.channel.joinable_until, now + REQUEST_LEVEL_GRACE)
             else:
-                handle.confirm()
-            _LOGGER.debug("camera %s: RTSP consumer connected to its channel", handle.camera_id)
+                hold.confirm()
+            _LOGGER.debug("camera %s: RTSP consumer connected to its channel", hold.camera_id)
             if upstream.answer is not None:
                 await send(writer, upstream.answer)
             pending = None if upstream.answer is not None else first
-            splice = Splice(reader, writer, upstream, urls, on_pull=handle.pull)
+            splice = Splice(reader, writer, upstream, urls, on_pull=hold.pull)
             if await splice.run(pending, pull_by=pull_by):
-                handle.ended()
+                hold.ended()
         finally:
             upstream.writer.transport.abort()
 

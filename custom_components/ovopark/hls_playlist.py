@@ -1,4 +1,4 @@
-"""HLS playlists of the gateway, and the state of one upstream channel its sessions share."""
+"""HLS playlists of the gateway, and the state of one stream its sessions share."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import secrets
 from urllib.parse import urljoin, urlsplit
 
-from .gateway_pool import Handle
+from .broker import Hold
 
 PLAYLIST = "index.m3u8"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -52,13 +52,13 @@ class Media:
 
 
 @dataclass(eq=False)
-class HlsChannel:
-    """One upstream channel of a stream, shared by its sessions."""
+class HlsStream:
+    """What the HLS server keeps of a stream's channel (attached to it), shared by its sessions."""
 
     token: str
     stream_id: str
     camera_id: str
-    handle: Handle
+    hold: Hold  # the hold that started the stream: its outcomes are the channel's
     names: OrderedDict[str, str] = field(default_factory=OrderedDict)  # local name → upstream URL
     by_url: dict[str, str] = field(default_factory=dict)
     sessions: set[str] = field(default_factory=set)
@@ -73,7 +73,7 @@ class HlsChannel:
     @property
     def playlist_url(self) -> str:
         """The channel's upstream playlist."""
-        return self.handle.address
+        return self.hold.address
 
     def local_name(self, url: str) -> str:
         """Return a stable local name for an upstream URI that reveals no channel id."""

@@ -113,7 +113,7 @@ class OvoparkMediaSource(MediaSource):
         end = min(self._clip_end(start), _next_midnight(start, entry) - timedelta(seconds=1))
         request = ChannelRequest(str(camera.id), StreamProtocol.RTSP, playback=Playback(start, end))
         runtime = entry.runtime_data
-        address = await runtime.gateway.async_mint_playback(runtime.gateway_token, request)
+        address = await runtime.streams.async_mint_playback(request)
         if isinstance(address, Refusal):
             translated = lookup(address.cause or Exception("refused"), camera.name)
             raise Unresolvable(

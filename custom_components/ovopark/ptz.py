@@ -17,6 +17,16 @@ from typing import TYPE_CHECKING
 from .api import OvoparkClient, OvoparkError, PtzCommand
 from .const import DEFAULT_PTZ_SPEED, LOGGER
 
+# The ptz action's directions (the buttons name theirs in button.py).
+DIRECTIONS: dict[str, PtzCommand] = {
+    "up": PtzCommand.UP,
+    "down": PtzCommand.DOWN,
+    "left": PtzCommand.LEFT,
+    "right": PtzCommand.RIGHT,
+    "zoom_in": PtzCommand.ZOOM_IN,
+    "zoom_out": PtzCommand.ZOOM_OUT,
+}
+
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 

@@ -55,7 +55,7 @@ async def async_save(
 
     async def async_open(playback: Playback) -> str:
         request = ChannelRequest(str(camera_id), StreamProtocol.RTSP, playback=playback)
-        address = await runtime.gateway.async_mint_playback(runtime.gateway_token, request)
+        address = await runtime.streams.async_mint_playback(request)
         if isinstance(address, Refusal):
             raise address.cause or RuntimeError("playback refused")
         return address

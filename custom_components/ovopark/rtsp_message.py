@@ -138,6 +138,17 @@ def parse_head(raw: bytes) -> RtspMessage:
     return RtspMessage(start, headers)
 
 
+def body_length(message: RtspMessage) -> int:
+    """The body length a message's head announces (Content-Length), checked against the bound."""
+    try:
+        length = int(message.header("Content-Length") or "0")
+    except ValueError as err:
+        raise RtspProtocolError("bad Content-Length") from err
+    if not 0 <= length <= MAX_BODY:
+        raise RtspProtocolError("body too large")
+    return length
+
+
 async def read_item(reader: asyncio.StreamReader) -> RtspMessage | InterleavedFrame | None:
     """Read one message or interleaved frame; None at a clean end of stream."""
     while True:
@@ -163,14 +174,7 @@ async def read_item(reader: asyncio.StreamReader) -> RtspMessage | InterleavedFr
     except asyncio.LimitOverrunError as err:
         raise RtspProtocolError("message head too long") from err
     message = parse_head(first + rest)
-    length_text = message.header("Content-Length") or "0"
-    try:
-        length = int(length_text)
-    except ValueError as err:
-        raise RtspProtocolError("bad Content-Length") from err
-    if not 0 <= length <= MAX_BODY:
-        raise RtspProtocolError("body too large")
-    if length:
+    if length := body_length(message):
         try:
             message.body = await reader.readexactly(length)
         except asyncio.IncompleteReadError as err:
@@ -376,12 +380,7 @@ def _message_end(data: bytes, pos: int) -> tuple[RtspMessage, int] | None:
         return None
     head_end, terminator = min(ends)
     message = parse_head(data[pos : head_end + terminator])
-    try:
-        length = int(message.header("Content-Length") or "0")
-    except ValueError as err:
-        raise RtspProtocolError("bad Content-Length") from err
-    if not 0 <= length <= MAX_BODY:
-        raise RtspProtocolError("body too large")
+    length = body_length(message)
     body_start = head_end + terminator
     if body_start + length > len(data):
         return None

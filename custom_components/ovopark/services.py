@@ -1,38 +1,30 @@
-"""Actions of the Ovopark integration: stream addresses, PTZ, saving recordings."""
+"""Actions of the Ovopark integration: camera entity actions for stream addresses, PTZ, recordings.
+
+Each action is a method of the camera entity (camera.py), registered here once for the
+integration in `async_setup`. Home Assistant resolves the target (entities, devices, areas,
+floors, labels) to this integration's camera entities, refuses non-administrators
+`get_stream_urls` before resolving it, skips unavailable cameras (with its warning for those
+named explicitly), and keys each response by entity id. `ptz` and `ptz_preset` go through a
+filter of their own: a camera without PTZ reached through a device, area, floor or label is
+skipped, and one named explicitly fails the action before any camera moves.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID
-from homeassistant.core import (
-    HomeAssistant,
-    ServiceCall,
-    ServiceResponse,
-    SupportsResponse,
-    callback,
-)
-from homeassistant.exceptions import ServiceValidationError, Unauthorized
-from homeassistant.helpers import config_validation as cv, entity_registry as er
-from homeassistant.util import dt as dt_util
+from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
+from homeassistant.core import HomeAssistant, ServiceCall, SupportsResponse, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv, service
+from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
+from homeassistant.helpers.typing import VolDictType
 import probatio as vol
 
-from .api import (
-    PLAY_RATES,
-    Camera,
-    MediaUrls,
-    OvoparkCameraOfflineError,
-    OvoparkClient,
-    PtzCommand,
-)
+from .api import PLAY_RATES
+from .camera import OvoparkCamera
 from .const import DEFAULT_PTZ_SPEED, DEFAULT_PTZ_STEP, DOMAIN
-from .coordinator import OvoparkConfigEntry
-from .error_map import translated_errors
-from .recording import async_save, split_at_midnight
+from .ptz import DIRECTIONS
 
 SERVICE_GET_STREAM_URLS = "get_stream_urls"
 SERVICE_PTZ = "ptz"
@@ -50,244 +42,106 @@ ATTR_RATE = "rate"
 ATTR_FILENAME = "filename"
 MAX_RECORDING = timedelta(minutes=10)
 
-DIRECTIONS: dict[str, PtzCommand] = {
-    "up": PtzCommand.UP,
-    "down": PtzCommand.DOWN,
-    "left": PtzCommand.LEFT,
-    "right": PtzCommand.RIGHT,
-    "zoom_in": PtzCommand.ZOOM_IN,
-    "zoom_out": PtzCommand.ZOOM_OUT,
+# The fields besides the target; Home Assistant adds entity_id, device_id, area_id, floor_id
+# and label_id (cv.make_entity_service_schema).
+STREAM_URLS_SCHEMA: VolDictType = {
+    vol.Optional(ATTR_SUB_STREAM, default=False): cv.boolean,
+    vol.Optional(ATTR_STANDING_UNTIL): cv.datetime,
+}
+PTZ_SCHEMA: VolDictType = {
+    vol.Required(ATTR_DIRECTION): vol.In(list(DIRECTIONS)),
+    vol.Optional(ATTR_DURATION, default=DEFAULT_PTZ_STEP): vol.All(
+        vol.Coerce(float), vol.Range(min=0.1, max=10)
+    ),
+    vol.Optional(ATTR_SPEED, default=DEFAULT_PTZ_SPEED): vol.All(
+        vol.Coerce(int), vol.Range(min=1, max=10)
+    ),
+}
+PTZ_PRESET_SCHEMA: VolDictType = {
+    vol.Required(ATTR_PRESET): vol.All(vol.Coerce(int), vol.Range(min=1, max=255))
+}
+SAVE_RECORDING_SCHEMA: VolDictType = {
+    vol.Required(ATTR_START): cv.datetime,
+    vol.Required(ATTR_DURATION): vol.All(
+        cv.time_period, vol.Range(min=timedelta(seconds=1), max=MAX_RECORDING)
+    ),
+    vol.Optional(ATTR_RATE, default=1): vol.All(vol.Coerce(int), vol.In(PLAY_RATES)),
+    vol.Required(ATTR_FILENAME): cv.template,
 }
 
-_TARGET = {vol.Required(ATTR_ENTITY_ID): cv.comp_entity_ids}
 
-STREAM_URLS_SCHEMA = vol.Schema(
-    {
-        **_TARGET,
-        vol.Optional(ATTR_SUB_STREAM, default=False): cv.boolean,
-        vol.Optional(ATTR_STANDING_UNTIL): cv.datetime,
-    }
-)
-PTZ_SCHEMA = vol.Schema(
-    {
-        **_TARGET,
-        vol.Required(ATTR_DIRECTION): vol.In(list(DIRECTIONS)),
-        vol.Optional(ATTR_DURATION, default=DEFAULT_PTZ_STEP): vol.All(
-            vol.Coerce(float), vol.Range(min=0.1, max=10)
-        ),
-        vol.Optional(ATTR_SPEED, default=DEFAULT_PTZ_SPEED): vol.All(
-            vol.Coerce(int), vol.Range(min=1, max=10)
-        ),
-    }
-)
-SAVE_RECORDING_SCHEMA = vol.Schema(
-    {
-        **_TARGET,
-        vol.Required(ATTR_START): cv.datetime,
-        vol.Required(ATTR_DURATION): vol.All(
-            cv.time_period, vol.Range(min=timedelta(seconds=1), max=MAX_RECORDING)
-        ),
-        vol.Optional(ATTR_RATE, default=1): vol.All(vol.Coerce(int), vol.In(PLAY_RATES)),
-        vol.Required(ATTR_FILENAME): cv.template,
-    }
-)
-PTZ_PRESET_SCHEMA = vol.Schema(
-    {**_TARGET, vol.Required(ATTR_PRESET): vol.All(vol.Coerce(int), vol.Range(min=1, max=255))}
-)
+def _moves(camera: OvoparkCamera, call: ServiceCall) -> bool:
+    """Whether a PTZ action moves this camera; raises if it names a camera without PTZ.
 
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """One camera an action targets: its entity, its loaded entry and its platform id."""
-
-    entity_id: str
-    entry: OvoparkConfigEntry
-    camera_id: int
-
-    @property
-    def camera(self) -> Camera | None:
-        """The camera as listed now."""
-        return self.entry.runtime_data.coordinator.data.cameras.get(self.camera_id)
-
-    @property
-    def camera_name(self) -> str:
-        """The camera's name (its id when it is not listed)."""
-        camera = self.camera
-        return camera.name if camera else str(self.camera_id)
-
-    def _online_client(self) -> OvoparkClient:
-        """The entry's client, once the camera is known not to be offline."""
-        camera = self.camera
-        if camera is not None and not camera.online:
-            raise OvoparkCameraOfflineError("camera offline")
-        return self.entry.runtime_data.client
-
-    @translated_errors
-    async def async_stream_urls(self, *, sub_stream: bool, standing_until: int | None) -> MediaUrls:
-        """Open a channel and return all its addresses."""
-        return await self._online_client().start_media_play(
-            self.camera_id, sub_stream=sub_stream, standing_until=standing_until
-        )
-
-    @translated_errors
-    async def async_ptz(self, command: PtzCommand, *, duration: float, speed: int) -> None:
-        """Move for a while, then stop (also when the move fails or the action is cancelled)."""
-        self._online_client()
-        await self.entry.runtime_data.ptz.async_step(
-            self.camera_id, command, duration=duration, speed=speed
-        )
-
-    @translated_errors
-    async def async_ptz_preset(self, preset: int) -> None:
-        """Go to a preset position."""
-        await self._online_client().ptz(self.camera_id, PtzCommand.PRESET, param1=preset)
-
-    @translated_errors
-    async def async_save_recording(
-        self, hass: HomeAssistant, start: datetime, end: datetime, rate: int, path: Path
-    ) -> float:
-        """Write the recorded period to an MP4 (one playback channel per platform day)."""
-        zone = self._online_client().timestamp_zone
-        playbacks = split_at_midnight(start, end, zone, rate)
-        return await async_save(hass, self.entry, self.camera_id, playbacks, path)
-
-
-def _targets(call: ServiceCall) -> list[_Target]:
-    """Resolve the call's target to loaded Ovopark cameras."""
-    registry = er.async_get(call.hass)
-    found: list[_Target] = []
-    for entity_id in call.data[ATTR_ENTITY_ID]:
-        entity = registry.async_get(entity_id)
-        entry = (
-            call.hass.config_entries.async_get_entry(entity.config_entry_id)
-            if entity is not None and entity.platform == DOMAIN and entity.config_entry_id
-            else None
-        )
-        if entity is None or entry is None:
+    Every target camera's call makes the same check first, so a camera without PTZ named
+    explicitly (as Home Assistant counts it: group members too) fails the action before any
+    camera moves; one reached through a device, area, floor or label is only skipped. An
+    unavailable camera is not called (Home Assistant warns about it if it is named).
+    """
+    named = async_extract_referenced_entity_ids(call.hass, TargetSelection(call.data)).referenced
+    ours = camera.platform.domain_platform_entities
+    for entity_id in sorted(named):
+        other = ours.get(entity_id)
+        if isinstance(other, OvoparkCamera) and other.available and not other.camera.ptz:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
-                translation_key="not_ovopark_camera",
-                translation_placeholders={"entity_id": entity_id},
+                translation_key="ptz_not_supported",
+                translation_placeholders={"camera": other.camera_name},
             )
-        if entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="entry_not_loaded"
-            )
-        found.append(_Target(entity_id, entry, int(entity.unique_id)))
-    return found
+    return camera.camera.ptz
 
 
-async def _async_get_stream_urls(call: ServiceCall) -> ServiceResponse:
-    """Open a channel per camera and return all its addresses (admins only)."""
-    if call.context.user_id:
-        user = await call.hass.auth.async_get_user(call.context.user_id)
-        if user is None or not user.is_admin:
-            raise Unauthorized(context=call.context)
-    standing_until: int | None = None
-    if (until := call.data.get(ATTR_STANDING_UNTIL)) is not None:
-        until = _aware(until)
-        if until <= dt_util.utcnow():
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="standing_until_past"
-            )
-        standing_until = int(until.timestamp())
-    result: dict[str, Any] = {}
-    for target in _targets(call):
-        camera = target.camera
-        sub = bool(call.data[ATTR_SUB_STREAM]) and (camera is None or camera.has_sub_stream)
-        urls = await target.async_stream_urls(sub_stream=sub, standing_until=standing_until)
-        result[target.entity_id] = {
-            **asdict(urls),
-            "sub_stream": sub,
-            "standing_until": dt_util.utc_from_timestamp(standing_until).isoformat()
-            if standing_until
-            else None,
-        }
-    return {"cameras": result}
-
-
-async def _async_ptz(call: ServiceCall) -> None:
+async def _async_ptz(camera: OvoparkCamera, call: ServiceCall) -> None:
     """Move a PTZ camera for a while, then stop it."""
-    for target in _ptz_targets(call):
-        await target.async_ptz(
-            DIRECTIONS[call.data[ATTR_DIRECTION]],
+    if _moves(camera, call):
+        await camera.async_ptz(
+            direction=call.data[ATTR_DIRECTION],
             duration=call.data[ATTR_DURATION],
             speed=call.data[ATTR_SPEED],
         )
 
 
-async def _async_ptz_preset(call: ServiceCall) -> None:
+async def _async_ptz_preset(camera: OvoparkCamera, call: ServiceCall) -> None:
     """Send a PTZ camera to a preset position."""
-    for target in _ptz_targets(call):
-        await target.async_ptz_preset(call.data[ATTR_PRESET])
-
-
-def _aware(moment: datetime) -> datetime:
-    """A datetime in UTC; a naive one is Home Assistant's local time."""
-    local = moment if moment.tzinfo else moment.replace(tzinfo=dt_util.get_default_time_zone())
-    return dt_util.as_utc(local)
-
-
-async def _async_save_recording(call: ServiceCall) -> ServiceResponse:
-    """Save a recorded period of each target camera to an MP4; return when they are written."""
-    start = _aware(call.data[ATTR_START])
-    end = start + call.data[ATTR_DURATION]
-    if end > dt_util.utcnow():
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="recording_not_over",
-            translation_placeholders={"end": dt_util.as_local(end).isoformat(timespec="seconds")},
-        )
-    saved: dict[str, Any] = {}
-    for target in _targets(call):
-        filename = call.data[ATTR_FILENAME].async_render(
-            variables={ATTR_ENTITY_ID: target.entity_id}
-        )
-        if not call.hass.config.is_allowed_path(filename):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="path_not_allowed",
-                translation_placeholders={"path": filename},
-            )
-        seconds = await target.async_save_recording(
-            call.hass, start, end, call.data[ATTR_RATE], Path(filename)
-        )
-        saved[target.entity_id] = {"path": filename, "seconds": round(seconds, 1)}
-    return {"recordings": saved}
-
-
-def _ptz_targets(call: ServiceCall) -> list[_Target]:
-    """Targets that have PTZ; a clear error for one that has not."""
-    targets = _targets(call)
-    for target in targets:
-        camera = target.camera
-        if camera is None or not camera.ptz:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="ptz_not_supported",
-                translation_placeholders={"camera": target.camera_name},
-            )
-    return targets
+    if _moves(camera, call):
+        await camera.async_ptz_preset(preset=call.data[ATTR_PRESET])
 
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register the integration's actions."""
-    hass.services.async_register(
+    """Register the integration's actions as camera entity actions."""
+    service.async_register_platform_entity_service(
+        hass,
         DOMAIN,
         SERVICE_GET_STREAM_URLS,
-        _async_get_stream_urls,
+        entity_domain=CAMERA_DOMAIN,
         schema=STREAM_URLS_SCHEMA,
+        func="async_get_stream_urls",
+        admin_only=True,
         supports_response=SupportsResponse.ONLY,
     )
-    hass.services.async_register(DOMAIN, SERVICE_PTZ, _async_ptz, schema=PTZ_SCHEMA)
-    hass.services.async_register(
-        DOMAIN, SERVICE_PTZ_PRESET, _async_ptz_preset, schema=PTZ_PRESET_SCHEMA
+    service.async_register_platform_entity_service(
+        hass,
+        DOMAIN,
+        SERVICE_PTZ,
+        entity_domain=CAMERA_DOMAIN,
+        schema=PTZ_SCHEMA,
+        func=_async_ptz,
     )
-    hass.services.async_register(
+    service.async_register_platform_entity_service(
+        hass,
+        DOMAIN,
+        SERVICE_PTZ_PRESET,
+        entity_domain=CAMERA_DOMAIN,
+        schema=PTZ_PRESET_SCHEMA,
+        func=_async_ptz_preset,
+    )
+    service.async_register_platform_entity_service(
+        hass,
         DOMAIN,
         SERVICE_SAVE_RECORDING,
-        _async_save_recording,
+        entity_domain=CAMERA_DOMAIN,
         schema=SAVE_RECORDING_SCHEMA,
+        func="async_save_recording",
         supports_response=SupportsResponse.OPTIONAL,
     )

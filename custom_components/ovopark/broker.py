@@ -1,0 +1,400 @@
+"""The channel broker: everything about getting, sharing and giving back relay channels.
+
+The protocol servers ask the broker for a `Hold` on a stream's channel and release it when their
+consumer leaves; they never talk to a channel source. The broker owns the entries' sources (by
+token, looked up once per open), the open time limit, single-flight opening and joining for RTSP
+and HLS alike, the per-camera counters and the single-use recorded-period addresses.
+
+Rules of a live channel (the relay takes many pullers and closes a channel when the last leaves,
+or 10 s after it opened when nobody pulled it):
+
+- one channel per stream (entry, camera, quality, protocol); consumers arriving while it opens
+  share that one platform call; a channel the relay ended or refused is never joined again;
+- a channel nobody has pulled yet (no RTSP `PLAY` answered, no HLS playlist fetched) stays
+  joinable after its last hold is released, until its join window ends (2 s before the relay
+  would close it unpulled): a client that closes and dials again pays no second call;
+- only a hold that pulled can tell the broker the relay ended the channel; a request-level answer
+  of the relay (the RTSP server decides which) changes nothing here.
+
+A recorded period's channel is one consumer's own: minted ahead (so a refusal reaches the media
+browser), claimed once through a single-use address, never shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import logging
+import secrets
+from typing import Any, Protocol
+
+from .channel import PLAYBACK_PREFIX, ChannelRequest, ChannelSource, Refusal
+
+_LOGGER = logging.getLogger(__name__)
+
+OPEN_TIMEOUT = 45.0
+# The relay closes a channel nobody pulls 10 s after it opened; a channel never pulled is joined
+# (and kept for a redial) until 2 s before that, so a consumer joining it still has time to pull.
+JOIN_WINDOW = 8.0
+# A minted recorded-period address not claimed by then lapses (its relay channel, not pulled within
+# its 10 s window, is closed by the relay anyway).
+PLAYBACK_CLAIM_TIMEOUT = 30.0
+
+type StreamKey = tuple[str, str, str]  # token, stream id, protocol
+
+
+class OpenPolicy(Protocol):
+    """Consulted before every platform open: a refusal answers at once, with no call."""
+
+    def admit(self, token: str, request: ChannelRequest) -> Refusal | None:
+        """None to let the open go ahead, or the refusal to answer instead."""
+
+
+class AdmitAll:
+    """The policy that refuses nothing."""
+
+    def admit(self, token: str, request: ChannelRequest) -> Refusal | None:
+        """Let every open go ahead."""
+        return None
+
+
+@dataclass(eq=False, slots=True)
+class Channel:
+    """One relay channel the broker opened, and the consumers holding it."""
+
+    key: StreamKey | None  # None: not shareable (a recorded period)
+    source: ChannelSource
+    request: ChannelRequest  # what it was opened for
+    address: str  # the relay address for the request's protocol
+    joinable_until: float  # loop time: past it, a channel never pulled is joined no more
+    holders: int = 0
+    dead: bool = False
+    confirmed: bool = False
+    pulled: bool = False
+    linger: asyncio.TimerHandle | None = None
+    attachment: Any = None  # what a protocol server keeps per channel (the HLS stream's state)
+
+    @property
+    def camera_id(self) -> str:
+        """The camera the channel is of."""
+        return self.request.camera_id
+
+    def joinable(self, now: float) -> bool:
+        """Whether a new consumer may join: alive, and pulled or still inside its join window."""
+        return not self.dead and (self.pulled or now < self.joinable_until)
+
+
+@dataclass(eq=False, slots=True)
+class Hold:
+    """One consumer's hold on a channel: what the protocol server reports, then releases."""
+
+    broker: ChannelBroker
+    channel: Channel
+    joined: bool
+    released: bool = False
+    pulled: bool = False
+
+    @property
+    def address(self) -> str:
+        """The relay address of the channel."""
+        return self.channel.address
+
+    @property
+    def camera_id(self) -> str:
+        """The camera the channel is of."""
+        return self.channel.camera_id
+
+    def confirm(self) -> None:
+        """The relay answered this consumer: the channel works (reported once)."""
+        if not self.channel.confirmed:
+            self.channel.confirmed = True
+            self.channel.source.async_report(self.channel.camera_id, None)
+
+    def pull(self) -> None:
+        """The consumer pulls the channel (the relay answered its PLAY): it works, and lives."""
+        self.pulled = True
+        self.channel.pulled = True
+        self.confirm()
+
+    def fail(self, cause: Exception) -> None:
+        """The relay could not serve the channel: nobody joins it again; the source hears why."""
+        self.broker.forget(self.channel)
+        self.channel.source.async_report(self.channel.camera_id, cause)
+
+    def ended(self) -> None:
+        """The relay ended the channel while this consumer pulled it: nobody joins it again.
+
+        A consumer that never pulled proves nothing by its relay connection ending (a relay may
+        close a connection after a request-level answer): the channel is left alone.
+        """
+        if self.pulled:
+            self.broker.forget(self.channel)
+
+    def release(self) -> None:
+        """The consumer left; the last one lets the channel go (a never-pulled one lingers)."""
+        if not self.released:
+            self.released = True
+            self.broker.let_go(self.channel)
+
+
+@dataclass(slots=True)
+class CameraCounters:
+    """What the broker did for one camera (diagnostics)."""
+
+    channels_opened: int = 0
+    consumers_served: int = 0
+    joins: int = 0
+    fallbacks: int = 0
+
+
+@dataclass(slots=True)
+class _Minted:
+    """A single-use recorded-period address: its entry and already opened channel."""
+
+    token: str
+    hold: Hold
+    lapse: asyncio.TimerHandle
+
+
+@dataclass
+class ChannelBroker:
+    """Channels of every registered entry, by stream, handed out to every consumer of it."""
+
+    open_timeout: float = OPEN_TIMEOUT
+    join_window: float = JOIN_WINDOW
+    policy: OpenPolicy = field(default_factory=AdmitAll)
+    channels_opened: int = 0
+    refusals: int = 0
+    _sources: dict[str, ChannelSource] = field(default_factory=dict)
+    _channels: dict[StreamKey, Channel] = field(default_factory=dict)
+    # A pending open of a stream; None when it was cancelled (a waiter then opens one itself).
+    _opening: dict[StreamKey, asyncio.Future[Channel | Refusal | None]] = field(
+        default_factory=dict
+    )
+    _minted: dict[str, _Minted] = field(default_factory=dict)
+    _counters: dict[str, CameraCounters] = field(default_factory=dict)
+
+    # --- entries ------------------------------------------------------------------------------
+
+    def register(self, source: ChannelSource) -> str:
+        """Register one config entry's channel source; returns the token its addresses carry."""
+        token = secrets.token_urlsafe(32)
+        self._sources[token] = source
+        return token
+
+    def unregister(self, token: str) -> None:
+        """Forget an entry: its channels are joined no more, its minted addresses lapse."""
+        self._sources.pop(token, None)
+        self._forget_where(lambda key: key[0] == token)
+        for playback_id in [p for p, m in self._minted.items() if m.token == token]:
+            self._lapse_minted(playback_id)
+
+    def close(self) -> None:
+        """The gateway stops: minted addresses lapse, channels nobody holds are let go."""
+        for playback_id in list(self._minted):
+            self._lapse_minted(playback_id)
+        self._forget_where(lambda key: True)
+
+    @property
+    def entries(self) -> int:
+        """How many entries are registered."""
+        return len(self._sources)
+
+    def _source(self, token: str) -> ChannelSource | None:
+        """The token's entry (compared as bytes in constant time, every token tried)."""
+        found = None
+        for known, source in self._sources.items():
+            if secrets.compare_digest(known.encode(), token.encode()):
+                found = source
+        return found
+
+    # --- live channels ------------------------------------------------------------------------
+
+    async def async_hold(self, token: str, request: ChannelRequest) -> Hold | Refusal:
+        """Step 2 of a live view: join the stream's channel, or open one (once for everyone)."""
+        source = self._source(token)
+        if source is None:
+            _LOGGER.debug("Refused a %s consumer: unknown token", request.protocol)
+            return Refusal(404)
+        key: StreamKey = (token, request.stream_id, request.protocol)
+        while True:
+            channel = self._channels.get(key)
+            if channel is not None and channel.joinable(asyncio.get_running_loop().time()):
+                self._count(request.camera_id).joins += 1
+                return self._hand_out(channel, joined=True)
+            if (opening := self._opening.get(key)) is not None:
+                result = await asyncio.shield(opening)
+                if isinstance(result, Refusal):
+                    return result
+                continue  # join it, or open one if that open was cancelled or its channel died
+            return await self._async_open_shared(key, source, request)
+
+    async def async_replace(self, hold: Hold) -> Hold | Refusal:
+        """A joined channel the relay no longer knows: a fresh one, shared as usual."""
+        token = hold.channel.key[0] if hold.channel.key is not None else ""
+        request = hold.channel.request
+        self._count(request.camera_id).fallbacks += 1
+        self.forget(hold.channel)
+        hold.release()
+        _LOGGER.debug("camera %s: joined channel was gone; opening a fresh one", request.camera_id)
+        return await self.async_hold(token, request)
+
+    def forget(self, channel: Channel) -> None:
+        """Nobody joins this channel any more."""
+        channel.dead = True
+        if channel.key is not None and self._channels.get(channel.key) is channel:
+            del self._channels[channel.key]
+
+    def let_go(self, channel: Channel) -> None:
+        """One hold less; with none left, the channel goes, or lingers while never pulled."""
+        channel.holders -= 1
+        if channel.holders > 0:
+            return
+        loop = asyncio.get_running_loop()
+        left = channel.joinable_until - loop.time()
+        if channel.pulled or channel.dead or channel.key is None or left <= 0:
+            self.forget(channel)
+            return
+        channel.linger = loop.call_later(left, self._lapse_channel, channel)
+
+    def _lapse_channel(self, channel: Channel) -> None:
+        """A never-pulled channel's window ran out with nobody holding it."""
+        channel.linger = None
+        if channel.holders <= 0:
+            self.forget(channel)
+
+    def _forget_where(self, match: Callable[[StreamKey], bool]) -> None:
+        for channel in [c for key, c in self._channels.items() if match(key)]:
+            self.forget(channel)
+            if channel.linger is not None:
+                channel.linger.cancel()
+                channel.linger = None
+
+    async def _async_open_shared(
+        self, key: StreamKey, source: ChannelSource, request: ChannelRequest
+    ) -> Hold | Refusal:
+        opening: asyncio.Future[Channel | Refusal | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._opening[key] = opening
+        try:
+            result = await self._async_open(key, source, request)
+        except BaseException:
+            opening.set_result(None)
+            raise
+        finally:
+            del self._opening[key]
+        opening.set_result(result)
+        if isinstance(result, Refusal):
+            return result
+        self._channels[key] = result
+        return self._hand_out(result, joined=False)
+
+    # --- recorded periods ---------------------------------------------------------------------
+
+    async def async_mint(self, token: str, request: ChannelRequest) -> str | Refusal:
+        """Open a recorded period's channel now; return the id of its single-use address."""
+        source = self._source(token)
+        if source is None:
+            return Refusal(404)
+        result = await self._async_open(None, source, request)
+        if isinstance(result, Refusal):
+            return result
+        playback_id = f"{PLAYBACK_PREFIX}{secrets.token_hex(12)}"
+        lapse = asyncio.get_running_loop().call_later(
+            PLAYBACK_CLAIM_TIMEOUT, self._lapse_minted, playback_id
+        )
+        hold = self._hand_out(result, joined=False)
+        self._minted[playback_id] = _Minted(token, hold, lapse)
+        return playback_id
+
+    def claim(self, token: str, playback_id: str) -> Hold | None:
+        """A minted address's hold, once (None: unknown, used, lapsed or another entry's)."""
+        minted = self._minted.get(playback_id)
+        if minted is None or not secrets.compare_digest(minted.token.encode(), token.encode()):
+            return None
+        del self._minted[playback_id]
+        minted.lapse.cancel()
+        return minted.hold
+
+    def _lapse_minted(self, playback_id: str) -> None:
+        if (minted := self._minted.pop(playback_id, None)) is not None:
+            minted.lapse.cancel()
+            minted.hold.release()
+
+    # --- one platform open --------------------------------------------------------------------
+
+    async def _async_open(
+        self, key: StreamKey | None, source: ChannelSource, request: ChannelRequest
+    ) -> Channel | Refusal:
+        """Steps 3 and 5: the policy, then the entry's source under the time limit."""
+        result = self.policy.admit(key[0] if key else "", request) or await self._async_ask(
+            source, request
+        )
+        if isinstance(result, Refusal):
+            self.refusals += 1
+            _LOGGER.debug(
+                "camera %s: channel refused (%s), answering %s",
+                request.camera_id,
+                type(result.cause).__name__,
+                result.status,
+            )
+            return result
+        if source not in self._sources.values():  # unregistered meanwhile: the channel lapses
+            return Refusal(404)
+        self.channels_opened += 1
+        self._count(request.camera_id).channels_opened += 1
+        _LOGGER.debug(
+            "camera %s: channel opened for a %s consumer", request.camera_id, request.protocol
+        )
+        deadline = asyncio.get_running_loop().time() + self.join_window
+        return Channel(key, source, request, result, deadline)
+
+    async def _async_ask(self, source: ChannelSource, request: ChannelRequest) -> str | Refusal:
+        """The entry's source opens a channel, under the time limit; its bugs are contained."""
+        try:
+            async with asyncio.timeout(self.open_timeout):
+                return await source.async_open(request)
+        except TimeoutError as err:
+            return Refusal(503, err)
+        except Exception as err:  # a source bug must not kill the listener
+            _LOGGER.warning("camera %s: opening a channel failed: %r", request.camera_id, err)
+            return Refusal(503, err)
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _hand_out(self, channel: Channel, *, joined: bool) -> Hold:
+        if channel.linger is not None:
+            channel.linger.cancel()
+            channel.linger = None
+        channel.holders += 1
+        self._count(channel.camera_id).consumers_served += 1
+        return Hold(self, channel, joined)
+
+    def _count(self, camera_id: str) -> CameraCounters:
+        return self._counters.setdefault(camera_id, CameraCounters())
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for diagnostics: per camera, and how many consumers hold a channel now."""
+        holders = Counter[str]()
+        for channel in self._channels.values():
+            holders[channel.camera_id] += channel.holders
+        return {
+            "entries": len(self._sources),
+            "channels_opened": self.channels_opened,
+            "refusals": self.refusals,
+            "live_channels": len(self._channels),  # held, or kept for a redial
+            "unclaimed_playbacks": len(self._minted),
+            "cameras": {
+                camera: {
+                    "channels_opened": c.channels_opened,
+                    "consumers_served": c.consumers_served,
+                    "joins": c.joins,
+                    "fallbacks": c.fallbacks,
+                    "holding": holders[camera],
+                }
+                for camera, c in sorted(self._counters.items())
+            },
+        }
