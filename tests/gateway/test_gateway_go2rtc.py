@@ -8,8 +8,7 @@ answer leaves the channel alone; a channel nobody pulled yet is kept for a redia
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,9 @@ import pytest
 from custom_components.ovopark.api import MediaUrls, OvoparkClient
 from custom_components.ovopark.const import DOMAIN
 from custom_components.ovopark.gateway import StreamGateway
-from simulator.config import SimConfig
 from simulator.core import Simulator
 
-from .common import (
+from ..common import (
     START_MEDIA_PLAY,
     FakeRelay,
     StubSource,
@@ -35,44 +33,12 @@ from .common import (
     playing_viewers,
     rtsp_url,
 )
-from .go2rtc import NO_GO2RTC_REASON, go2rtc_binary, running_go2rtc
-from .rtsp_client import RtspClient
+from ..go2rtc import NO_GO2RTC_REASON, go2rtc_binary, running_go2rtc
+from ..rtsp_client import RtspClient
+from .helpers import media_plays, wait_for
 
 BACKCHANNEL = {"Require": "www.onvif.org/ver20/backchannel"}
 ACCEPT_SDP = {"Accept": "application/sdp"}
-
-
-@pytest.fixture
-def sim_config() -> SimConfig:
-    """The platform's 10 s pull window: a redial lands well inside it, even under load."""
-    return SimConfig(pull_window=10.0, hls_idle=2.0, no_sub_delay=0.05)
-
-
-@pytest.fixture
-async def http(socket_enabled: None) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def gateway(http: aiohttp.ClientSession) -> AsyncIterator[StreamGateway]:
-    gw = StreamGateway(session=http)
-    await gw.start()
-    try:
-        yield gw
-    finally:
-        await gw.stop()
-
-
-@pytest.fixture
-async def client(simulator: Simulator) -> AsyncIterator[OvoparkClient]:
-    async with aiohttp.ClientSession() as session:
-        yield OvoparkClient(
-            session,
-            base_url=simulator.gateway_url,
-            api_key=simulator.config.api_key,
-            api_secret=simulator.config.api_secret,
-        )
 
 
 @pytest.fixture
@@ -82,15 +48,6 @@ def platform(
     """The gateway with one entry whose channels the simulated platform opens."""
     source = platform_source(client)
     return simulator, gateway, source, gateway.register(source).token
-
-
-async def wait_for(predicate: Callable[[], bool], *, attempts: int = 300) -> None:
-    """Poll a condition (bounded; no wall-clock assertion)."""
-    for _ in range(attempts):
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 async def go2rtc_opening(url: str) -> RtspClient:
@@ -104,10 +61,6 @@ async def go2rtc_opening(url: str) -> RtspClient:
     await viewer.play()
     await viewer.read_frames(5)
     return viewer
-
-
-def media_plays(sim: Simulator) -> int:
-    return sim.count(START_MEDIA_PLAY)
 
 
 # --- The gateway answers a required option itself --------------------------------------------

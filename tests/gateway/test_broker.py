@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
@@ -11,19 +10,11 @@ from custom_components.ovopark.api import MediaUrls, OvoparkConnectionError
 from custom_components.ovopark.broker import ChannelBroker, Hold
 from custom_components.ovopark.channel import ChannelRequest, Refusal, RelayError, StreamProtocol
 
-from .common import StubSource
+from ..common import StubSource
+from .helpers import wait_for
 
 LIVE = ChannelRequest("1001", StreamProtocol.RTSP)
 ADDRESS = "rtsp://127.0.0.1:9/rtsp/x"
-
-
-async def wait_for(predicate: Callable[[], bool], *, attempts: int = 200) -> None:
-    """Poll a condition (bounded; no wall-clock assertion)."""
-    for _ in range(attempts):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def fixed(address: str = ADDRESS) -> StubSource:

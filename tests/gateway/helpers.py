@@ -1,0 +1,44 @@
+"""Helpers shared by the gateway wing's test modules."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import av
+
+from simulator.core import Simulator
+
+from ..common import START_MEDIA_PLAY
+
+CHANNEL = "0f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def media_plays(sim: Simulator) -> int:
+    """`startNewMediaPlay` calls the simulated platform has answered."""
+    return sim.count(START_MEDIA_PLAY)
+
+
+async def wait_for(predicate: Callable[[], bool], *, attempts: int = 200) -> None:
+    """Poll a condition (bounded; no wall-clock assertion)."""
+    for _ in range(attempts):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+def decode(url: str, options: dict[str, str], count: int = 5) -> tuple[int, int, int]:
+    """Decode `count` video frames with PyAV (ffmpeg); returns (frames, width, height)."""
+    frames = width = height = 0
+    with av.open(url, options=options, timeout=30) as container:
+        for frame in container.decode(video=0):
+            frames += 1
+            width, height = frame.width, frame.height
+            if frames >= count:
+                break
+    return frames, width, height
+
+
+async def decode_in_thread(url: str, options: dict[str, str]) -> tuple[int, int, int]:
+    return await asyncio.get_running_loop().run_in_executor(None, decode, url, options)

@@ -1,0 +1,395 @@
+"""The HLS server of the gateway on real sockets: sessions, the shared upstream poll, segments
+(gateway_hls.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.ovopark.api import (
+    MediaUrls,
+    OvoparkClient,
+    OvoparkConnectionError,
+)
+from custom_components.ovopark.gateway import StreamGateway
+from custom_components.ovopark.gateway_hls import SEGMENT_CACHE
+from simulator.core import Simulator
+
+from ..common import (
+    StubSource,
+    hls_url,
+    platform_source,
+)
+from .helpers import CHANNEL, decode_in_thread, media_plays, wait_for
+
+
+class TracedSession:
+    """The gateway's HTTP session, remembering every upstream URL it fetched."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(self._started)
+        self.session = aiohttp.ClientSession(trace_configs=[trace])
+
+    async def _started(self, _session: Any, _context: Any, params: Any) -> None:
+        self.urls.append(str(params.url))
+
+    def segments(self) -> list[str]:
+        return [url for url in self.urls if url.endswith(".ts")]
+
+
+class FakeHlsRelay:
+    """An HLS relay node for faults the simulator cannot make.
+
+    It serves one channel's playlist (held back while `playlist_gate` is clear) and its segments:
+    per segment name the status to answer, None to drop the connection; any other name is 200.
+    """
+
+    def __init__(self, playlist: str, answers: dict[str, int | None] | None = None) -> None:
+        self.playlist = playlist
+        self.answers = answers or {}
+        self.requests: list[str] = []
+        self.playlist_gate = asyncio.Event()
+        self.playlist_gate.set()
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> FakeHlsRelay:
+        app = web.Application()
+        app.router.add_get("/rtsp/{channel}/{name}", self._serve)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.playlist_gate.set()
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    def url(self) -> str:
+        assert self._runner is not None
+        port = self._runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/rtsp/{CHANNEL}/index.m3u8"
+
+    def asked(self, name: str) -> int:
+        return self.requests.count(name)
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        self.requests.append(name)
+        if name == "index.m3u8":
+            await self.playlist_gate.wait()
+            return web.Response(text=self.playlist, content_type="application/vnd.apple.mpegurl")
+        status = self.answers.get(name, 200)
+        if status is None:
+            assert request.transport is not None
+            request.transport.abort()
+        return web.Response(status=status or 200, body=b"\x47" + name.encode())
+
+
+def live_playlist(count: int = 3, target: str = "#EXT-X-TARGETDURATION:1\n") -> str:
+    """A relay's live playlist of `count` segments (with a blank line, as some relays write)."""
+    segments = "".join(f"#EXTINF:1.0,\nseg{n}.ts\n" for n in range(count))
+    return f"#EXTM3U\n#EXT-X-VERSION:3\n{target}#EXT-X-MEDIA-SEQUENCE:0\n\n{segments}"
+
+
+@contextlib.asynccontextmanager
+async def hls_session(
+    gateway: StreamGateway, relay: FakeHlsRelay
+) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    """A consumer's HTTP session and its gateway session's playlist address, on the relay."""
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        return MediaUrls(hls=relay.url())
+
+    master_url = hls_url(gateway, gateway.register(StubSource(allocate)).token, "1001")
+    async with aiohttp.ClientSession() as http, http.get(master_url) as resp:
+        assert resp.status == 200
+        yield http, urljoin(master_url, (await resp.text()).splitlines()[-1])
+
+
+def beside(session_url: str, name: str) -> str:
+    """The address of a session's segment, with the session's token."""
+    return urljoin(session_url, f"{name}?{urlsplit(session_url).query}")
+
+
+async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
+    async with http.get(url) as resp:
+        return resp.status, await resp.read()
+
+
+async def test_hls_wrong_token_and_unknown_paths_are_404(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    token = gateway.register(platform_source(client)).token
+    base = hls_url(gateway, token, "1001").split("?")[0]
+    port = urlsplit(hls_url(gateway, "T", "1001")).port
+    async with aiohttp.ClientSession() as http:
+        for url in (
+            base,
+            f"{base}?auth=wrong",
+            f"http://127.0.0.1:{port}/1001/s/nosuchsession/index.m3u8?auth={token}",
+            f"http://127.0.0.1:{port}/1001/s/nosuchsession/seg.ts?auth={token}",
+            f"http://127.0.0.1:{port}/1001/other?auth={token}",
+            f"http://127.0.0.1:{port}/?auth={token}",
+        ):
+            async with http.get(url) as resp:
+                assert resp.status == 404, url
+        async with http.post(f"{base}?auth={token}") as resp:
+            assert resp.status == 405
+    assert media_plays(simulator) == 0
+
+
+@pytest.mark.media
+async def test_pyav_decodes_through_hls(rtsp_setup: Any) -> None:
+    sim, gateway, _, token = rtsp_setup
+    frames, width, height = await decode_in_thread(hls_url(gateway, token, "1007"), {})
+    assert frames == 5
+    assert (width, height) == (640, 360)
+    assert media_plays(sim) == 1
+
+
+@pytest.mark.media
+async def test_hls_session_lifecycle(
+    simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
+) -> None:
+    gateway = StreamGateway(session=http, hls_idle=1.0)
+    await gateway.start()
+    try:
+        allocator = platform_source(client)
+        token = gateway.register(allocator).token
+        master_url = hls_url(gateway, token, "1008")
+        seen: list[str] = []
+        async with aiohttp.ClientSession() as http:
+            async with http.get(master_url) as resp:
+                assert resp.status == 200
+                master = await resp.text()
+            seen.append(master)
+            session_url = urljoin(master_url, master.splitlines()[-1])
+            # Reloads of the session playlist are the same consumer: one channel.
+            for _ in range(3):
+                async with http.get(session_url) as resp:
+                    assert resp.status == 200
+                    playlist = await resp.text()
+                seen.append(playlist)
+            segment = next(line for line in playlist.splitlines() if line and line[0] != "#")
+            async with http.get(urljoin(session_url, segment)) as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Type"] == "video/mp2t"
+                body = await resp.read()
+            assert body[:1] == b"\x47"  # MPEG-TS sync byte
+            assert gateway.stats()["hls_sessions"] == {"1008": 1}
+            assert media_plays(simulator) == 1
+            # A wrong token on a live session's resources is refused.
+            async with http.get(session_url.replace(token, "wrong")) as resp:
+                assert resp.status == 404
+
+            # Idle: the session ends, its URL is gone; the master opens a fresh channel.
+            await wait_for(lambda: gateway.stats()["hls_sessions"] == {})
+            async with http.get(session_url) as resp:
+                assert resp.status == 404
+            async with http.get(master_url) as resp:
+                assert resp.status == 200
+                seen.append(await resp.text())
+            assert media_plays(simulator) == 2
+
+        text = "".join(seen)
+        for secret in allocator.secrets():
+            assert secret not in text
+    finally:
+        await gateway.stop()
+
+
+@pytest.mark.media
+async def test_hls_session_of_a_killed_channel_ends(
+    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
+) -> None:
+    token = gateway.register(platform_source(client)).token
+    master_url = hls_url(gateway, token, "1001")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(master_url) as resp:
+            session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
+        async with http.get(session_url) as resp:
+            assert resp.status == 200
+        simulator.relay.kill_device(1001)
+        # The next upstream poll finds the channel gone and ends its sessions.
+        await wait_for(lambda: gateway.stats()["hls_sessions"] == {})
+        async with http.get(session_url) as resp:
+            assert resp.status == 404
+    assert gateway.stats()["cameras"]["1001"]["holding"] == 0
+
+
+@pytest.mark.media
+async def test_hls_session_keeps_its_channel_pulled_between_reloads(
+    simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
+) -> None:
+    """A player pausing longer than the relay's HLS idle time (2 s here) keeps its channel."""
+    gateway = StreamGateway(session=http, hls_idle=60.0, hls_keepalive=0.5)
+    await gateway.start()
+    try:
+        token = gateway.register(platform_source(client)).token
+        master_url = hls_url(gateway, token, "1001")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(master_url) as resp:
+                session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
+            async with http.get(session_url) as resp:
+                assert resp.status == 200
+            (channel,) = simulator.relay.channels.values()
+            requests = channel.hls_requests
+            # Only the gateway's keep-alives reach the relay now; enough of them to outlast its idle.
+            await wait_for(lambda: channel.hls_requests >= requests + 8)
+            assert channel.closed_at is None
+            async with http.get(session_url) as resp:
+                assert resp.status == 200
+        assert media_plays(simulator) == 1
+    finally:
+        await gateway.stop()
+
+
+async def test_hls_refusal_status(gateway: StreamGateway) -> None:
+    async def allocate(camera_id: str) -> MediaUrls:
+        raise OvoparkConnectionError("down")
+
+    token = gateway.register(source := StubSource(allocate)).token
+    async with aiohttp.ClientSession() as http, http.get(hls_url(gateway, token, "1001")) as resp:
+        assert resp.status == 503
+    assert [type(err) for _, err in source.outcomes] == [OvoparkConnectionError]
+
+
+@pytest.mark.media
+async def test_hls_sessions_share_one_channel_and_each_segment_is_fetched_once(
+    simulator: Simulator, client: OvoparkClient, socket_enabled: None
+) -> None:
+    traced = TracedSession()
+    gateway = StreamGateway(session=traced.session, hls_idle=5.0)
+    await gateway.start()
+    try:
+        token = gateway.register(platform_source(client)).token
+        master_url = hls_url(gateway, token, "1003")
+        async with aiohttp.ClientSession() as http:
+            sessions = []
+            for _ in range(2):  # two players, or one asking twice as mpv does
+                async with http.get(master_url) as resp:
+                    assert resp.status == 200
+                    sessions.append(urljoin(master_url, (await resp.text()).splitlines()[-1]))
+            assert sessions[0] != sessions[1]
+            playlists = []
+            for session_url in sessions:
+                async with http.get(session_url) as resp:
+                    assert resp.status == 200
+                    playlists.append(await resp.text())
+            segment = next(line for line in playlists[0].splitlines() if line[:1] != "#")
+            bodies = []
+            for session_url in sessions:
+                async with http.get(urljoin(session_url, segment)) as resp:
+                    assert resp.status == 200
+                    bodies.append(await resp.read())
+            assert bodies[0] == bodies[1]
+            assert bodies[0][:1] == b"\x47"
+            assert gateway.stats()["hls_sessions"] == {"1003": 2}
+        assert media_plays(simulator) == 1
+        assert len(traced.segments()) == 1
+        assert gateway.stats()["cameras"]["1003"]["joins"] == 1
+    finally:
+        await gateway.stop()
+        await traced.session.close()
+
+
+@pytest.mark.media
+async def test_ffmpeg_reading_the_gateway_hls_address_opens_one_channel(
+    rtsp_setup: Any,
+) -> None:
+    sim, gateway, _, token = rtsp_setup
+    frames, width, _ = await decode_in_thread(hls_url(gateway, token, "1004"), {})
+    assert frames == 5
+    assert width == 640
+    assert media_plays(sim) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [(404, 404), (410, 404), (500, 502), (None, 502)],
+    ids=["gone", "gone_for_good", "relay_error", "connection_dropped"],
+)
+async def test_an_hls_segment_the_relay_fails_is_answered_and_asked_again_next_time(
+    gateway: StreamGateway, answer: int | None, status: int
+) -> None:
+    async with (
+        FakeHlsRelay(live_playlist(), {"seg1.ts": answer}) as relay,
+        hls_session(gateway, relay) as (http, session_url),
+    ):
+        playlist_status, playlist = await _get(http, session_url)
+        assert playlist_status == 200
+        assert "seg1.ts?auth=" in playlist.decode()
+        assert await _get(http, beside(session_url, "seg1.ts")) == (status, b"")
+        asked = relay.asked("seg1.ts")
+        assert await _get(http, beside(session_url, "seg1.ts")) == (status, b"")
+        assert relay.asked("seg1.ts") > asked  # a failure is not cached: the relay is asked again
+        assert await _get(http, beside(session_url, "seg2.ts")) == (200, b"\x47seg2.ts")
+
+
+async def test_an_hls_segment_not_in_the_playlist_is_404_without_asking_the_relay(
+    gateway: StreamGateway,
+) -> None:
+    async with (
+        FakeHlsRelay(live_playlist()) as relay,
+        hls_session(gateway, relay) as (http, session_url),
+    ):
+        assert (await _get(http, session_url))[0] == 200
+        assert (await _get(http, beside(session_url, "seg9.ts")))[0] == 404
+    assert relay.asked("seg9.ts") == 0
+
+
+async def test_hls_segments_are_cached_up_to_a_bound(gateway: StreamGateway) -> None:
+    count = SEGMENT_CACHE + 6
+    async with (
+        FakeHlsRelay(live_playlist(count)) as relay,
+        hls_session(gateway, relay) as (http, session_url),
+    ):
+        assert (await _get(http, session_url))[0] == 200
+        for n in [*range(count), 0, count - 1]:
+            assert await _get(http, beside(session_url, f"seg{n}.ts")) == (
+                200,
+                f"\x47seg{n}.ts".encode(),
+            )
+    # The oldest segment left the cache and was fetched again; the newest was still there.
+    assert (relay.asked("seg0.ts"), relay.asked(f"seg{count - 1}.ts")) == (2, 1)
+
+
+async def test_an_hls_playlist_without_a_target_duration_keeps_its_channel_pulled(
+    http: aiohttp.ClientSession,
+) -> None:
+    gateway = StreamGateway(session=http, hls_keepalive=0.25)
+    await gateway.start()
+    try:
+        async with (
+            FakeHlsRelay(live_playlist(target="")) as relay,
+            hls_session(gateway, relay) as (client, session_url),
+        ):
+            assert (await _get(client, session_url))[0] == 200
+            await wait_for(lambda: relay.asked("index.m3u8") >= 4)  # polled at the keep-alive
+            assert (await _get(client, session_url))[0] == 200
+    finally:
+        await gateway.stop()
+
+
+async def test_a_relay_slow_with_its_first_hls_playlist_is_504_then_served(
+    gateway: StreamGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("custom_components.ovopark.gateway_hls.FIRST_PLAYLIST_TIMEOUT", 0.1)
+    async with FakeHlsRelay(live_playlist()) as relay:
+        relay.playlist_gate.clear()
+        async with hls_session(gateway, relay) as (http, session_url):
+            assert (await _get(http, session_url))[0] == 504
+            relay.playlist_gate.set()
+            status, playlist = await _get(http, session_url)
+    assert status == 200
+    assert b"seg0.ts?auth=" in playlist

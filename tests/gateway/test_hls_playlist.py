@@ -1,0 +1,82 @@
+"""HLS playlists of the gateway: rewriting, local names, the master playlist (hls_playlist.py)."""
+
+from __future__ import annotations
+
+from custom_components.ovopark.api import (
+    MediaUrls,
+)
+from custom_components.ovopark.broker import Channel, ChannelBroker, Hold
+from custom_components.ovopark.channel import (
+    ChannelRequest,
+    StreamProtocol,
+)
+from custom_components.ovopark.hls_playlist import HlsStream, master_playlist, rewrite_playlist
+
+from ..common import (
+    StubSource,
+)
+from .helpers import CHANNEL
+
+HLS_UPSTREAM = f"http://10.1.2.3:6681/rtsp/{CHANNEL}/index.m3u8"
+
+
+def upstream_hold(address: str) -> Hold:
+    """A hold on a channel with this relay address, outside any gateway (playlist tests)."""
+    request = ChannelRequest("1001", StreamProtocol.HLS)
+    channel = Channel(None, StubSource(_no_channel), request, address, 0.0)
+    return Hold(ChannelBroker(), channel, joined=False)
+
+
+async def _no_channel(camera_id: str) -> MediaUrls:
+    raise AssertionError("not asked")
+
+
+def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
+    session = HlsStream("T", "1001", "1001", upstream_hold(HLS_UPSTREAM))
+    playlist = (
+        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:3\n"
+        '#EXT-X-MAP:URI="init.mp4"\n'
+        '#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example/k?id=1"\n'
+        "#EXTINF:1.0,\nseg_00003.ts\n"
+        f"#EXTINF:1.0,\nhttp://10.1.2.3:6681/rtsp/{CHANNEL}/seg_00004.ts?x=1\n"
+        f"#EXTINF:1.0,\n/rtsp/{CHANNEL}/{CHANNEL}_5.ts\n"
+    )
+
+    out = rewrite_playlist(playlist, HLS_UPSTREAM, lambda url: f"{session.local_name(url)}?auth=T")
+
+    assert CHANNEL not in out
+    assert "10.1.2.3" not in out
+    assert "keys.example" not in out
+    lines = out.splitlines()
+    assert "seg_00003.ts?auth=T" in lines
+    assert '#EXT-X-MAP:URI="init.mp4?auth=T"' in lines
+    names = dict(session.names)
+    assert names["seg_00003.ts"] == f"http://10.1.2.3:6681/rtsp/{CHANNEL}/seg_00003.ts"
+    assert names["init.mp4"] == f"http://10.1.2.3:6681/rtsp/{CHANNEL}/init.mp4"
+    assert f"http://10.1.2.3:6681/rtsp/{CHANNEL}/{CHANNEL}_5.ts" in names.values()
+    # Stable names across reloads: the same upstream URI keeps its local name.
+    again = rewrite_playlist(
+        playlist, HLS_UPSTREAM, lambda url: f"{session.local_name(url)}?auth=T"
+    )
+    assert again == out
+
+
+def test_session_names_are_bounded_and_unique() -> None:
+    session = HlsStream("T", "1001", "1001", upstream_hold(HLS_UPSTREAM))
+    first = session.local_name("http://a/x/seg.ts")
+    second = session.local_name("http://b/y/seg.ts")
+    reserved = session.local_name("http://a/x/index.m3u8")
+    assert first == "seg.ts"
+    assert second != first
+    assert second.endswith(".ts")
+    assert reserved != "index.m3u8"
+    for n in range(600):
+        session.local_name(f"http://a/x/seg{n}.ts")
+    assert len(session.names) == 512
+    assert len(session.by_url) == 512
+
+
+def test_master_playlist_points_at_session() -> None:
+    text = master_playlist("SID", "TOK")
+    assert text.splitlines()[-1] == "s/SID/index.m3u8?auth=TOK"
+    assert "#EXT-X-STREAM-INF:BANDWIDTH=" in text
