@@ -128,12 +128,12 @@ class HlsServer(Listener):
         parts = request.path.strip("/").split("/")
         token = request.query.get("auth")
         if len(parts) == 2 and parts[1] == PLAYLIST and token:
-            return await self._open(parts[0], token)
+            return await self._start_session(parts[0], token)
         if len(parts) == 4 and parts[1] == "s" and token is not None:
             return await self._serve(request, parts[0], parts[2], parts[3], token)
         return web.Response(status=404)
 
-    async def _open(self, stream_id: str, token: str) -> web.StreamResponse:
+    async def _start_session(self, stream_id: str, token: str) -> web.StreamResponse:
         """Step 1 of a live view: a master playlist request opens a session on the stream."""
         parsed = parse_stream_id(stream_id)
         if parsed is None:
