@@ -150,6 +150,11 @@ HEADER = st.tuples(
 
 # The token in a request: the registered one (`{TOKEN}`, replaced at run time) or anything else.
 REGISTERED = st.just("{TOKEN}")
+# Addresses' authorities, malformed ones included (an unclosed IPv6 bracket is not a URL at all).
+AUTHORITY = (
+    st.sampled_from(["127.0.0.1:554", "[::1", "[::1]:554", "[", "]", "u@h:1", "h:99999", "h:x", ""])
+    | TEXT
+)
 
 
 @st.composite
@@ -169,7 +174,8 @@ def rtsp_requests(draw: st.DrawFn, tokens: st.SearchStrategy[str]) -> bytes:
     camera = part("1001", CAMERA)
     token = draw(tokens)
     query = part("?auth=", st.sampled_from(["?auth=", "?x=1&auth=", "?AUTH=", "/?auth=", "#auth="]))
-    url = f"{scheme}://127.0.0.1:554/{camera}{query}{token}"
+    authority = draw(AUTHORITY)  # drawn for well-formed requests too: it is parsed first
+    url = f"{scheme}://{authority}/{camera}{query}{token}"
     version = part("RTSP/1.0", st.sampled_from(["RTSP/1.0", "RTSP/2.0", "HTTP/1.1", ""]))
     headers = draw(st.lists(HEADER, max_size=5))
     eol = part("\r\n", st.sampled_from(["\r\n", "\n", "\r"]))
@@ -243,7 +249,7 @@ def test_rtsp_requests_with_the_token() -> None:
         @FUZZ
         @given(raw=rtsp_requests(REGISTERED))
         def one(raw: bytes) -> None:
-            assert _rtsp_exchange(harness, runner, raw) in {None, 200, 404, 461, 503}, raw
+            assert _rtsp_exchange(harness, runner, raw) in {None, 200, 400, 404, 461, 503}, raw
 
         one()
 
@@ -258,7 +264,7 @@ def test_rtsp_requests_without_the_token() -> None:
         @FUZZ
         @given(raw=rtsp_requests(TOKENS))
         def one(raw: bytes) -> None:
-            assert _rtsp_exchange(harness, runner, raw) in {None, 404, 503}, raw
+            assert _rtsp_exchange(harness, runner, raw) in {None, 400, 404, 503}, raw
             assert harness.allocations == [], raw
 
         one()

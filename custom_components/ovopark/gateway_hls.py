@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import time
+from urllib.parse import urljoin
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
@@ -27,6 +28,7 @@ from .hls_playlist import (
     HlsStream,
     Media,
     master_playlist,
+    origin,
     rewrite_playlist,
 )
 
@@ -39,6 +41,42 @@ UPSTREAM_TIMEOUT = ClientTimeout(total=None, connect=10, sock_read=20)
 FIRST_PLAYLIST_TIMEOUT = 30.0
 _TARGET_DURATION = re.compile(r"^#EXT-X-TARGETDURATION:\s*(\d+(?:\.\d+)?)", re.MULTILINE)
 _GONE = frozenset({404, 410})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 3
+MAX_PLAYLIST_BYTES = 256 * 1024
+MAX_SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """An upstream answer: its status, and for a 200 its body, final address and type."""
+
+    status: int
+    body: bytes = b""
+    url: str = ""
+    content_type: str = ""
+
+
+async def fetch_same_origin(http: ClientSession, url: str, limit: int) -> Fetched:
+    """GET an upstream address, following redirects only within its own scheme, host and port.
+
+    Raises RelayError for a redirect elsewhere, too many redirects or a body over `limit`.
+    """
+    start = origin(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        async with http.get(url, allow_redirects=False, timeout=UPSTREAM_TIMEOUT) as answer:
+            if answer.status in _REDIRECTS:
+                url = urljoin(url, answer.headers.get("Location", ""))
+                if origin(url) != start:
+                    raise RelayError("relay redirected to another origin")
+                continue
+            if answer.status != 200:
+                return Fetched(answer.status)
+            body = await answer.content.read(limit + 1)
+            if len(body) > limit:
+                raise RelayError("relay answer too large")
+            return Fetched(200, body, url, answer.headers.get("Content-Type", "video/mp2t"))
+    raise RelayError("too many redirects")
 
 
 @dataclass(eq=False)
@@ -183,24 +221,28 @@ class HlsServer(Listener):
         else 502) and the cause.
         """
         try:
-            async with self._http.get(
-                stream.playlist_url, allow_redirects=True, timeout=UPSTREAM_TIMEOUT
-            ) as answer:
-                if answer.status != 200:
-                    status = 404 if answer.status in _GONE else 502
-                    return status, RelayError(f"relay answered {answer.status}")
-                text = await answer.text()
-                base = str(answer.url)
+            answer = await fetch_same_origin(self._http, stream.playlist_url, MAX_PLAYLIST_BYTES)
+        except RelayError as err:
+            return 502, err
         except (ClientError, OSError, TimeoutError) as err:
             return 502, RelayError(f"relay unreachable ({type(err).__name__})")
+        if answer.status != 200:
+            status = 404 if answer.status in _GONE else 502
+            return status, RelayError(f"relay answered {answer.status}")
+        text = answer.body.decode("utf-8", "replace")
         if match := _TARGET_DURATION.search(text):
             stream.interval = max(MIN_POLL, min(float(match.group(1)), self.keepalive))
         else:
             stream.interval = max(MIN_POLL, self.keepalive)
-        token = stream.token
-        stream.playlist = rewrite_playlist(
-            text, base, lambda url: f"{stream.local_name(url)}?auth={token}"
-        )
+        listed: set[str] = set()
+
+        def local(url: str) -> str:
+            listed.add(name := stream.local_name(url))
+            return f"{name}?auth={stream.token}"
+
+        stream.playlist = rewrite_playlist(text, answer.url, local)
+        for name in [n for n in stream.media if n not in listed]:  # only what is listed now
+            del stream.media[name]
         return None
 
     def _fail(self, stream: HlsStream, status: int) -> None:
@@ -218,7 +260,7 @@ class HlsServer(Listener):
         if (
             session is None
             or session.stream.stream_id != stream_id
-            or not secrets.compare_digest(session.token, token)
+            or not secrets.compare_digest(session.token.encode(), token.encode())
         ):
             return web.Response(status=404)
         session.inflight += 1
@@ -276,12 +318,10 @@ class HlsServer(Listener):
 
     async def _fetch_media(self, url: str) -> Media | int:
         try:
-            async with self._http.get(
-                url, allow_redirects=True, timeout=UPSTREAM_TIMEOUT
-            ) as answer:
-                if answer.status != 200:
-                    return 404 if answer.status in _GONE else 502
-                return Media(await answer.read(), answer.headers.get("Content-Type", "video/mp2t"))
-        except (ClientError, OSError, TimeoutError) as err:
+            answer = await fetch_same_origin(self._http, url, MAX_SEGMENT_BYTES)
+        except (RelayError, ClientError, OSError, TimeoutError) as err:
             _LOGGER.debug("HLS segment fetch failed: %s", type(err).__name__)
             return 502
+        if answer.status != 200:
+            return 404 if answer.status in _GONE else 502
+        return Media(answer.body, answer.content_type)

@@ -43,12 +43,34 @@ from .rtsp_relay import Upstream, channel_gone, open_upstream, refusal_of, reque
 
 _LOGGER = logging.getLogger(__name__)
 
-FIRST_REQUEST_TIMEOUT = 30.0
+# A consumer's first request must come quickly, and only so many may be awaited at once: until its
+# token is checked, a connection is anybody's.
+FIRST_REQUEST_TIMEOUT = 10.0
+MAX_UNAUTHENTICATED = 64
 CLOSE_TIMEOUT = 2.0
 _PLAYING = 200
 # A consumer given a request-level answer on a channel past its join window may still ask again.
 REQUEST_LEVEL_GRACE = 2.0
 READ_SIZE = 64 * 1024
+
+
+async def _first_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> RtspMessage | None:
+    """A consumer's first request (no body taken), after answering any that require an option.
+
+    No RTSP extension is implemented here: a required option is refused (551) and no channel is
+    asked for; the consumer may ask again without it. None: the consumer left or answered.
+    """
+    async with asyncio.timeout(FIRST_REQUEST_TIMEOUT):
+        first = await read_item(reader, body_allowed=False)
+        while isinstance(first, RtspMessage) and (options := required_options(first)):
+            unsupported = ("Unsupported", ", ".join(options))
+            await send(writer, response(551, first.header("CSeq"), unsupported))
+            first = await read_item(reader, body_allowed=False)
+    if not isinstance(first, RtspMessage) or first.is_response:
+        return None
+    return first
 
 
 class RtspServer(Listener):
@@ -59,6 +81,7 @@ class RtspServer(Listener):
         self._broker = broker
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unauthenticated = 0  # connections whose first request has not named a valid token
 
     async def start(self) -> None:
         """Listen on the host, on a port the OS chooses."""
@@ -77,11 +100,24 @@ class RtspServer(Listener):
         self._unbind()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._unauthenticated >= MAX_UNAUTHENTICATED:
+            _LOGGER.debug("RTSP consumer refused: too many connections without a token checked")
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._unauthenticated += 1
+        counted = True
+
+        def authenticated() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._unauthenticated -= 1
+
         try:
-            await self._serve(reader, writer)
+            await self._serve(reader, writer, authenticated)
         except asyncio.CancelledError:
             pass
         except (OSError, RtspProtocolError, TimeoutError) as err:
@@ -89,25 +125,31 @@ class RtspServer(Listener):
         except Exception:
             _LOGGER.exception("Unexpected error in the RTSP gateway")
         finally:
+            authenticated()
             writer.transport.abort()
             self._tasks.discard(task)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        authenticated: Callable[[], None],
+    ) -> None:
         """Step 1 of a live view: read the consumer's first request and open its channel."""
-        async with asyncio.timeout(FIRST_REQUEST_TIMEOUT):
-            first = await read_item(reader)
-            # No extension is implemented here: refuse the options, ask for no channel.
-            while isinstance(first, RtspMessage) and (options := required_options(first)):
-                unsupported = ("Unsupported", ", ".join(options))
-                await send(writer, response(551, first.header("CSeq"), unsupported))
-                first = await read_item(reader)
-        if not isinstance(first, RtspMessage) or first.is_response:
+        try:
+            first = await _first_request(reader, writer)
+            held = await self._hold(first.url) if first is not None else None
+        except RtspProtocolError as err:  # not RTSP, or not an address: nothing else is read
+            _LOGGER.debug("RTSP consumer's first request refused: %s", err)
+            await send(writer, response(400, None))
+            return
+        if first is None or held is None:
             return
         cseq = first.header("CSeq")
-        held = await self._hold(first.url)
         if isinstance(held, Refusal):
             await send(writer, response(held.status, cseq))
             return
+        authenticated()
         token, request, hold = held
         consumer = Consumer(token, request.camera_id, writer.transport.abort)
         self.add_consumer(consumer)

@@ -15,6 +15,7 @@ from .broker import Hold
 PLAYLIST = "index.m3u8"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 MAX_NAMES = 512
+OFFSITE = "offsite"  # the local name of every URI on another origin: never fetched
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
@@ -33,6 +34,16 @@ def rewrite_playlist(text: str, base_url: str, local: Callable[[str], str]) -> s
         else:
             out.append(local(urljoin(base_url, line)))
     return "\n".join(out) + "\n"
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """An address's scheme, host and port: the only place the gateway fetches a stream from."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def master_playlist(session_id: str, token: str) -> str:
@@ -76,7 +87,12 @@ class HlsStream:
         return self.hold.address
 
     def local_name(self, url: str) -> str:
-        """Return a stable local name for an upstream URI that reveals no channel id."""
+        """Return a stable local name for an upstream URI that reveals no channel id.
+
+        A URI of another origin than the playlist's gets a name that is never fetched (404).
+        """
+        if origin(url) != origin(self.playlist_url):
+            return OFFSITE
         if (name := self.by_url.get(url)) is not None:
             self.names.move_to_end(name)
             return name

@@ -149,8 +149,14 @@ def body_length(message: RtspMessage) -> int:
     return length
 
 
-async def read_item(reader: asyncio.StreamReader) -> RtspMessage | InterleavedFrame | None:
-    """Read one message or interleaved frame; None at a clean end of stream."""
+async def read_item(
+    reader: asyncio.StreamReader, *, body_allowed: bool = True
+) -> RtspMessage | InterleavedFrame | None:
+    """Read one message or interleaved frame; None at a clean end of stream.
+
+    With `body_allowed=False` (a consumer's first request, before its token is known) a message
+    announcing a body is refused before any of it is read.
+    """
     while True:
         try:
             first = await reader.readexactly(1)
@@ -174,7 +180,9 @@ async def read_item(reader: asyncio.StreamReader) -> RtspMessage | InterleavedFr
     except asyncio.LimitOverrunError as err:
         raise RtspProtocolError("message head too long") from err
     message = parse_head(first + rest)
-    if length := body_length(message):
+    if (length := body_length(message)) and not body_allowed:
+        raise RtspProtocolError("a body where none is taken")
+    if length:
         try:
             message.body = await reader.readexactly(length)
         except asyncio.IncompleteReadError as err:
@@ -192,8 +200,14 @@ def required_options(message: RtspMessage) -> list[str]:
 
 
 def split_gateway_url(url: str) -> tuple[str, str | None] | None:
-    """Stream id (first path segment) and `auth` token of a gateway URL; None if it has none."""
-    parts = urlsplit(url)
+    """Stream id (first path segment) and `auth` token of a gateway URL; None if it has none.
+
+    An address that is not a URL at all (`rtsp://[::1/x`) is a protocol error (answered 400).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:
+        raise RtspProtocolError("malformed address") from err
     if parts.scheme.lower() not in {"rtsp", "rtsps"}:
         return None
     camera = parts.path.lstrip("/").split("/", 1)[0]

@@ -8,17 +8,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from custom_components.ovopark.api import (
-    OvoparkClient,
-)
+from custom_components.ovopark.api import OvoparkClient
 from custom_components.ovopark.gateway import StreamGateway
 from simulator.config import SimConfig
 from simulator.core import Simulator
 
-from ..common import (
-    StubSource,
-    platform_source,
-)
+from ..common import StubSource, platform_source
 
 
 @pytest.fixture

@@ -21,17 +21,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
 
-from custom_components.ovopark.api import (
-    MediaUrls,
-    OvoparkClient,
-    OvoparkDeviceNotFound,
-)
-from custom_components.ovopark.channel import (
-    ChannelRequest,
-    Playback,
-    Quality,
-    StreamProtocol,
-)
+from custom_components.ovopark.api import MediaUrls, OvoparkClient, OvoparkDeviceNotFound
+from custom_components.ovopark.channel import ChannelRequest, Playback, Quality, StreamProtocol
 from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.gateway_hls import HlsServer
 from simulator.core import Simulator

@@ -13,20 +13,12 @@ import aiohttp
 from aiohttp import web
 import pytest
 
-from custom_components.ovopark.api import (
-    MediaUrls,
-    OvoparkClient,
-    OvoparkConnectionError,
-)
+from custom_components.ovopark.api import MediaUrls, OvoparkClient, OvoparkConnectionError
 from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.gateway_hls import SEGMENT_CACHE
 from simulator.core import Simulator
 
-from ..common import (
-    StubSource,
-    hls_url,
-    platform_source,
-)
+from ..common import StubSource, hls_url, platform_source
 from .helpers import CHANNEL, decode_in_thread, media_plays, wait_for
 
 
@@ -53,9 +45,16 @@ class FakeHlsRelay:
     per segment name the status to answer, None to drop the connection; any other name is 200.
     """
 
-    def __init__(self, playlist: str, answers: dict[str, int | None] | None = None) -> None:
+    def __init__(
+        self,
+        playlist: str,
+        answers: dict[str, int | None] | None = None,
+        redirects: dict[str, str] | None = None,
+    ) -> None:
         self.playlist = playlist
         self.answers = answers or {}
+        self.redirects = redirects or {}  # segment name -> Location answered with a 302
+        self.sizes: dict[str, int] = {}  # segment name -> body size (default: a few bytes)
         self.requests: list[str] = []
         self.playlist_gate = asyncio.Event()
         self.playlist_gate.set()
@@ -88,11 +87,14 @@ class FakeHlsRelay:
         if name == "index.m3u8":
             await self.playlist_gate.wait()
             return web.Response(text=self.playlist, content_type="application/vnd.apple.mpegurl")
+        if (location := self.redirects.get(name)) is not None:
+            return web.Response(status=302, headers={"Location": location})
         status = self.answers.get(name, 200)
         if status is None:
             assert request.transport is not None
             request.transport.abort()
-        return web.Response(status=status or 200, body=b"\x47" + name.encode())
+        body = b"\x47" * self.sizes[name] if name in self.sizes else b"\x47" + name.encode()
+        return web.Response(status=status or 200, body=body)
 
 
 def live_playlist(count: int = 3, target: str = "#EXT-X-TARGETDURATION:1\n") -> str:
@@ -393,3 +395,80 @@ async def test_a_relay_slow_with_its_first_hls_playlist_is_504_then_served(
             status, playlist = await _get(http, session_url)
     assert status == 200
     assert b"seg0.ts?auth=" in playlist
+
+
+# --- What the HLS proxy fetches: the relay playlist's own origin, bounded ----------------------
+
+
+async def test_a_segment_on_another_origin_is_never_fetched(gateway: StreamGateway) -> None:
+    async with FakeHlsRelay(live_playlist(0)) as other, FakeHlsRelay("") as relay:
+        offsite = other.url().replace("index.m3u8", "seg0.ts")
+        relay.playlist = live_playlist(1) + f"#EXTINF:1.0,\n{offsite}\n"
+        async with hls_session(gateway, relay) as (http, session_url):
+            status, playlist = await _get(http, session_url)
+            assert status == 200
+            assert b"127.0.0.1" not in playlist
+            (name,) = [line for line in playlist.decode().splitlines() if "offsite" in line]
+            assert (await _get(http, beside(session_url, name.split("?")[0])))[0] == 404
+            assert (await _get(http, beside(session_url, "seg0.ts")))[0] == 200
+    assert other.requests == []
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "asked_elsewhere"),
+    [("same", 200, 0), ("other", 502, 0)],
+    ids=["same-origin-followed", "other-origin-refused"],
+)
+async def test_a_segment_redirect_is_followed_only_within_the_origin(
+    gateway: StreamGateway, target: str, status: int, asked_elsewhere: int
+) -> None:
+    async with FakeHlsRelay(live_playlist(0)) as other, FakeHlsRelay(live_playlist(2)) as relay:
+        where = relay if target == "same" else other
+        relay.redirects["seg1.ts"] = where.url().replace("index.m3u8", "seg0.ts")
+        async with hls_session(gateway, relay) as (http, session_url):
+            assert (await _get(http, session_url))[0] == 200
+            assert (await _get(http, beside(session_url, "seg1.ts")))[0] == status
+    assert len(other.requests) == asked_elsewhere
+
+
+@pytest.mark.parametrize(("size", "status"), [(1000, 200), (1001, 502)])
+async def test_a_segment_over_the_bound_is_refused(
+    gateway: StreamGateway, monkeypatch: pytest.MonkeyPatch, size: int, status: int
+) -> None:
+    monkeypatch.setattr("custom_components.ovopark.gateway_hls.MAX_SEGMENT_BYTES", 1000)
+    async with FakeHlsRelay(live_playlist(1)) as relay:
+        relay.sizes["seg0.ts"] = size
+        async with hls_session(gateway, relay) as (http, session_url):
+            assert (await _get(http, session_url))[0] == 200
+            assert (await _get(http, beside(session_url, "seg0.ts")))[0] == status
+
+
+async def test_a_playlist_over_the_bound_fails_the_channel(
+    gateway: StreamGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("custom_components.ovopark.gateway_hls.MAX_PLAYLIST_BYTES", 100)
+    async with (
+        FakeHlsRelay(live_playlist(20)) as relay,
+        hls_session(gateway, relay) as (
+            http,
+            session_url,
+        ),
+    ):
+        assert (await _get(http, session_url))[0] == 502
+
+
+async def test_the_segment_cache_keeps_only_what_the_playlist_lists(
+    gateway: StreamGateway,
+) -> None:
+    async with FakeHlsRelay(live_playlist(2)) as relay:
+        async with hls_session(gateway, relay) as (http, session_url):
+            assert (await _get(http, session_url))[0] == 200
+            for _ in range(2):  # the second is served from the cache
+                assert (await _get(http, beside(session_url, "seg0.ts")))[0] == 200
+            assert relay.asked("seg0.ts") == 1
+            relay.playlist = live_playlist(0) + "#EXTINF:1.0,\nseg1.ts\n"
+            polls = relay.asked("index.m3u8")
+            await wait_for(lambda: relay.asked("index.m3u8") >= polls + 2)
+            # seg0 left the playlist, and the cache with it: asked again, it is fetched again.
+            assert (await _get(http, beside(session_url, "seg0.ts")))[0] == 200
+        assert relay.asked("seg0.ts") == 2

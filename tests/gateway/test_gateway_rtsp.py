@@ -20,24 +20,12 @@ from custom_components.ovopark.api import (
     OvoparkDeviceNotFound,
     OvoparkPermissionError,
 )
-from custom_components.ovopark.channel import (
-    RelayError,
-    StreamUnavailableError,
-)
+from custom_components.ovopark.channel import RelayError, StreamUnavailableError
 from custom_components.ovopark.gateway import StreamGateway
-from custom_components.ovopark.rtsp_message import (
-    InterleavedFrame,
-)
+from custom_components.ovopark.rtsp_message import InterleavedFrame
 from simulator.core import Simulator
 
-from ..common import (
-    FakeRelay,
-    StubSource,
-    hls_url,
-    platform_source,
-    playing_viewers,
-    rtsp_url,
-)
+from ..common import FakeRelay, StubSource, hls_url, platform_source, playing_viewers, rtsp_url
 from ..rtsp_client import RtspClient
 from .helpers import CHANNEL, decode_in_thread, media_plays, wait_for
 
@@ -132,8 +120,8 @@ async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGate
     gateway.register(source := StubSource(allocate))
     port = urlsplit(rtsp_url(gateway, "T", "1001")).port
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"\x16\x03\x01 not rtsp\r\n\r\n")
-    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.write(b"\x16\x03\x01 not rtsp\r\n\r\n")  # not RTSP: answered 400, then closed
+    assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"RTSP/1.0 400 ")
     writer.close()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"$\x00\x00\x01x")  # a frame before any request

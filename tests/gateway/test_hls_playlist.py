@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from custom_components.ovopark.api import (
-    MediaUrls,
-)
-from custom_components.ovopark.broker import Channel, ChannelBroker, Hold
-from custom_components.ovopark.channel import (
-    ChannelRequest,
-    StreamProtocol,
-)
-from custom_components.ovopark.hls_playlist import HlsStream, master_playlist, rewrite_playlist
+import pytest
 
-from ..common import (
-    StubSource,
+from custom_components.ovopark.api import MediaUrls
+from custom_components.ovopark.broker import Channel, ChannelBroker, Hold
+from custom_components.ovopark.channel import ChannelRequest, StreamProtocol
+from custom_components.ovopark.hls_playlist import (
+    OFFSITE,
+    HlsStream,
+    master_playlist,
+    rewrite_playlist,
 )
+
+from ..common import StubSource
 from .helpers import CHANNEL
 
 HLS_UPSTREAM = f"http://10.1.2.3:6681/rtsp/{CHANNEL}/index.m3u8"
@@ -63,17 +63,33 @@ def test_rewrite_playlist_relative_absolute_and_attributes() -> None:
 
 def test_session_names_are_bounded_and_unique() -> None:
     session = HlsStream("T", "1001", "1001", upstream_hold(HLS_UPSTREAM))
-    first = session.local_name("http://a/x/seg.ts")
-    second = session.local_name("http://b/y/seg.ts")
-    reserved = session.local_name("http://a/x/index.m3u8")
+    relay = "http://10.1.2.3:6681"
+    first = session.local_name(f"{relay}/x/seg.ts")
+    second = session.local_name(f"{relay}/y/seg.ts")
+    reserved = session.local_name(f"{relay}/x/index.m3u8")
     assert first == "seg.ts"
     assert second != first
     assert second.endswith(".ts")
     assert reserved != "index.m3u8"
     for n in range(600):
-        session.local_name(f"http://a/x/seg{n}.ts")
+        session.local_name(f"{relay}/x/seg{n}.ts")
     assert len(session.names) == 512
     assert len(session.by_url) == 512
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.1.2.4:6681/x/seg.ts",  # another host
+        "http://10.1.2.3:6682/x/seg.ts",  # another port
+        "https://10.1.2.3:6681/x/seg.ts",  # another scheme
+        "http://10.1.2.3:bad/x/seg.ts",  # not a port at all
+    ],
+)
+def test_a_uri_of_another_origin_gets_a_name_never_fetched(url: str) -> None:
+    session = HlsStream("T", "1001", "1001", upstream_hold(HLS_UPSTREAM))
+    assert session.local_name(url) == OFFSITE
+    assert session.names == {}
 
 
 def test_master_playlist_points_at_session() -> None:
