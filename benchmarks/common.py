@@ -46,13 +46,22 @@ LOG = logging.getLogger("benchmarks")
 
 @dataclass
 class Result:
-    """One row of the table: what was measured, the figure, the goal and whether it was met."""
+    """One row of the table: what was measured, the figure, the goal and whether it was met.
+
+    `met` is None when nothing was measured (the figure says "not measured: <reason>", e.g. no
+    go2rtc binary or no network namespace for the WebRTC rows): neither met nor missed.
+    """
 
     measure: str
     figure: str
     goal: str
-    met: bool
+    met: bool | None
     note: str = ""
+
+
+def verdict(row: Result) -> str:
+    """The table's *met* column."""
+    return "not measured" if row.met is None else "yes" if row.met else "**MISSED**"
 
 
 def median(values: list[float]) -> float:

@@ -19,7 +19,6 @@ import time
 import av
 
 from custom_components.ovopark.channel import StreamProtocol
-from custom_components.ovopark.const import PROTOCOL_HLS, PROTOCOL_RTSP
 from simulator import SimConfig, Simulator, generate
 
 from .common import Result, home_assistant, median, setup_simulated
@@ -32,7 +31,7 @@ OPEN_TIMEOUT = 30.0
 
 def _first_frame(url: str, protocol: str) -> None:
     """Open `url` with PyAV and decode until the first video frame."""
-    options = {"rtsp_transport": "tcp"} if protocol == PROTOCOL_RTSP else {}
+    options = {"rtsp_transport": "tcp"} if protocol == StreamProtocol.RTSP else {}
     with av.open(url, options=options, timeout=(OPEN_TIMEOUT, OPEN_TIMEOUT)) as container:
         for _frame in container.decode(video=0):
             return
@@ -61,13 +60,13 @@ async def run() -> list[Result]:
             async def direct(camera_id: int, protocol: str) -> float:
                 t0 = time.perf_counter()
                 urls = await runtime.client.start_media_play(camera_id)
-                url = urls.rtsp if protocol == PROTOCOL_RTSP else urls.hls
+                url = urls.rtsp if protocol == StreamProtocol.RTSP else urls.hls
                 if not url:
                     raise RuntimeError(f"the relay offers no {protocol} address")
                 await loop.run_in_executor(None, _first_frame, url, protocol)
                 return time.perf_counter() - t0
 
-            for protocol in (PROTOCOL_RTSP, PROTOCOL_HLS):
+            for protocol in (StreamProtocol.RTSP.value, StreamProtocol.HLS.value):
                 gateway_times: list[float] = []
                 direct_times: list[float] = []
                 for i in range(per_protocol):

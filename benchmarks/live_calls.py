@@ -17,12 +17,8 @@ from unittest.mock import patch
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
-from custom_components.ovopark.const import (
-    CONF_PROTOCOL,
-    DEFAULT_SNAPSHOT_CACHE,
-    PROTOCOL_HLS,
-    PROTOCOL_RTSP,
-)
+from custom_components.ovopark.channel import StreamProtocol
+from custom_components.ovopark.const import CONF_PROTOCOL, DEFAULT_SNAPSHOT_CACHE
 from simulator import SimConfig, Simulator, generate
 
 from .common import (
@@ -94,7 +90,7 @@ async def run() -> list[Result]:
     sim = Simulator(SimConfig(), generate(stores=1, cameras_per_store=2))
     await sim.start()
     try:
-        for protocol in (PROTOCOL_RTSP, PROTOCOL_HLS):
+        for protocol in (StreamProtocol.RTSP.value, StreamProtocol.HLS.value):
             async with home_assistant() as hass:
                 assert await async_setup_component(hass, "stream", {"stream": {}})
                 await setup_simulated(hass, sim, **{CONF_PROTOCOL: protocol})
@@ -114,7 +110,7 @@ async def run() -> list[Result]:
                             note,
                         )
                     )
-                    if protocol == PROTOCOL_RTSP:
+                    if protocol == StreamProtocol.RTSP:
                         per_period, channels = await _stills(hass, sim, client)
                         sizes = len(CARD_SIZES)
                         results.append(

@@ -13,7 +13,8 @@ import time
 
 from homeassistant.setup import async_setup_component
 
-from custom_components.ovopark.const import CONF_PROTOCOL, PROTOCOL_HLS, PROTOCOL_RTSP
+from custom_components.ovopark.channel import StreamProtocol
+from custom_components.ovopark.const import CONF_PROTOCOL
 from simulator import SimConfig, Simulator, generate
 
 from .common import (
@@ -113,4 +114,4 @@ def _asked(offsets: list[float]) -> str:
 
 
 async def run() -> list[Result]:
-    return [await _gap(PROTOCOL_RTSP), await _gap(PROTOCOL_HLS)]
+    return [await _gap(StreamProtocol.RTSP.value), await _gap(StreamProtocol.HLS.value)]

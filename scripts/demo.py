@@ -109,6 +109,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "Home Assistant uses its API (go2rtc: url:)",
     )
     parser.add_argument(
+        "--timecode",
+        action="store_true",
+        help="the simulator's live pictures carry each frame's capture time (simulator --timecode)",
+    )
+    parser.add_argument(
+        "--audio-cameras",
+        metavar="ID,ID",
+        help="simulated cameras whose live stream also has an AAC audio track "
+        "(simulator --audio-cameras)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("rtsp", "hls"),
+        help="set the entry's Stream protocol option to this (through the options flow); "
+        "default: leave the option as it is",
+    )
+    parser.add_argument(
         "--ice-server",
         action="append",
         default=[],
@@ -280,6 +297,10 @@ async def start_simulator(
     cmd = [sys.executable, "-m", "simulator", "--stores", str(args.stores),
            "--cameras", str(args.cameras), "--port", str(port), "--json",
            "--call-log", str(calls)]  # fmt: skip
+    if args.timecode:
+        cmd.append("--timecode")
+    if args.audio_cameras:
+        cmd += ["--audio-cameras", args.audio_cameras]
     proc = procs["simulator"] = spawn(cmd, out)
     log(f"simulator started (pid {proc.pid}), log {out}")
     deadline = time.monotonic() + SIM_START_TIMEOUT
@@ -836,6 +857,27 @@ async def configure_entry(api: HassApi, state: dict[str, Any], sim: dict[str, An
     return str(state["entry_id"])
 
 
+async def set_protocol(api: HassApi, entry_id: str, protocol: str) -> None:
+    """Set the entry's Stream protocol option through its options flow, then reload the entry.
+
+    The options flow keeps every other option as it is (their defaults are the current values);
+    the entry is reloaded before this returns (the flow's own reload is scheduled, not awaited).
+    """
+    flow = await api.request(
+        "POST", "/api/config/config_entries/options/flow", json={"handler": entry_id}
+    )
+    if flow.get("type") != "form":
+        raise DemoError(f"the options flow did not show its form: {flow}")
+    result = await api.request(
+        "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}",
+        json={"protocol": protocol},
+    )  # fmt: skip
+    if result.get("type") != "create_entry":
+        raise DemoError(f"the options flow did not store the options: {result}")
+    await api.request("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+    log(f"stream protocol option: {protocol}")
+
+
 async def wait_go2rtc_entry(api: HassApi) -> None:
     """Wait until Home Assistant's go2rtc entry (created by its own discovery) is loaded."""
     deadline = time.monotonic() + GO2RTC_ENTRY_TIMEOUT
@@ -998,7 +1040,7 @@ async def bootstrap(
     sim: dict[str, Any] | None = None
     if not args.url:
         sim = await start_simulator(args, state, procs)
-        log(f"simulator gateway {sim['gateway']} ({sim['cameras']} cameras)")
+        log(f"simulated platform API {sim['gateway']} ({sim['cameras']} cameras)")
     if plan.mode == "own":
         await start_own_go2rtc(args.config, plan, procs)
     write_generated_config(args.config, plan, args.ice_server)
@@ -1028,6 +1070,8 @@ async def bootstrap(
                 log("go2rtc integration set up: WebRTC live views on")
             if sim is not None:
                 entry_id = await configure_entry(api, state, sim)
+                if args.protocol:
+                    await set_protocol(api, entry_id, args.protocol)
                 cameras = await wait_cameras(api, entry_id, int(sim["cameras"]))
                 await save_dashboard(api, state, cameras)
                 save_state(args.config, state)
@@ -1062,7 +1106,7 @@ def banner(args: argparse.Namespace, ready: dict[str, Any]) -> str:
         sim = ready["simulator"]
         lines.append(
             f"  {len(ready.get('cameras', []))} simulated cameras playing live test video "
-            f"(simulator gateway {sim['gateway']}); click a camera for its live view"
+            f"(simulated platform API {sim['gateway']}); click a camera for its live view"
         )
     else:
         lines += [

@@ -1,9 +1,14 @@
-"""Run pytest in a network namespace of its own: `python -m tests.e2e.netns [PYTEST ARGS]`.
+"""Run pytest, or any command, in a network namespace of its own.
+
+`python -m tests.e2e.netns [PYTEST ARGS]` runs pytest there; `python -m tests.e2e.netns --run
+CMD [ARGS]` runs CMD instead (the WebRTC benchmarks, `python -m benchmarks webrtc`, run their
+measuring process so, through `run`).
 
 WebRTC gathers candidates on every interface and Home Assistant's go2rtc listens on all of them,
-so the go2rtc tests (tests/e2e/test_webrtc.py) run with their whole stack (pytest, chromedriver,
-Chromium, scripts/demo.py, the simulator, Home Assistant, go2rtc and what they start) in a
-namespace made by `unshare --net`, which holds only:
+so the go2rtc tests (tests/e2e/test_webrtc.py) and benchmarks (benchmarks/webrtc.py) run with
+their whole stack (pytest or the measuring process, chromedriver, Chromium, scripts/demo.py, the
+simulator, Home Assistant, go2rtc and what they start) in a namespace made by `unshare --net`,
+which holds only:
 
 - `lo`, up;
 - `ovp0`, a dummy interface (the kernel's `dummy`, or `ifb` where the kernel has no dummy
@@ -13,14 +18,15 @@ namespace made by `unshare --net`, which holds only:
 
 In the host's network (this process) the runner reads the host's interface addresses and opens
 a listener on each (a connect from the host succeeds: the probe is real). In the namespace,
-before pytest starts, the preflight checks and prints that the interfaces are exactly `lo` and
-`ovp0`, that there is no default route and that a TCP connect to each host address fails; then
-the listeners are closed. pytest runs with OVOPARK_NETNS=1 (the modules skip without it).
+before pytest (or CMD) starts, the preflight checks and prints that the interfaces are exactly
+`lo` and `ovp0`, that there is no default route and that a TCP connect to each host address
+fails; then the listeners are closed. pytest (CMD) runs with OVOPARK_NETNS=1 (the modules skip
+without it); a namespace that fails the preflight runs nothing (exit code 1).
 
-Where the namespace cannot be made (unshare or ip fails), pytest runs without starting anything:
-OVOPARK_NETNS_UNAVAILABLE holds the reason, which the modules skip with. The exit code is
-pytest's, or 1 when processes were still running in the namespace after pytest (they are
-stopped, by pid).
+Where the namespace cannot be made (unshare or ip fails), pytest (CMD) runs in the host's network
+without starting anything: OVOPARK_NETNS_UNAVAILABLE holds the reason, which the modules skip
+with (the benchmarks report their rows as not measured). The exit code is pytest's (CMD's), or 1
+when processes were still running in the namespace after it (they are stopped, by pid).
 """
 
 from __future__ import annotations
@@ -200,43 +206,55 @@ def _stop_leftovers(netns: str) -> list[int]:
     return left
 
 
-def _pytest_without_namespace(args: list[str], reason: str) -> int:
-    log(f"no network namespace: {reason}; the namespace's tests skip")
+def _without_namespace(cmd: list[str], reason: str) -> int:
+    log(f"no network namespace: {reason}; what needs it is skipped")
     env = {**os.environ, ENV_UNAVAILABLE: reason}
     env.pop(ENV_INSIDE, None)
-    cmd = [sys.executable, "-m", "pytest", *args]
     return subprocess.run(cmd, cwd=REPO, env=env, check=False).returncode
+
+
+def pytest_command(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", *args]
 
 
 def outside(args: list[str]) -> int:
     """Run `pytest ARGS` in a new network namespace; return its exit code."""
+    return run(pytest_command(args))
+
+
+def run(cmd: list[str]) -> int:
+    """Run the command `cmd` in a new network namespace after its preflight; its exit code.
+
+    Without a namespace, `cmd` runs here with OVOPARK_NETNS_UNAVAILABLE set to the reason.
+    """
     unshare, ip = shutil.which("unshare"), shutil.which("ip")
     if not unshare or not ip:
-        return _pytest_without_namespace(args, "needs unshare (util-linux) and ip (iproute2)")
+        return _without_namespace(cmd, "needs unshare (util-linux) and ip (iproute2)")
     trial = subprocess.run(
         [unshare, "--net", "--", "true"], capture_output=True, text=True, check=False
     )
     if trial.returncode != 0:
         reason = trial.stderr.strip() or f"exit code {trial.returncode}"
-        return _pytest_without_namespace(args, f"unshare --net failed: {reason}")
+        return _without_namespace(cmd, f"unshare --net failed: {reason}")
     with tempfile.TemporaryDirectory(prefix="ovopark-netns-") as folder, _probes() as probes:
         id_file = Path(folder) / "netns"
         env = {**os.environ, ENV_HOST_ADDRESSES: json.dumps(probes), ENV_ID_FILE: str(id_file)}
         env.pop(ENV_UNAVAILABLE, None)
-        cmd = [unshare, "--net", "--", sys.executable, "-m", "tests.e2e.netns", "--inside", *args]
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env)
+        inner = [sys.executable, "-m", "tests.e2e.netns", "--inside", *cmd]
+        proc = subprocess.Popen([unshare, "--net", "--", *inner], cwd=REPO, env=env)
         # The probes stay open until the namespace's preflight is over (it writes the id file).
         while proc.poll() is None and not id_file.exists():
             time.sleep(0.05)
         netns = id_file.read_text().strip() if id_file.exists() else None
     rc = proc.wait()
     if netns and (left := _stop_leftovers(netns)):
-        log(f"processes still running in {netns} after pytest were stopped: {left}")
+        ran = " ".join([Path(cmd[0]).name, *cmd[1:3]])
+        log(f"processes still running in {netns} after `{ran}` were stopped: {left}")
         rc = rc or 1
     return rc
 
 
-# --- inside: the interfaces, the preflight, pytest --------------------------------------------
+# --- inside: the interfaces, the preflight, the command ---------------------------------------
 
 
 def _ip(*args: str) -> None:
@@ -258,11 +276,11 @@ def _make_interfaces() -> str:
     return kind
 
 
-def inside(args: list[str]) -> int:  # noqa: RET503 - exec
-    """In the new namespace: interfaces, preflight, then exec pytest.
+def inside(cmd: list[str]) -> int:  # noqa: RET503 - exec
+    """In the new namespace: interfaces, preflight, then exec `cmd` (pytest, or what `run` got).
 
-    Interfaces that cannot be made: pytest runs with the reason, and the tests skip. A namespace
-    that fails the preflight (a host address answers, a default route): exit 1, no test runs.
+    Interfaces that cannot be made: `cmd` runs with the reason, and the tests skip. A namespace
+    that fails the preflight (a host address answers, a default route): exit 1, nothing runs.
     """
     id_file = os.environ.pop(ENV_ID_FILE, None)
     env = dict(os.environ)
@@ -286,7 +304,7 @@ def inside(args: list[str]) -> int:  # noqa: RET503 - exec
         env[ENV_INSIDE] = "1"
     _done(id_file)
     os.chdir(REPO)
-    os.execve(sys.executable, [sys.executable, "-m", "pytest", *args], env)
+    os.execvpe(cmd[0], cmd, env)
 
 
 def _done(id_file: str | None) -> None:
@@ -298,6 +316,11 @@ def _done(id_file: str | None) -> None:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--inside"]:
         return inside(argv[1:])
+    if argv[:1] == ["--run"]:
+        if len(argv) < 2:
+            log("--run needs a command")
+            return 2
+        return run(argv[1:])
     return outside(argv)
 
 
