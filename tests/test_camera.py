@@ -30,7 +30,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.ovopark.const import CONF_PROTOCOL, DOMAIN, PROTOCOL_HLS, PROTOCOL_RTSP
+from custom_components.ovopark.channel import StreamProtocol
+from custom_components.ovopark.const import CONF_PROTOCOL, DOMAIN
 from simulator.core import Simulator
 
 from .common import SNAPSHOT, START_MEDIA_PLAY, entry_for, first_segment_frames, wait_for
@@ -108,7 +109,10 @@ async def test_probes_and_browsing_open_no_channel(
         assert simulator.config.api_secret not in source
 
 
-@pytest.mark.parametrize(("protocol", "scheme"), [(PROTOCOL_RTSP, "rtsp"), (PROTOCOL_HLS, "http")])
+@pytest.mark.parametrize(
+    ("protocol", "scheme"),
+    [(StreamProtocol.RTSP.value, "rtsp"), (StreamProtocol.HLS.value, "http")],
+)
 async def test_stream_source_is_a_stable_gateway_address(
     hass: HomeAssistant, simulator: Simulator, protocol: str, scheme: str
 ) -> None:
@@ -167,7 +171,7 @@ async def test_still_of_an_offline_camera_makes_no_call(
 
 @pytest.mark.media
 @pytest.mark.parametrize("expected_lingering_timers", [True])
-@pytest.mark.parametrize("protocol", [PROTOCOL_RTSP, PROTOCOL_HLS])
+@pytest.mark.parametrize("protocol", [StreamProtocol.RTSP.value, StreamProtocol.HLS.value])
 async def test_stream_worker_gets_video_through_the_gateway(
     hass: HomeAssistant, hass_client: Any, simulator: Simulator, protocol: str
 ) -> None:

@@ -68,7 +68,7 @@ def mock_setup_entry() -> Generator[AsyncMock]:
 
 
 def _input(sim: Simulator, **overrides: Any) -> dict[str, Any]:
-    """The user step's form, filled for the simulator (custom gateway)."""
+    """The user step's form, filled for the simulator (a custom API address)."""
     advanced = {CONF_TIMESTAMP_ZONE: "Asia/Shanghai", **overrides.pop(SECTION_ADVANCED, {})}
     return {
         CONF_REGION: REGION_CUSTOM,
@@ -180,7 +180,7 @@ async def test_user_region(
     monkeypatch: pytest.MonkeyPatch,
     region: str,
 ) -> None:
-    # The regions' real gateways are on the internet: point the chosen one at the simulator.
+    # The regions' real API addresses are on the internet: point the chosen one at the simulator.
     monkeypatch.setitem(REGION_URLS, region, simulator.gateway_url)
     result = await _start(hass)
 
@@ -253,7 +253,7 @@ async def test_user_utc_fallback(hass: HomeAssistant, simulator: Simulator) -> N
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == _data(simulator, timestamp_zone="UTC")
-    # Shanghai stamps are 8 h off for a UTC gateway, resync or not; UTC then works.
+    # Shanghai stamps are 8 h off for a platform in UTC, resync or not; UTC then works.
     assert [c.code for c in simulator.calls_of(DEPARTMENTS)] == [16, 16, 0]
 
 
@@ -366,7 +366,7 @@ ERROR_CASES = [
         id="injected_9",
     ),
     pytest.param(
-        # The gateway reads stamps in a zone that is neither Shanghai nor UTC.
+        # The platform reads stamps in a zone that is neither Shanghai nor UTC.
         lambda sim: setattr(sim.config, "timestamp_zone", "Pacific/Kiritimati"),
         {},
         {"base": "clock"},
@@ -616,7 +616,9 @@ async def test_user_store_ids_step(hass: HomeAssistant, simulator: Simulator) ->
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
-async def test_user_store_ids_with_utc_gateway(hass: HomeAssistant, simulator: Simulator) -> None:
+async def test_user_store_ids_with_a_platform_in_utc(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
     _grant_only(DEVICE_LIST)(simulator)
     simulator.config.timestamp_zone = "UTC"
     result = await _start(hass)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import errno
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -217,6 +218,46 @@ async def test_gateway_shared_by_entries_and_stopped_with_the_last(
     assert await hass.config_entries.async_unload(second.entry_id)
     assert not gateway.stats()["running"]
     assert DATA_GATEWAY not in hass.data
+
+
+async def test_a_gateway_that_cannot_listen_is_retried_later(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No socket to be had (a fault the simulator cannot make): not ready, retried, translated."""
+    from custom_components.ovopark.gateway import StreamGateway  # noqa: PLC0415
+    from custom_components.ovopark.gateway_runtime import DATA_GATEWAY  # noqa: PLC0415
+
+    async def no_sockets(self: StreamGateway) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(StreamGateway, "start", no_sockets)
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason == (
+        "The local stream gateway could not open its listening sockets (Too many open files); "
+        "setup will be retried"  # Home Assistant drops the final full stop
+    )
+    assert DATA_GATEWAY not in hass.data
+
+
+async def test_a_setup_failing_after_the_gateway_started_releases_it(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custom_components.ovopark.gateway_runtime import DATA_GATEWAY  # noqa: PLC0415
+
+    async def broken_platforms(*args: object) -> None:
+        raise RuntimeError("a platform failed")
+
+    monkeypatch.setattr(hass.config_entries, "async_forward_entry_setups", broken_platforms)
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert DATA_GATEWAY not in hass.data  # the only entry let it go: it stopped
 
 
 async def test_gateway_stops_with_home_assistant(hass: HomeAssistant, simulator: Simulator) -> None:

@@ -12,8 +12,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 
-from custom_components.ovopark.channel import RelayError, StreamUnavailableError
 from custom_components.ovopark.const import DOMAIN
+from custom_components.ovopark.diagnostics import async_get_config_entry_diagnostics
 from simulator.core import Simulator
 
 from .common import START_MEDIA_PLAY, entry_for
@@ -145,8 +145,7 @@ async def test_a_camera_the_platform_does_not_list_is_refused_without_a_call(
 async def test_a_channel_without_an_rtsp_address_is_refused(
     hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _entry_id, entity_id = await _setup(hass, simulator)
-    entity = hass.data["camera"].get_entity(entity_id)
+    entry_id, entity_id = await _setup(hass, simulator)
     addresses = simulator.relay.addresses
 
     def without_rtsp(channel: Any) -> dict[str, str | None]:
@@ -154,8 +153,13 @@ async def test_a_channel_without_an_rtsp_address_is_refused(
 
     monkeypatch.setattr(simulator.relay, "addresses", without_rtsp)
     assert await _describe(hass, entity_id) == 503
-    assert isinstance(entity.channel_error, StreamUnavailableError)
     assert simulator.count(START_MEDIA_PLAY) == 1
+    # Counted as a refusal; the camera stays available and no repair is raised.
+    entry = hass.config_entries.async_get_entry(entry_id)
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["gateway"]["refusals"] == 1
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+    assert ir.async_get(hass).issues == {}
 
 
 @pytest.mark.parametrize("code", [-100, 7], ids=["rate_limited", "credentials_refused"])
@@ -182,7 +186,6 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
 ) -> None:
     """A channel counts as working only once the relay answered through the gateway."""
     _entry_id, entity_id = await _setup(hass, simulator)
-    entity = hass.data["camera"].get_entity(entity_id)
     simulator.config.denied_devices.add(1001)
     assert await _describe(hass, entity_id) == 404
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
@@ -204,13 +207,12 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
 
     monkeypatch.setattr(simulator.relay, "addresses", unreachable)
     assert await _describe(hass, entity_id) == 503
-    assert isinstance(entity.channel_error, RelayError)
+    assert simulator.count(START_MEDIA_PLAY) == 2  # granted, but its relay answered nothing
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE  # still the platform's refusal
 
     monkeypatch.setattr(simulator.relay, "addresses", addresses)
     assert await _describe(hass, entity_id) == 200
-    assert entity.channel_error is None
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
     assert simulator.count(START_MEDIA_PLAY) == 3

@@ -46,7 +46,6 @@ from custom_components.ovopark.const import (
     CONF_URL,
     CONF_USERNAME,
     DOMAIN,
-    PROTOCOL_HLS,
     REGION_CUSTOM,
     SECTION_ADVANCED,
 )
@@ -345,13 +344,15 @@ async def test_tokens_differ_per_entry_and_change_on_reload(
     simulator.config.keys[simulator.config.api_key] = KeyInfo(secret=simulator.config.api_secret)
     simulator.config.keys[second_key] = KeyInfo(secret="second-secret")
     # Two keys of one account: each entry takes one store, so their cameras differ.
-    first = entry_for(simulator, options={CONF_PROTOCOL: PROTOCOL_HLS, CONF_STORES: [263851]})
+    first = entry_for(
+        simulator, options={CONF_PROTOCOL: StreamProtocol.HLS.value, CONF_STORES: [263851]}
+    )
     second = MockConfigEntry(
         domain=DOMAIN,
         title="Second",
         unique_id=second_key,
         data={**first.data, CONF_API_KEY: second_key, CONF_API_SECRET: "second-secret"},
-        options={CONF_PROTOCOL: PROTOCOL_HLS, CONF_STORES: [263852]},
+        options={CONF_PROTOCOL: StreamProtocol.HLS.value, CONF_STORES: [263852]},
     )
     await _setup(hass, first)
     await _setup(hass, second)

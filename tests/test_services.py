@@ -34,7 +34,15 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.matchers import path_type
 import yaml
 
-from custom_components.ovopark.const import DOMAIN
+from custom_components.ovopark.api import (
+    PTZ_DEFAULT_SPEED,
+    PTZ_PRESET_MAX,
+    PTZ_PRESET_MIN,
+    PTZ_SPEED_MAX,
+    PTZ_SPEED_MIN,
+)
+from custom_components.ovopark.const import DEFAULT_PTZ_STEP, DOMAIN, MAX_PTZ_STEP, MIN_PTZ_STEP
+from custom_components.ovopark.ptz import DIRECTIONS
 from simulator.core import Simulator
 
 from .common import START_MEDIA_PLAY, camera_entity, entry_for
@@ -560,3 +568,24 @@ def test_every_action_has_an_icon() -> None:
     icons = json.loads((COMPONENT / "icons.json").read_text(encoding="utf-8"))["services"]
     assert set(icons) == set(actions)
     assert all(icon["service"].startswith("mdi:") for icon in icons.values())
+
+
+def test_services_yaml_ptz_fields_are_the_codes() -> None:
+    """services.yaml cannot import: its PTZ choices, ranges and defaults are the code's."""
+    actions = yaml.safe_load((COMPONENT / "services.yaml").read_text(encoding="utf-8"))
+    ptz, preset = actions["ptz"]["fields"], actions["ptz_preset"]["fields"]["preset"]
+
+    assert ptz["direction"]["selector"]["select"]["options"] == list(DIRECTIONS)
+    assert (ptz["duration"]["default"], ptz["duration"]["selector"]["number"]) == (
+        DEFAULT_PTZ_STEP,
+        {"min": MIN_PTZ_STEP, "max": MAX_PTZ_STEP, "step": 0.1, "unit_of_measurement": "s"},
+    )
+    assert (ptz["speed"]["default"], ptz["speed"]["selector"]["number"]) == (
+        PTZ_DEFAULT_SPEED,
+        {"min": PTZ_SPEED_MIN, "max": PTZ_SPEED_MAX},
+    )
+    assert preset["selector"]["number"] == {
+        "min": PTZ_PRESET_MIN,
+        "max": PTZ_PRESET_MAX,
+        "mode": "box",
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
@@ -9,10 +11,16 @@ from homeassistant.helpers.typing import ConfigType
 
 from .channel_source import EntryChannelSource
 from .const import DOMAIN
-from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkRuntimeData, create_client
+from .coordinator import (
+    OvoparkConfigEntry,
+    OvoparkCoordinator,
+    OvoparkRuntimeData,
+    async_create_client,
+)
 from .devices import removable_by_hand
 from .gateway_runtime import async_acquire_gateway, async_release_gateway
 from .ptz import PtzControl
+from .recording import RecordingWorkers
 from .services import async_setup_services
 from .stale import async_remove_stored
 
@@ -33,29 +41,37 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> bool:
     """Set up a config entry: client, first refresh, channel source on the gateway, cameras."""
-    client = create_client(hass, entry.data)
+    client = await async_create_client(hass, entry.data)
     coordinator = OvoparkCoordinator(hass, entry, client)
     # The first refresh also registers the store devices the camera devices sit under.
     await coordinator.async_config_entry_first_refresh()
     gateway = await async_acquire_gateway(hass, entry.entry_id)
+    # Home Assistant runs these when the entry unloads or its setup fails, last added first:
+    # copies stop before the entry's consumers are dropped, and those before the gateway goes
+    # (a copy cut short by its connection closing must not pass for a whole recording).
+    entry.async_on_unload(partial(async_release_gateway, hass, entry.entry_id))
     streams = gateway.register(EntryChannelSource(hass, entry, client, coordinator))
     entry.async_on_unload(streams.unregister)
+    recording = RecordingWorkers()
+    entry.async_on_unload(recording.shutdown)
     entry.runtime_data = OvoparkRuntimeData(
         client=client,
         coordinator=coordinator,
         streams=streams,
         ptz=PtzControl(hass, entry, client),
+        recording=recording,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> bool:
-    """Unload a config entry; the gateway stops with the last one."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        await async_release_gateway(hass, entry.entry_id)
-    return unloaded
+    """Unload a config entry's platforms; the rest goes with its unload callbacks.
+
+    Those stop the entry's copies, drop its consumers and release the gateway, which stops with
+    the last entry.
+    """
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_config_entry_device(

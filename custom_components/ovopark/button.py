@@ -13,6 +13,7 @@ from .const import CONF_PTZ_STEP, DEFAULT_PTZ_STEP
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .entity import OvoparkEntity, async_add_camera_entities
 from .error_map import translated_errors
+from .ptz import DIRECTIONS
 
 # Presses of one camera meet in its PTZ movement (ptz.py), which extends or redirects a running
 # move; a platform-wide semaphore would queue a press behind another camera's step instead.
@@ -28,14 +29,7 @@ class OvoparkPtzButtonDescription(ButtonEntityDescription):
 
 BUTTONS: tuple[OvoparkPtzButtonDescription, ...] = tuple(
     OvoparkPtzButtonDescription(key=f"ptz_{name}", translation_key=f"ptz_{name}", command=command)
-    for name, command in (
-        ("up", PtzCommand.UP),
-        ("down", PtzCommand.DOWN),
-        ("left", PtzCommand.LEFT),
-        ("right", PtzCommand.RIGHT),
-        ("zoom_in", PtzCommand.ZOOM_IN),
-        ("zoom_out", PtzCommand.ZOOM_OUT),
-    )
+    for name, command in DIRECTIONS.items()
 )
 
 

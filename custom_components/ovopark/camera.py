@@ -32,6 +32,8 @@ from .const import (
     CONF_PROTOCOL,
     CONF_QUALITY,
     CONF_SNAPSHOT_CACHE,
+    DEFAULT_PROTOCOL,
+    DEFAULT_QUALITY,
     DEFAULT_SNAPSHOT_CACHE,
     DOMAIN,
     LOGGER,
@@ -86,15 +88,14 @@ class OvoparkCamera(OvoparkEntity, Camera):
         )
         # The MJPEG fallback polls stills at this interval: keep it at the cache period.
         self._attr_frame_interval = float(self._cache_seconds)
-        self._protocol = StreamProtocol(entry.options.get(CONF_PROTOCOL) or StreamProtocol.RTSP)
-        self._quality = Quality(entry.options.get(CONF_QUALITY) or Quality.MAIN)
+        self._protocol = StreamProtocol(entry.options.get(CONF_PROTOCOL, DEFAULT_PROTOCOL))
+        self._quality = Quality(entry.options.get(CONF_QUALITY, DEFAULT_QUALITY))
         if self._protocol is StreamProtocol.RTSP:
             self.stream_options = {"rtsp_transport": "tcp"}
         self._still: bytes | None = None
         self._still_at = 0.0
         self._still_lock = asyncio.Lock()
         self._refused: Exception | None = None
-        self.channel_error: Exception | None = None
 
     async def async_added_to_hass(self) -> None:
         """Follow the gateway's allocation results for this camera."""
@@ -110,7 +111,6 @@ class OvoparkCamera(OvoparkEntity, Camera):
     @callback
     def _handle_channel_result(self, err: Exception | None) -> None:
         """A refused camera (gone or forbidden) is unavailable until a channel works again."""
-        self.channel_error = err
         refused = self._refused  # other failures (the relay, the network) change nothing here
         if err is None or isinstance(err, (OvoparkDeviceNotFound, OvoparkPermissionError)):
             refused = err

@@ -29,6 +29,7 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .api import METHOD_STORES, OvoparkError, Store
+from .channel import Quality, StreamProtocol
 from .const import (
     CONF_API_KEY,
     CONF_API_SECRET,
@@ -56,17 +57,13 @@ from .const import (
     MAX_SNAPSHOT_CACHE,
     MIN_PTZ_STEP,
     MIN_SNAPSHOT_CACHE,
-    PROTOCOL_HLS,
-    PROTOCOL_RTSP,
-    QUALITY_MAIN,
-    QUALITY_SUB,
     REGION_CHINA,
     REGION_CUSTOM,
     REGION_INTERNATIONAL,
     SECTION_ADVANCED,
     UTC_ZONE,
 )
-from .coordinator import OvoparkConfigEntry, create_client
+from .coordinator import OvoparkConfigEntry, async_create_client
 from .flow_validation import (
     InvalidInputError,
     Rejected,
@@ -106,7 +103,7 @@ def _choice(key: str, options: list[str]) -> SelectSelector:
     )
 
 
-def _gateway_schema(*, with_key_default: str | None = None) -> probatio.Schema:
+def _connection_schema(*, with_key_default: str | None = None) -> probatio.Schema:
     """Build the schema of the user and reconfigure steps (secrets never prefilled)."""
     key_marker = (
         probatio.Required(CONF_API_KEY)
@@ -160,7 +157,7 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         return self.async_create_entry(title=validated.title, data=validated.data)
 
-    async def _async_gateway_step(
+    async def _async_connection_step(
         self, step_id: str, user_input: dict[str, Any] | None, schema: probatio.Schema
     ) -> ConfigFlowResult:
         """Shared body of the user and reconfigure steps."""
@@ -197,8 +194,8 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the gateway, the key and the secret."""
-        return await self._async_gateway_step("user", user_input, _gateway_schema())
+        """Ask for the platform's API address, the key and the secret."""
+        return await self._async_connection_step("user", user_input, _connection_schema())
 
     async def async_step_stores(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for store ids when the key may not list the stores itself."""
@@ -258,9 +255,9 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the gateway, secret, account or zone of an entry (same key)."""
+        """Change the API address, secret, account or zone of an entry (same key)."""
         entry = self._get_reconfigure_entry()
-        schema = _gateway_schema(with_key_default=entry.data[CONF_API_KEY])
+        schema = _connection_schema(with_key_default=entry.data[CONF_API_KEY])
         if user_input is None:
             url = entry.data[CONF_URL]
             region = region_of(url)
@@ -276,7 +273,7 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
             if region == REGION_CUSTOM:
                 current[CONF_URL] = url
             schema = self.add_suggested_values_to_schema(schema, current)
-        return await self._async_gateway_step("reconfigure", user_input, schema)
+        return await self._async_connection_step("reconfigure", user_input, schema)
 
 
 def _known_stores(entry: OvoparkConfigEntry) -> Iterable[Store] | None:
@@ -295,7 +292,8 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
         stores = _known_stores(entry)
         if stores is None:
             try:
-                stores = await create_client(self.hass, entry.data).stores()
+                client = await async_create_client(self.hass, entry.data)
+                stores = await client.stores()
             except OvoparkError:
                 # Still let the user change the other options; typed ids stay offered.
                 stores = []
@@ -325,10 +323,10 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
             {
                 probatio.Required(
                     CONF_PROTOCOL, default=options.get(CONF_PROTOCOL, DEFAULT_PROTOCOL)
-                ): _choice(CONF_PROTOCOL, [PROTOCOL_RTSP, PROTOCOL_HLS]),
+                ): _choice(CONF_PROTOCOL, [protocol.value for protocol in StreamProtocol]),
                 probatio.Required(
                     CONF_QUALITY, default=options.get(CONF_QUALITY, DEFAULT_QUALITY)
-                ): _choice(CONF_QUALITY, [QUALITY_MAIN, QUALITY_SUB]),
+                ): _choice(CONF_QUALITY, [quality.value for quality in Quality]),
                 probatio.Required(
                     CONF_SNAPSHOT_CACHE,
                     default=options.get(CONF_SNAPSHOT_CACHE, DEFAULT_SNAPSHOT_CACHE),

@@ -6,6 +6,8 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from .channel import Quality, StreamProtocol
+
 DOMAIN: Final = "ovopark"
 LOGGER = logging.getLogger(__package__)
 
@@ -26,14 +28,9 @@ CONF_STORES: Final = "stores"
 CONF_RECORDING_DAYS: Final = "recording_days"
 CONF_PTZ_STEP: Final = "ptz_step"
 
-PROTOCOL_RTSP: Final = "rtsp"
-PROTOCOL_HLS: Final = "hls"
-QUALITY_MAIN: Final = "main"
-QUALITY_SUB: Final = "sub"
-
 DEFAULT_TIMESTAMP_ZONE: Final = "Asia/Shanghai"
-DEFAULT_PROTOCOL: Final = PROTOCOL_RTSP
-DEFAULT_QUALITY: Final = QUALITY_MAIN
+DEFAULT_PROTOCOL: Final = StreamProtocol.RTSP.value  # options hold the enums' values
+DEFAULT_QUALITY: Final = Quality.MAIN.value
 DEFAULT_SNAPSHOT_CACHE: Final = 30
 MIN_SNAPSHOT_CACHE: Final = 10
 DEFAULT_RECORDING_DAYS: Final = 7
@@ -41,11 +38,11 @@ MAX_RECORDING_DAYS: Final = 31
 DEFAULT_PTZ_STEP: Final = 0.5
 MIN_PTZ_STEP: Final = 0.1
 MAX_PTZ_STEP: Final = 10.0
-DEFAULT_PTZ_SPEED: Final = 8
 
 REGION_CHINA: Final = "china"
 REGION_INTERNATIONAL: Final = "international"
 REGION_CUSTOM: Final = "custom"
+# The platform's API address (its signed `/m.api` endpoint) of each region but the custom one.
 REGION_URLS: Final = {
     REGION_CHINA: "https://openapi.ovopark.com/m.api",
     REGION_INTERNATIONAL: "https://openapi.opretail.com/m.api",

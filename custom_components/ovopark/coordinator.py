@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -29,29 +29,30 @@ from .const import (
     STORES_INTERVAL,
 )
 from .error_map import AtSetup, lookup
-from .stale import StaleDevices
+from .stale import Listing, StaleDevices
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import datetime, tzinfo
 
     from homeassistant.core import HomeAssistant
 
     from .gateway import EntryStreams
     from .ptz import PtzControl
+    from .recording import RecordingWorkers
 
 type OvoparkConfigEntry = ConfigEntry[OvoparkRuntimeData]
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class OvoparkData:
     """What the coordinator knows: stores and cameras by id."""
 
     stores: dict[int, Store]  # every listed store (or the typed store ids)
     cameras: dict[int, Camera]  # every camera of the included stores, as listed now
-    included: set[int] = field(default_factory=set)  # listed stores the options include
-    # Devices the last listing omitted, waiting out their grace period (stale.py).
-    missing: dict[int, Camera] = field(default_factory=dict)
-    store_devices: dict[int, Store] = field(default_factory=dict)  # stores with a device
+    included: set[int]  # listed stores the options include
+    # Devices the last listing omitted, waiting out their grace period (stale.py decides).
+    missing: dict[int, Camera]
+    store_devices: dict[int, Store]  # stores with a device
 
 
 @dataclass(kw_only=True)
@@ -62,12 +63,26 @@ class OvoparkRuntimeData:
     coordinator: OvoparkCoordinator
     streams: EntryStreams  # the entry's addresses on the stream gateway
     ptz: PtzControl
+    recording: RecordingWorkers  # save_recording's threads
 
 
-def create_client(
+async def async_create_client(
     hass: HomeAssistant, data: Mapping[str, Any], zone: str | None = None
 ) -> OvoparkClient:
-    """A platform client for config entry data, on Home Assistant's shared session."""
+    """A platform client for config entry data, on Home Assistant's shared session.
+
+    `zone` (an IANA name) overrides the entry's time stamp zone. A zone's first load reads the
+    time zone database from disk: `async_get_time_zone` does it off the event loop.
+    """
+    name = zone or str(data.get(CONF_TIMESTAMP_ZONE) or DEFAULT_TIMESTAMP_ZONE)
+    return _client(hass, data, name, await dt_util.async_get_time_zone(name))
+
+
+def _client(
+    hass: HomeAssistant, data: Mapping[str, Any], name: str, timestamp_zone: tzinfo | None
+) -> OvoparkClient:
+    if timestamp_zone is None:
+        raise ValueError(f"unknown time zone {name!r}")  # the flows accept only known zones
     username = data.get(CONF_USERNAME)
     account = (
         OvoparkAccount(str(username), str(data.get(CONF_PASSWORD) or "")) if username else None
@@ -77,7 +92,7 @@ def create_client(
         base_url=str(data[CONF_URL]),
         api_key=str(data[CONF_API_KEY]),
         api_secret=str(data[CONF_API_SECRET]),
-        timestamp_zone=zone or str(data.get(CONF_TIMESTAMP_ZONE) or DEFAULT_TIMESTAMP_ZONE),
+        timestamp_zone=timestamp_zone,
         account=account,
     )
 
@@ -121,11 +136,17 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
             # Typed store ids come without names: the device list names each store.
             names = {cam.store_id: cam.store_name for cam in cameras if cam.store_name}
             listed = {i: Store(id=i, name=names.get(i) or str(i)) for i in typed}
-        data = OvoparkData(
-            stores=listed, cameras={c.id: c for c in cameras}, included=set(included)
+        by_id = {c.id: c for c in cameras}
+        kept = self.stale.async_apply(
+            Listing(stores=listed, cameras=by_id, included=set(included)), self._chosen()
         )
-        self.stale.async_apply(data, self._chosen())
-        return data
+        return OvoparkData(
+            stores=listed,
+            cameras=by_id,
+            included=set(included),
+            missing=kept.missing,
+            store_devices=kept.store_devices,
+        )
 
     def _failure(self, err: OvoparkError) -> Exception:
         """The error table's verdict: reauth, a setup error, or one more failed refresh."""

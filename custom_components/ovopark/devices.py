@@ -14,10 +14,12 @@ from .const import DOMAIN, MANUFACTURER
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-    from .api import Store
+    from .api import Camera, Store
     from .coordinator import OvoparkConfigEntry
 
 STORE_PREFIX = "store_"
+CAMERA_MODEL = "Cloud camera"
+STORE_MODEL = "Store"
 
 
 def camera_identifier(camera_id: int) -> tuple[str, str]:
@@ -72,6 +74,33 @@ def entry_devices(hass: HomeAssistant, entry_id: str) -> EntryDevices:
     return EntryDevices(cameras=cameras, stores=stores)
 
 
+# Device info is built in one constructor call and never written to or unpacked afterwards:
+# Home Assistant 2026.11 makes `DeviceInfo` a class and keeps dictionary-style use only
+# through a compatibility layer. The registry is called with keyword arguments of its own.
+
+
+def camera_device_info(
+    camera: Camera, area: str | None, via_device_id: str | None
+) -> dr.DeviceInfo:
+    """A camera's device: in its store's area, under the store's device once that exists."""
+    if via_device_id is None:
+        return dr.DeviceInfo(
+            identifiers={camera_identifier(camera.id)},
+            name=camera.name,
+            manufacturer=MANUFACTURER,
+            model=CAMERA_MODEL,
+            suggested_area=area,
+        )
+    return dr.DeviceInfo(
+        identifiers={camera_identifier(camera.id)},
+        name=camera.name,
+        manufacturer=MANUFACTURER,
+        model=CAMERA_MODEL,
+        suggested_area=area,
+        via_device_id=via_device_id,
+    )
+
+
 def store_device_info(store: Store) -> dr.DeviceInfo:
     """A store's device: its cameras' devices sit under it.
 
@@ -82,14 +111,18 @@ def store_device_info(store: Store) -> dr.DeviceInfo:
         identifiers={store_identifier(store.id)},
         name=store.name,
         manufacturer=MANUFACTURER,
-        model="Store",
+        model=STORE_MODEL,
     )
 
 
 def async_store_device(hass: HomeAssistant, entry_id: str, store: Store) -> dr.DeviceEntry:
-    """Register (or update) a store's device; cameras name it as their `via_device_id`."""
+    """Register (or update) a store's device as `store_device_info` has it; cameras sit under it."""
     return dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry_id, **store_device_info(store)
+        config_entry_id=entry_id,
+        identifiers={store_identifier(store.id)},
+        name=store.name,
+        manufacturer=MANUFACTURER,
+        model=STORE_MODEL,
     )
 
 

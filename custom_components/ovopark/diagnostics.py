@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -37,10 +37,7 @@ async def async_get_config_entry_diagnostics(
             else None,
         },
         "stores": [asdict(store) for store in coordinator.data.stores.values()],
-        "cameras": [
-            {f.name: getattr(camera, f.name) for f in fields(camera) if f.name != "extras"}
-            for camera in coordinator.data.cameras.values()
-        ],
+        "cameras": [asdict(camera) for camera in coordinator.data.cameras.values()],
         "devices": coordinator.stale.diagnostics(),
         "client": runtime.client.stats(),
         "gateway": runtime.streams.gateway.stats(),

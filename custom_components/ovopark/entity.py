@@ -9,17 +9,16 @@ from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
 from homeassistant.core import Event, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import Camera, Store
-from .const import DOMAIN, LOGGER, MANUFACTURER
+from .const import DOMAIN, LOGGER
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkData
 from .devices import (
+    camera_device_info,
     camera_id_of,
-    camera_identifier,
     store_device_id,
     store_device_info,
     store_id_of,
@@ -42,17 +41,8 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
         self._attr_unique_id = str(camera.id)
         store = coordinator.data.stores.get(camera.store_id)
         store_name = camera.store_name or (store.name if store else None)
-        device_info = DeviceInfo(
-            identifiers={camera_identifier(camera.id)},
-            name=camera.name,
-            manufacturer=MANUFACTURER,
-            model="Cloud camera",
-            suggested_area=store_name,
-        )
-        entry_id = coordinator.config_entry.entry_id
-        if via := store_device_id(coordinator.hass, entry_id, camera.store_id):
-            device_info["via_device_id"] = via
-        self._attr_device_info = device_info
+        via = store_device_id(coordinator.hass, coordinator.config_entry.entry_id, camera.store_id)
+        self._attr_device_info = camera_device_info(camera, store_name, via)
         self._was_available = True
 
     @property

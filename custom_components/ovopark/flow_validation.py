@@ -36,7 +36,7 @@ from .const import (
     SECTION_ADVANCED,
     UTC_ZONE,
 )
-from .coordinator import create_client
+from .coordinator import async_create_client
 from .error_map import lookup
 
 
@@ -96,14 +96,16 @@ async def _async_validate(hass: HomeAssistant, data: Mapping[str, Any]) -> Valid
     if await dt_util.async_get_time_zone(zone) is None:
         raise InvalidInputError("base", "invalid_timezone")
     try:
-        title = await _async_probe(create_client(hass, data, zone), data.get(CONF_STORE_IDS))
+        client = await async_create_client(hass, data, zone)
+        title = await _async_probe(client, data.get(CONF_STORE_IDS))
     except OvoparkClockError:
         # The client already resynchronised from the server clock, so a 16 that
-        # survives it means the gateway reads the stamp in another zone.
+        # survives it means the platform reads the stamp in another zone.
         if zone == UTC_ZONE:
             raise
         zone = UTC_ZONE
-        title = await _async_probe(create_client(hass, data, zone), data.get(CONF_STORE_IDS))
+        client = await async_create_client(hass, data, zone)
+        title = await _async_probe(client, data.get(CONF_STORE_IDS))
     return Validated(title=title, data={**data, CONF_TIMESTAMP_ZONE: zone})
 
 
@@ -150,7 +152,7 @@ def parse_store_ids(text: str) -> list[int]:
 
 
 def region_of(url: str) -> str:
-    """Return the region whose gateway is `url`, or custom."""
+    """Return the region whose API address is `url`, or custom."""
     return next((region for region, known in REGION_URLS.items() if known == url), REGION_CUSTOM)
 
 

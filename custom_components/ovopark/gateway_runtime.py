@@ -8,6 +8,7 @@ from functools import partial
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.util.hass_dict import HassKey
 
@@ -33,7 +34,14 @@ async def async_acquire_gateway(hass: HomeAssistant, entry_id: str) -> StreamGat
         shared = hass.data.get(DATA_GATEWAY)
         if shared is None:
             gateway = StreamGateway(session=async_get_clientsession(hass))
-            await gateway.start()
+            try:
+                await gateway.start()
+            except OSError as err:  # no socket to be had now (descriptors, addresses): later
+                raise ConfigEntryNotReady(
+                    translation_domain=DOMAIN,
+                    translation_key="gateway_unavailable",
+                    translation_placeholders={"error": err.strerror or type(err).__name__},
+                ) from err
             shared = hass.data[DATA_GATEWAY] = _SharedGateway(gateway=gateway)
             shared.unsub_stop = hass.bus.async_listen_once(
                 EVENT_HOMEASSISTANT_STOP, partial(_async_stop_at_shutdown, hass, shared)

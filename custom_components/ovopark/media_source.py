@@ -9,7 +9,7 @@ HLS output, never the gateway or the relay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import override
 
 from homeassistant.components.camera.prefs import DynamicStreamSettings
@@ -31,7 +31,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 from yarl import URL
 
-from .api import Camera, Store
+from .api import Camera, Store, split_at_midnight
 from .channel import ChannelRequest, Playback, Refusal, StreamProtocol
 from .const import CONF_RECORDING_DAYS, DEFAULT_RECORDING_DAYS, DOMAIN
 from .coordinator import OvoparkConfigEntry
@@ -108,9 +108,11 @@ class OvoparkMediaSource(MediaSource):
         camera = entry.runtime_data.coordinator.data.cameras.get(path.camera_id)
         if camera is None:
             raise Unresolvable(f"Unknown camera: {path.camera_id}")
-        start = path.start
-        # A period may not cross midnight in the platform's zone: a day's last one ends at 23:59:59.
-        end = min(self._clip_end(start), _next_midnight(start, entry) - timedelta(seconds=1))
+        # The clip, or its part on the day it starts in the platform's zone.
+        periods = split_at_midnight(path.start, self._clip_end(path.start), _platform_zone(entry))
+        if not periods:
+            raise Unresolvable(f"Not recorded yet: {item.identifier}")
+        start, end = periods[0]
         request = ChannelRequest(str(camera.id), StreamProtocol.RTSP, playback=Playback(start, end))
         runtime = entry.runtime_data
         address = await runtime.streams.async_mint_playback(request)
@@ -121,6 +123,10 @@ class OvoparkMediaSource(MediaSource):
                 translation_key=translated.translation_key,
                 translation_placeholders=translated.placeholders,
             )
+        return await self._async_play(address)
+
+    async def _async_play(self, address: str) -> PlayMedia:
+        """A Home Assistant stream of a single-use playback address, stopped after its end."""
         stream = create_stream(
             self.hass, address, {"rtsp_transport": "tcp"}, DynamicStreamSettings()
         )
@@ -273,11 +279,9 @@ def _for_the_browser(path: str) -> str:
     return str(request.url.origin().join(URL(path))) if request is not None else path
 
 
-def _next_midnight(moment: datetime, entry: OvoparkConfigEntry) -> datetime:
-    """The next midnight in the entry's zone: a playback range may not cross it."""
-    zone = dt_util.get_time_zone(entry.runtime_data.client.timestamp_zone.key)
-    local = moment.astimezone(zone)
-    return (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+def _platform_zone(entry: OvoparkConfigEntry) -> tzinfo:
+    """The entry's zone, in which a playback may not cross midnight."""
+    return entry.runtime_data.client.timestamp_zone
 
 
 def _by_id(item: Store | Camera) -> int:

@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from .api import OvoparkClient, OvoparkError, PtzCommand
-from .const import DEFAULT_PTZ_SPEED, LOGGER
+from .api import PTZ_DEFAULT_SPEED, OvoparkClient, OvoparkError, PtzCommand
+from .const import LOGGER
 
-# The ptz action's directions (the buttons name theirs in button.py).
+# The six directions, by the name the ptz action, the buttons (`ptz_<name>`) and their
+# translations use; services.yaml lists the same names (a test compares them).
 DIRECTIONS: dict[str, PtzCommand] = {
     "up": PtzCommand.UP,
     "down": PtzCommand.DOWN,
@@ -49,7 +50,7 @@ class _Motion:
         self._camera_id = camera_id
         self._runner: asyncio.Task[None] | None = None
         self._command = PtzCommand.STOP
-        self._speed = DEFAULT_PTZ_SPEED
+        self._speed = PTZ_DEFAULT_SPEED
         self._until = 0.0  # loop time at which the last press's step is over
         self._wake = asyncio.Event()
         self._waiting = 0
@@ -138,7 +139,7 @@ class PtzControl:
         command: PtzCommand,
         *,
         duration: float,
-        speed: int = DEFAULT_PTZ_SPEED,
+        speed: int = PTZ_DEFAULT_SPEED,
     ) -> None:
         """Move a camera for a step, then stop it; raises the platform's error, if any."""
         motion = self._motions.get(camera_id)

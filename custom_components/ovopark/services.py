@@ -21,9 +21,16 @@ from homeassistant.helpers.target import TargetSelection, async_extract_referenc
 from homeassistant.helpers.typing import VolDictType
 import probatio as vol
 
-from .api import PLAY_RATES
+from .api import (
+    PLAY_RATES,
+    PTZ_DEFAULT_SPEED,
+    PTZ_PRESET_MAX,
+    PTZ_PRESET_MIN,
+    PTZ_SPEED_MAX,
+    PTZ_SPEED_MIN,
+)
 from .camera import OvoparkCamera
-from .const import DEFAULT_PTZ_SPEED, DEFAULT_PTZ_STEP, DOMAIN
+from .const import DEFAULT_PTZ_STEP, DOMAIN, MAX_PTZ_STEP, MIN_PTZ_STEP
 from .ptz import DIRECTIONS
 
 SERVICE_GET_STREAM_URLS = "get_stream_urls"
@@ -51,14 +58,16 @@ STREAM_URLS_SCHEMA: VolDictType = {
 PTZ_SCHEMA: VolDictType = {
     vol.Required(ATTR_DIRECTION): vol.In(list(DIRECTIONS)),
     vol.Optional(ATTR_DURATION, default=DEFAULT_PTZ_STEP): vol.All(
-        vol.Coerce(float), vol.Range(min=0.1, max=10)
+        vol.Coerce(float), vol.Range(min=MIN_PTZ_STEP, max=MAX_PTZ_STEP)
     ),
-    vol.Optional(ATTR_SPEED, default=DEFAULT_PTZ_SPEED): vol.All(
-        vol.Coerce(int), vol.Range(min=1, max=10)
+    vol.Optional(ATTR_SPEED, default=PTZ_DEFAULT_SPEED): vol.All(
+        vol.Coerce(int), vol.Range(min=PTZ_SPEED_MIN, max=PTZ_SPEED_MAX)
     ),
 }
 PTZ_PRESET_SCHEMA: VolDictType = {
-    vol.Required(ATTR_PRESET): vol.All(vol.Coerce(int), vol.Range(min=1, max=255))
+    vol.Required(ATTR_PRESET): vol.All(
+        vol.Coerce(int), vol.Range(min=PTZ_PRESET_MIN, max=PTZ_PRESET_MAX)
+    )
 }
 SAVE_RECORDING_SCHEMA: VolDictType = {
     vol.Required(ATTR_START): cv.datetime,

@@ -5,7 +5,8 @@ for `STALE_AFTER` and at least `STALE_LISTINGS` listings in a row. The time it w
 is stored, so a restart neither resets nor shortens the wait. Devices of a store the user
 deselected in the options go at once, and a store's cameras go with its device. After
 `MISSING_ISSUE_AFTER` a repair issue names a missing camera and says when it goes. Only camera
-and store devices are touched.
+and store devices are touched. `StaleDevices.async_apply` answers what the listing leaves
+(`KeptDevices`); the coordinator builds its data from that.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .const import DOMAIN, LOGGER, MISSING_ISSUE_AFTER, STALE_AFTER, STALE_LISTI
 from .devices import EntryDevices, async_store_device, camera_id_of, entry_devices
 
 if TYPE_CHECKING:
-    from .coordinator import OvoparkConfigEntry, OvoparkData
+    from .coordinator import OvoparkConfigEntry
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 10  # seconds; unloading and Home Assistant's final write flush it sooner
@@ -41,6 +42,23 @@ def storage_key(entry_id: str) -> str:
 def issue_id(entry_id: str, camera_id: int) -> str:
     """The repair issue of one missing camera."""
     return f"{ISSUE_MISSING}_{entry_id}_{camera_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One successful listing: what `async_apply` reads."""
+
+    stores: dict[int, Store]  # every listed store (or the typed store ids)
+    cameras: dict[int, Camera]  # every camera of the included stores
+    included: set[int]  # listed stores the options include
+
+
+@dataclass(frozen=True, slots=True)
+class KeptDevices:
+    """What a listing leaves in the registry besides the listed cameras."""
+
+    missing: dict[int, Camera]  # camera devices the listing omitted, waiting out their grace
+    store_devices: dict[int, Store]  # stores with a device
 
 
 @dataclass(slots=True)
@@ -155,48 +173,50 @@ class StaleDevices:
         ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._entry.entry_id, camera_id))
 
     @callback
-    def async_apply(self, data: OvoparkData, chosen: set[int]) -> None:
-        """Apply one successful listing to the registry and fill in `data`'s missing devices.
+    def async_apply(self, listing: Listing, chosen: set[int]) -> KeptDevices:
+        """Apply one successful listing to the registry; answer the devices it leaves.
 
         `chosen` is the options' store selection (empty: every store). Store devices are
         registered here, before any entity names one as its `via_device_id`.
         """
         now = dt_util.utcnow()
         entry_id = self._entry.entry_id
-        for store_id in data.included & {cam.store_id for cam in data.cameras.values()}:
-            async_store_device(self._hass, entry_id, data.stores[store_id])
+        for store_id in listing.included & {cam.store_id for cam in listing.cameras.values()}:
+            async_store_device(self._hass, entry_id, listing.stores[store_id])
         devices = entry_devices(self._hass, entry_id)
         self.known = {
             camera_id: camera
             for camera_id, camera in self.known.items()
             if camera_id in devices.cameras
-        } | data.cameras
-        gone = self._apply_stores(data, devices, chosen, now)
-        self._apply_cameras(data, devices, chosen, gone, now)
-        self._warn_empty(data, devices)
+        } | listing.cameras
+        gone = self._apply_stores(listing, devices, chosen, now)
+        self._apply_cameras(listing, devices, chosen, gone, now)
+        self._warn_empty(listing, devices)
 
         devices = entry_devices(self._hass, entry_id)
         self.missing = {key: value for key, value in self.missing.items() if key in devices.cameras}
-        data.missing = {
-            camera_id: self.known.get(camera_id)
-            or Camera(id=camera_id, name=devices.cameras[camera_id].name or "", store_id=0)
-            for camera_id in self.missing
-        }
-        data.store_devices = {
-            store_id: data.stores.get(store_id) or Store(id=store_id, name=device.name or "")
-            for store_id, device in devices.stores.items()
-        }
         if (current := self._as_dict()) != self._saved:
             self._saved = current
             self._store.async_delay_save(self._as_dict, SAVE_DELAY)
+        return KeptDevices(
+            missing={
+                camera_id: self.known.get(camera_id)
+                or Camera(id=camera_id, name=devices.cameras[camera_id].name or "", store_id=0)
+                for camera_id in self.missing
+            },
+            store_devices={
+                store_id: listing.stores.get(store_id) or Store(id=store_id, name=device.name or "")
+                for store_id, device in devices.stores.items()
+            },
+        )
 
     def _apply_stores(
-        self, data: OvoparkData, devices: EntryDevices, chosen: set[int], now: datetime
+        self, listing: Listing, devices: EntryDevices, chosen: set[int], now: datetime
     ) -> set[int]:
         """Count missed listings of store devices; return the stores whose devices went."""
         gone: set[int] = set()
         for store_id, device in devices.stores.items():
-            if store_id in data.included:
+            if store_id in listing.included:
                 self.missing_stores.pop(store_id, None)
                 continue
             missing = self.missing_stores.setdefault(store_id, Missing(since=now))
@@ -215,7 +235,7 @@ class StaleDevices:
 
     def _apply_cameras(
         self,
-        data: OvoparkData,
+        listing: Listing,
         devices: EntryDevices,
         chosen: set[int],
         gone_stores: set[int],
@@ -223,7 +243,7 @@ class StaleDevices:
     ) -> None:
         """Count missed listings of camera devices; remove them, or raise or clear issues."""
         for camera_id, device in devices.cameras.items():
-            if camera_id in data.cameras:
+            if camera_id in listing.cameras:
                 if self.missing.pop(camera_id, None) is not None:
                     LOGGER.info("Camera %s is listed again", device.name)
                     ir.async_delete_issue(
@@ -263,21 +283,21 @@ class StaleDevices:
             },
         )
 
-    def _warn_empty(self, data: OvoparkData, devices: EntryDevices) -> None:
+    def _warn_empty(self, listing: Listing, devices: EntryDevices) -> None:
         """A listed store whose device list came back empty keeps its cameras: say so once."""
         holding = {
             known.store_id
             for camera_id in devices.cameras
             if (known := self.known.get(camera_id)) is not None
         }
-        empty = (data.included & holding) - {cam.store_id for cam in data.cameras.values()}
+        empty = (listing.included & holding) - {cam.store_id for cam in listing.cameras.values()}
         for store_id in empty:
             self.empty_listings[store_id] = self.empty_listings.get(store_id, 0) + 1
             if store_id not in self._empty:
                 LOGGER.warning(
                     "The platform listed no camera for store %s; its cameras are kept, and go "
                     "only if it stays empty for %s",
-                    data.stores[store_id].name,
+                    listing.stores[store_id].name,
                     STALE_AFTER,
                 )
         self._empty = empty

@@ -18,7 +18,9 @@ from custom_components.ovopark.api import (
     OvoparkNoRecordingError,
     OvoparkResponseError,
     OvoparkServerError,
+    split_at_midnight,
 )
+from custom_components.ovopark.api.playback import playback_params
 from simulator.core import Simulator
 from simulator.gateway import Reply
 from simulator.relay import PLAYBACK
@@ -36,7 +38,7 @@ def zoned(simulator: Simulator, make_client: ClientFactory) -> Callable[[str], O
 
     def make(zone: str) -> OvoparkClient:
         simulator.config.timestamp_zone = zone
-        return make_client(timestamp_zone=zone)
+        return make_client(timestamp_zone=ZoneInfo(zone))
 
     return make
 
@@ -235,3 +237,63 @@ async def test_answer_without_any_address(
         await client.start_playback(CAMERA, NOON_SHANGHAI, NOON_SHANGHAI + timedelta(minutes=1))
     assert err.value.method == METHOD_PLAYBACK
     assert simulator.count(METHOD_PLAYBACK) == 1
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2024, 1, day, hour, minute, second, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "periods"),
+    [
+        (_at(1, 12), _at(1, 12, 10), [(_at(1, 12), _at(1, 12, 10))]),
+        (
+            _at(1, 23, 55),
+            _at(2, 0, 5),
+            [(_at(1, 23, 55), _at(1, 23, 59, 59)), (_at(2, 0), _at(2, 0, 5))],
+        ),
+        # ending at midnight: the day's last period ends at 23:59:59, nothing of the next day
+        (_at(1, 23, 50), _at(2, 0), [(_at(1, 23, 50), _at(1, 23, 59, 59))]),
+        (
+            _at(1, 23),
+            _at(3, 1),
+            [
+                (_at(1, 23), _at(1, 23, 59, 59)),
+                (_at(2, 0), _at(2, 23, 59, 59)),
+                (_at(3, 0), _at(3, 1)),
+            ],
+        ),
+        # whole seconds; nothing left to play is no period
+        (
+            _at(1, 12) + timedelta(microseconds=5),
+            _at(1, 12, 1) + timedelta(microseconds=9),
+            [(_at(1, 12), _at(1, 12, 1))],
+        ),
+        (_at(1, 23, 59, 59), _at(2, 0), []),
+        (_at(1, 12), _at(1, 12), []),
+    ],
+)
+def test_split_at_midnight(
+    start: datetime, end: datetime, periods: list[tuple[datetime, datetime]]
+) -> None:
+    assert split_at_midnight(start, end, SHANGHAI) == periods
+    for first, last in periods:
+        playback_params(CAMERA, first, last, 1, SHANGHAI)  # each one a valid playback
+
+
+def test_split_at_midnight_in_the_platform_zone_not_the_callers() -> None:
+    # 23:55 -> 00:05 in UTC is 07:55 -> 08:05 in Shanghai: one period there, two in UTC
+    start = datetime(2024, 1, 1, 23, 55, tzinfo=UTC)
+    assert split_at_midnight(start, start + timedelta(minutes=10), SHANGHAI) == [
+        (start, start + timedelta(minutes=10))
+    ]
+    assert [
+        (first.astimezone(UTC), last.astimezone(UTC))
+        for first, last in split_at_midnight(start, start + timedelta(minutes=10), UTC)
+    ] == [
+        (start, datetime(2024, 1, 1, 23, 59, 59, tzinfo=UTC)),
+        (datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 2, 0, 5, tzinfo=UTC)),
+    ]

@@ -1,6 +1,16 @@
 """Client of the Ovopark (万店掌 / Opretail) open platform; no Home Assistant imports."""
 
-from .client import METHOD_MEDIA_PLAY, METHOD_PLAYBACK, METHOD_STORES, OvoparkClient
+from .client import (
+    METHOD_MEDIA_PLAY,
+    METHOD_PLAYBACK,
+    METHOD_STORES,
+    PTZ_DEFAULT_SPEED,
+    PTZ_PRESET_MAX,
+    PTZ_PRESET_MIN,
+    PTZ_SPEED_MAX,
+    PTZ_SPEED_MIN,
+    OvoparkClient,
+)
 from .errors import (
     CODE_NAMES,
     OvoparkApiError,
@@ -21,7 +31,7 @@ from .errors import (
     error_for_code,
 )
 from .models import Camera, MediaUrls, OvoparkAccount, PtzCommand, Store
-from .playback import PLAY_RATES
+from .playback import PLAY_RATES, split_at_midnight
 from .signing import sign
 
 __all__ = [
@@ -30,6 +40,11 @@ __all__ = [
     "METHOD_PLAYBACK",
     "METHOD_STORES",
     "PLAY_RATES",
+    "PTZ_DEFAULT_SPEED",
+    "PTZ_PRESET_MAX",
+    "PTZ_PRESET_MIN",
+    "PTZ_SPEED_MAX",
+    "PTZ_SPEED_MIN",
     "Camera",
     "MediaUrls",
     "OvoparkAccount",
@@ -53,4 +68,5 @@ __all__ = [
     "Store",
     "error_for_code",
     "sign",
+    "split_at_midnight",
 ]

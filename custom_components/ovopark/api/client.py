@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 import logging
 import time
 from typing import Any, Final
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -50,11 +49,22 @@ METHOD_SNAPSHOT: Final = "open.shopweb.device.snapshot"
 METHOD_PTZ: Final = "open.shopweb.device.ptzCtrlAll"
 METHOD_PLAYBACK: Final = "open.shopweb.device.startPlayRecReq"
 
+# `ptzCtrlAll`'s ranges: the speed (`param2`; 8 is the platform's recommendation) and a preset
+# (`param1` with `PtzCommand.PRESET`).
+PTZ_SPEED_MIN: Final = 1
+PTZ_SPEED_MAX: Final = 10
+PTZ_DEFAULT_SPEED: Final = 8
+PTZ_PRESET_MIN: Final = 1
+PTZ_PRESET_MAX: Final = 255
+
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 HEADER_AUTHENTICATOR: Final = "authenticator"
 DEFAULT_RETRY_DELAYS: Final = (0.2, 0.5)
 MAX_PAGES: Final = 1000
 JPEG_MAGIC: Final = b"\xff\xd8"
+# The official platform addresses' zone, Asia/Shanghai (UTC+8 without daylight saving since 1991), as a
+# fixed offset: no time zone database is read. Home Assistant passes the entry's zone.
+PLATFORM_ZONE: Final = timezone(timedelta(hours=8))
 
 
 class OvoparkClient:
@@ -69,7 +79,7 @@ class OvoparkClient:
         api_secret: str,
         aid: str = "S107",
         sign_method: str = "md5",
-        timestamp_zone: str = "Asia/Shanghai",
+        timestamp_zone: tzinfo = PLATFORM_ZONE,
         account: OvoparkAccount | None = None,
         request_timeout: float = 15.0,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
@@ -84,7 +94,7 @@ class OvoparkClient:
         self._api_secret = api_secret
         self.aid = aid
         self.sign_method = sign_method
-        self.timestamp_zone = ZoneInfo(timestamp_zone)
+        self.timestamp_zone = timestamp_zone
         self.account = account
         self.request_timeout = request_timeout
         # One delay per retry: the length bounds the number of retries of an idempotent call.
@@ -92,7 +102,6 @@ class OvoparkClient:
         self.rate_limit_retry_after = rate_limit_retry_after
         self.page_size = page_size
         self.clock_offset = 0.0
-        self.enterprise_id: int | None = None
         self._token: str | None = None
         self._login_lock = asyncio.Lock()
         self._stats = CallStats(_LOGGER)
@@ -249,9 +258,7 @@ class OvoparkClient:
             idempotent=True,
             use_token=False,
         )
-        token, enterprise_id = self._parse(METHOD_LOGIN, parse_login, data)
-        self._token = token
-        self.enterprise_id = enterprise_id
+        self._token = self._parse(METHOD_LOGIN, parse_login, data)
 
     async def stores(self) -> list[Store]:
         """Return every store of the account, fetching all pages."""
@@ -349,7 +356,7 @@ class OvoparkClient:
         command: int | PtzCommand,
         *,
         param1: int | None = None,
-        speed: int = 8,
+        speed: int = PTZ_DEFAULT_SPEED,
     ) -> None:
         """Send one pan/tilt/zoom command; moving must be followed by `PtzCommand.STOP`."""
         await self._request(

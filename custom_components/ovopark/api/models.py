@@ -8,7 +8,6 @@ from enum import IntEnum
 import json
 import math
 import re
-from types import MappingProxyType
 from typing import Any, Final, Self
 
 from .errors import OvoparkResponseError
@@ -183,11 +182,6 @@ class Store:
         )
 
 
-_CAMERA_FIELDS: Final = frozenset(
-    {"id", "name", "online", "ptzEnable", "channel_id", "slaveChannel_id"}
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Camera:
     """A camera (a 'device' of `getVideoDeviceList`)."""
@@ -199,10 +193,8 @@ class Camera:
     online: bool = False
     ptz: bool = False
     has_sub_stream: bool = False
+    # The NVR channel: a recording watchdog (planned) needs it to tell an NVR's cameras apart.
     channel_id: int | None = None
-    extras: Mapping[str, Any] = field(
-        default_factory=lambda: MappingProxyType({}), repr=False, hash=False
-    )
 
     @classmethod
     def from_api(
@@ -217,7 +209,6 @@ class Camera:
             raise OvoparkResponseError("camera: missing store id")
         sub = device.get("slaveChannel_id")
         has_sub = sub is not None and sub != "" and to_int(sub) != 0
-        extras = {str(k): v for k, v in device.items() if k not in _CAMERA_FIELDS}
         return cls(
             id=camera_id,
             name=to_str(device.get("name")) or str(camera_id),
@@ -227,7 +218,6 @@ class Camera:
             ptz=bool(to_bool(device.get("ptzEnable"))),
             has_sub_stream=has_sub,
             channel_id=to_int(device.get("channel_id")),
-            extras=MappingProxyType(extras),
         )
 
 
@@ -296,13 +286,13 @@ def parse_cameras(data: object, store_id: int) -> list[Camera]:
     return cameras
 
 
-def parse_login(data: object) -> tuple[str, int | None]:
-    """Parse the `data` of `mobileLogin`: token and enterprise id."""
+def parse_login(data: object) -> str:
+    """Parse the `data` of `mobileLogin`: the token (its other fields are not used)."""
     body = require_mapping(data, "login")
     token = body.get("token")
     if not isinstance(token, str) or not token:
         raise OvoparkResponseError("login: missing token")
-    return token, to_int(body.get("enterpriseId"))
+    return token
 
 
 def parse_snapshot(data: object) -> str:

@@ -1,12 +1,38 @@
-"""Parameters of `startPlayRecReq` (recording playback), checked before any call."""
+"""Parameters of `startPlayRecReq` (recording playback), checked before any call.
+
+A playback may not cross midnight in the platform's zone: `playback_params` refuses such a
+period, and `split_at_midnight` is how every caller cuts a longer one.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
 PLAY_RATES: Final = (1, 2, 4, 8)
 PLAYBACK_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+_SECOND: Final = timedelta(seconds=1)
+
+
+def split_at_midnight(
+    start: datetime, end: datetime, zone: tzinfo
+) -> list[tuple[datetime, datetime]]:
+    """`start`..`end` (aware) as playback periods within one day each in `zone`, in order.
+
+    Whole seconds, as the platform takes them: a day's last period ends at 23:59:59 (the next
+    starts at 00:00:00, so that second is left out), and a period without a whole second to play
+    is left out (an empty list: nothing to play).
+    """
+    start, end = start.replace(microsecond=0), end.replace(microsecond=0)
+    periods: list[tuple[datetime, datetime]] = []
+    while start < end:
+        local = start.astimezone(zone)
+        midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0)
+        last = min(end, midnight - _SECOND)
+        if last > start:
+            periods.append((start, last))
+        start = midnight
+    return periods
 
 
 def playback_params(
