@@ -34,7 +34,6 @@ from .rtsp_message import (
     UrlMap,
     filter_transport,
     read_item,
-    required_options,
     response,
     rewrite_response,
     split_gateway_url,
@@ -52,6 +51,16 @@ _PLAYING = 200
 # A consumer given a request-level answer on a channel past its join window may still ask again.
 REQUEST_LEVEL_GRACE = 2.0
 READ_SIZE = 64 * 1024
+_OPTION_HEADERS = frozenset({"require", "proxy-require"})
+
+
+def required_options(message: RtspMessage) -> list[str]:
+    """The option tags a request's `Require` and `Proxy-Require` headers name, each once."""
+    tags: dict[str, None] = {}
+    for key, value in message.headers:
+        if key.lower() in _OPTION_HEADERS:
+            tags.update((tag.strip(), None) for tag in value.split(",") if tag.strip())
+    return list(tags)
 
 
 async def _first_request(

@@ -14,7 +14,6 @@ DEFAULT_RTSP_PORT = 554
 _HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
 _DOLLAR = ord("$")
 _LINE_ENDS = frozenset(b"\r\n")
-_OPTION_HEADERS = frozenset({"require", "proxy-require"})
 _ABSOLUTE_URL = re.compile(r"rtsps?://[^\s\";,]+", re.IGNORECASE)
 
 REASONS = {
@@ -188,15 +187,6 @@ async def read_item(
         except asyncio.IncompleteReadError as err:
             raise RtspProtocolError("truncated body") from err
     return message
-
-
-def required_options(message: RtspMessage) -> list[str]:
-    """The option tags a request's `Require` and `Proxy-Require` headers name, each once."""
-    tags: dict[str, None] = {}
-    for key, value in message.headers:
-        if key.lower() in _OPTION_HEADERS:
-            tags.update((tag.strip(), None) for tag in value.split(",") if tag.strip())
-    return list(tags)
 
 
 def split_gateway_url(url: str) -> tuple[str, str | None] | None:
