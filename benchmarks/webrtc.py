@@ -46,19 +46,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 import contextlib
 from dataclasses import asdict
 import gzip
-import http.client
 import json
 import os
 from pathlib import Path
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,13 +65,22 @@ from typing import Any
 import urllib.request
 
 from simulator.timecode import JS_DECODER
+from tests.e2e.stack import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    DemoStack,
+    go2rtc_api,
+    go2rtc_binary,
+    media_plays,
+    no_go2rtc_reason,
+    redacted,
+    wait_until,
+)
 
-from .common import REPO, START_MEDIA_PLAY, Result
+from .common import REPO, Result
 from .machine import load_average
 
 ARTIFACTS = REPO / "artifacts" / "bench" / "webrtc"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 STACK_START_TIMEOUT = 300.0
 FIRST_FRAME_TIMEOUT = 60.0
 G2G_SECONDS = 8.0  # frames collected after the first one in each view (15 fps: ~120)
@@ -149,6 +154,12 @@ def not_measured(reason: str) -> list[Result]:
     ]
 
 
+def calls_row(key: str, calls: int, note: str, *, met: bool = True) -> Result:
+    """A row whose figure is a view's `startNewMediaPlay` calls: met at one (and `met`)."""
+    title, goal = ROWS[key]
+    return Result(title, str(calls), goal, calls == 1 and met, note)
+
+
 def failed(key: str, err: BaseException) -> Result:
     title, goal = ROWS[key]
     return Result(title, "error", goal, False, f"{type(err).__name__}: {err}")
@@ -157,19 +168,10 @@ def failed(key: str, err: BaseException) -> Result:
 # --- outside: prerequisites, the namespace -------------------------------------------------------
 
 
-def go2rtc_binary() -> str | None:
-    """go2rtc as scripts/demo.py finds it: GO2RTC_BINARY, else go2rtc on PATH."""
-    if named := os.environ.get("GO2RTC_BINARY"):
-        return named if Path(named).is_file() and os.access(named, os.X_OK) else None
-    return shutil.which("go2rtc")
-
-
 def missing() -> str | None:
     """Why nothing can be measured on this machine (no netns reason: `run` finds that)."""
     if go2rtc_binary() is None:
-        if named := os.environ.get("GO2RTC_BINARY"):
-            return f"GO2RTC_BINARY={named} is no executable file"
-        return "no go2rtc binary (GO2RTC_BINARY unset and none on PATH)"
+        return no_go2rtc_reason()
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         return f"no Chromium ({CHROMIUM}) or chromedriver ({CHROMEDRIVER})"
     if shutil.which("ffmpeg") is None:
@@ -210,124 +212,48 @@ async def run() -> list[Result]:
 # --- inside: the stacks ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Stack:
-    """scripts/demo.py running in the namespace: its ready file, call log and go2rtc."""
+class Stack(DemoStack):
+    """scripts/demo.py running in the namespace (its ready file, call log and go2rtc), named."""
 
     def __init__(self, name: str, root: Path, *options: str) -> None:
+        super().__init__(root / name, ARTIFACTS / name, "--stores", str(STORES),
+                         "--cameras", str(CAMERAS_PER_STORE), *options)  # fmt: skip
         self.name = name
-        self.config = root / name
-        self.ready_file = root / f"{name}-ready.json"
-        self.artifacts = ARTIFACTS / name
-        self.options = options
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.stopped = False
-        self.ready: dict[str, Any] = {}
 
     def start(self) -> None:
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        out = (self.artifacts / "develop.log").open("wb")
-        cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--port", str(_free_port()),
-               "--config", str(self.config), "--ready-file", str(self.ready_file),
-               "--stores", str(STORES), "--cameras", str(CAMERAS_PER_STORE), *self.options]  # fmt: skip
-        self.proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, process_group=0
-        )
-        out.close()
+        super().start()
+        assert self.proc is not None
         log(f"stack {self.name} started (pid {self.proc.pid}): {' '.join(self.options)}")
 
-    def wait_ready(self) -> dict[str, Any]:
-        assert self.proc is not None
-        deadline = time.monotonic() + STACK_START_TIMEOUT
-        while not self.ready_file.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"stack {self.name}: scripts/demo.py exited with {self.proc.returncode} "
-                    f"(see {self.artifacts / 'develop.log'})"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"stack {self.name} not ready in {STACK_START_TIMEOUT:.0f} s")
-            time.sleep(0.25)
-        self.ready = json.loads(self.ready_file.read_text())
-        log(f"stack {self.name} ready after {self.ready['seconds']:.0f} s at {self.ready['url']}")
-        return self.ready
+    def wait_ready(self, timeout: float = STACK_START_TIMEOUT) -> dict[str, Any]:
+        try:
+            ready = super().wait_ready(timeout)
+        except RuntimeError as err:
+            raise RuntimeError(f"stack {self.name}: {err}") from None
+        log(f"stack {self.name} ready after {ready['seconds']:.0f} s at {ready['url']}")
+        return ready
 
     def stop(self) -> None:
-        """SIGINT (what Ctrl-C does: it stops HA, its go2rtc and the simulator), by pid."""
         if self.proc is None or self.stopped:
             return
-        self.stopped = True
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        for name in ("home-assistant.log", "simulator.log", "simulator-calls.jsonl"):
-            with contextlib.suppress(OSError):
-                shutil.copyfile(self.config / name, self.artifacts / name)
+        super().stop()
         log(f"stack {self.name} stopped (exit code {self.proc.returncode})")
 
     # What the stack knows.
 
-    @property
-    def call_log(self) -> Path:
-        return Path(self.ready["simulator"]["call_log"])
-
     def calls(self, camera_id: int) -> list[float]:
         """The times (Unix epoch s) of `startNewMediaPlay` calls for `camera_id`."""
-        found = []
-        for line in self.call_log.read_text().splitlines():
-            if line:
-                call = json.loads(line)
-                if call["method"] == START_MEDIA_PLAY and call["params"].get("deviceId") == str(
-                    camera_id
-                ):
-                    found.append(float(call["time"]))
-        return found
+        return media_plays(Path(self.ready["simulator"]["call_log"]), camera_id)
 
     def go2rtc(self, path: str) -> Any:
         """GET a path of Home Assistant's go2rtc API (its unix socket, its own credentials)."""
-        (sock,) = Path(self.ready["tmpdir"]).glob("go2rtc-*/go2rtc.sock")
-        (config,) = sock.parent.glob("go2rtc_*.yaml")
-        text = config.read_text()
-        username = re.search(r"^\s*username:\s*(\S+)", text, re.MULTILINE)
-        password = re.search(r"^\s*password:\s*(\S+)", text, re.MULTILINE)
-        headers = {}
-        if username and password:
-            token = base64.b64encode(f"{username[1]}:{password[1]}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
-        conn = _UnixConnection(str(sock))
-        try:
-            conn.request("GET", path, headers=headers)
-            resp = conn.getresponse()
-            body = resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"go2rtc {path}: HTTP {resp.status}")
-            return json.loads(body)
-        finally:
-            conn.close()
+        return go2rtc_api(self.ready, path)
 
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=30)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self._path)
-
-
-def redacted(value: Any) -> str:
-    return re.sub(r"auth=[^&\s\"]+", "auth=****", json.dumps(value, indent=2))
+    def kept_streams(self, name: str) -> Any:
+        """go2rtc's streams now, kept as artifacts/…/go2rtc-streams-NAME.json."""
+        streams = self.go2rtc("/api/streams")
+        (self.artifacts / f"go2rtc-streams-{name}.json").write_text(redacted(streams))
+        return streams
 
 
 # --- inside: the page ----------------------------------------------------------------------------
@@ -403,26 +329,11 @@ return {clickAt: s.clickAt, error: s.error || null, videos: s.videos.map(r => ({
   tracks: r.video.srcObject ? r.video.srcObject.getTracks().map(t => t.kind) : null}))};
 """
 
-FIND_ALL = """
-const selector = arguments[0], found = [];
-(function walk(root) {
-  for (const el of root.querySelectorAll('*')) {
-    if (el.matches(selector)) found.push(el);
-    if (el.shadowRoot) walk(el.shadowRoot);
-  }
-})(document);
-return found;
-"""
-
-CALL_WS = """
-const done = arguments[arguments.length - 1];
-document.querySelector('home-assistant').hass.callWS(arguments[0]).then(done, e => done({error: String(e && (e.message || e.code) || e)}));
-"""
-
-# The codecs of what each RTCPeerConnection of the page receives (getStats inbound-rtp).
+# The codecs of what each RTCPeerConnection of the page receives (getStats inbound-rtp); the
+# page's peer connections are those tests/e2e/pages.WATCH_PEERS keeps.
 RECEIVED = """
 const done = arguments[arguments.length - 1];
-const pcs = window.__ovpPeers || [];
+const pcs = (window.__peers || []).map(r => r.pc);
 Promise.all(pcs.map(async (pc) => {
   const stats = [...(await pc.getStats()).values()];
   const byId = Object.fromEntries(stats.map(s => [s.id, s]));
@@ -430,18 +341,6 @@ Promise.all(pcs.map(async (pc) => {
     kind: s.kind, codec: byId[s.codecId] ? byId[s.codecId].mimeType : null,
     packets: s.packetsReceived, bytes: s.bytesReceived}))};
 })).then(done, e => done({error: String(e)}));
-"""
-
-# Every RTCPeerConnection the page makes, kept for RECEIVED.
-WATCH_PEERS = """
-(() => {
-  const Native = window.RTCPeerConnection;
-  if (!Native || window.__ovpPeers) return;
-  window.__ovpPeers = [];
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) { super(...args); window.__ovpPeers.push(this); }
-  };
-})();
 """
 
 # What ha-web-rtc-player does, without the more-info dialog (and so without an HLS player):
@@ -486,16 +385,6 @@ const [entityId] = arguments, done = arguments[arguments.length - 1];
 """
 
 
-def wait_until[T](what: str, probe: Callable[[], T | None], timeout: float, step: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        if value := probe():
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {timeout:.0f} s")
-        time.sleep(step)
-
-
 class Browser:
     """Headless Chromium logged in to one stack (tests/e2e's browser, its own profile)."""
 
@@ -507,18 +396,21 @@ class Browser:
         self.entities: dict[int, str] = {}
 
     def __enter__(self) -> Browser:
+        from tests.e2e import pages  # noqa: PLC0415 - pytest, Pillow: venv only
         from tests.e2e.conftest import chromium  # noqa: PLC0415 - selenium, pytest: venv only
 
         try:
             self.driver = self._exit.enter_context(chromium(self.folder))
             self.driver.set_script_timeout(60)
             VERSIONS["Chromium"] = str(self.driver.capabilities.get("browserVersion", "?"))
-            for source in (WATCH_PEERS, WATCH_VIDEOS):
+            for source in (pages.WATCH_PEERS, WATCH_VIDEOS):
                 self.driver.execute_cdp_cmd(
                     "Page.addScriptToEvaluateOnNewDocument", {"source": source}
                 )
-            self.login()
-            self.entities = self._camera_entities()
+            ready = self.stack.ready
+            with self._failing_as_error("logging in"):
+                pages.login(self.driver, ready["url"], ready["username"], ready["password"])
+            self.entities = {int(c): e for e, c in pages.camera_ids(self.driver).items()}
         except BaseException:
             self._exit.close()  # Chromium and chromedriver quit
             raise
@@ -527,61 +419,37 @@ class Browser:
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
 
-    def find_all(self, selector: str) -> list[Any]:
-        return list(self.driver.execute_script(FIND_ALL, selector))
-
-    def login(self) -> None:
+    @contextlib.contextmanager
+    def _failing_as_error(self, what: str) -> Iterator[None]:
+        """tests/e2e/pages' failures (pytest's, BaseExceptions) as errors: the other rows go on."""
         import pytest  # noqa: PLC0415
 
+        try:
+            yield
+        except pytest.fail.Exception as err:
+            raise RuntimeError(f"{what} on stack {self.stack.name}: {err}") from None
+
+    def find_all(self, selector: str) -> list[Any]:
         from tests.e2e import pages  # noqa: PLC0415
 
-        ready = self.stack.ready
-        try:
-            pages.login(self.driver, ready["url"], ready["username"], ready["password"])
-        except pytest.fail.Exception as err:  # a BaseException: not for a benchmark
-            raise RuntimeError(f"logging in to stack {self.stack.name}: {err}") from None
+        return pages.find_all(self.driver, selector)
 
     def ws(self, message: dict[str, Any]) -> Any:
-        answer = self.driver.execute_async_script(CALL_WS, message)
-        if isinstance(answer, dict) and "error" in answer and len(answer) == 1:
-            raise RuntimeError(f"{message['type']}: {answer['error']}")
-        return answer
+        from tests.e2e import pages  # noqa: PLC0415
 
-    def _camera_entities(self) -> dict[int, str]:
-        devices = {d["id"]: d for d in self.ws({"type": "config/device_registry/list"})}
-        found = {}
-        for entity in self.ws({"type": "config/entity_registry/list"}):
-            if entity["entity_id"].startswith("camera.") and entity["platform"] == "ovopark":
-                device = devices.get(entity["device_id"] or "", {})
-                for domain, ident in device.get("identifiers", []):
-                    if domain == "ovopark" and ident.isdigit():
-                        found[int(ident)] = entity["entity_id"]
-        return found
+        return pages.call_ws(self.driver, message)
 
     def open_dashboard(self) -> None:
-        ready = self.stack.ready
-        self.driver.get(ready["dashboard"])
-        count = len(ready["cameras"])
-        wait_until(
-            "the dashboard's camera cards",
-            lambda: len(self.find_all("hui-picture-entity-card")) == count or None,
-            60,
-            0.25,
-        )
+        self.driver.get(self.stack.ready["dashboard"])
 
     def click_camera(self, camera_id: int) -> None:
         """Click the camera's card on the dashboard (the click time is taken in the page)."""
-        entity_id = self.entities[camera_id]
-        index = [c["entity_id"] for c in self.stack.ready["cameras"]].index(entity_id)
-        card = self.find_all("hui-picture-entity-card")[index]
-        picture = wait_until(
-            "the card's picture",
-            lambda: self.driver.execute_script(
-                "return arguments[0].shadowRoot.querySelector('.image-container, hui-image')", card
-            ),
-            30,
-        )
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", picture)
+        from tests.e2e import pages  # noqa: PLC0415
+
+        with self._failing_as_error(f"camera {camera_id}'s card"):
+            picture = pages.camera_picture(
+                self.driver, self.stack.ready["cameras"], self.entities[camera_id]
+            )
         time.sleep(0.3)
         self.driver.execute_script(
             "window.__ovp.clickAt = performance.now(); arguments[0].click();", picture
@@ -626,6 +494,19 @@ def _fmt(value: float | None, unit: str = " s") -> str:
     return "-" if value is None else f"{value:.2f}{unit}"
 
 
+def _leave(browser: Browser, camera_id: int, before: int) -> list[float]:
+    """End the view; the camera's `startNewMediaPlay` times after its first `before`, settled."""
+    browser.leave()
+    time.sleep(SETTLE_SECONDS)
+    return browser.stack.calls(camera_id)[before:]
+
+
+def _end_view(browser: Browser, camera_id: int, before: int, row: str) -> tuple[Any, list[float]]:
+    """go2rtc's streams at the end of a row's view (kept), then `_leave`'s calls."""
+    streams = browser.stack.kept_streams(f"{camera_id}-{row}")
+    return streams, _leave(browser, camera_id, before)
+
+
 def dialog_view(browser: Browser, camera_id: int, player: str) -> dict[str, Any]:
     """Open the camera's more-info dialog from the dashboard; first frame, frames, calls."""
     stack = browser.stack
@@ -646,11 +527,8 @@ def dialog_view(browser: Browser, camera_id: int, player: str) -> dict[str, Any]
     streams = None
     if stack.ready["webrtc"]:
         with contextlib.suppress(Exception):
-            streams = stack.go2rtc("/api/streams")
-            (stack.artifacts / f"go2rtc-streams-{camera_id}.json").write_text(redacted(streams))
-    browser.leave()
-    time.sleep(SETTLE_SECONDS)
-    calls = len(stack.calls(camera_id)) - before
+            streams = stack.kept_streams(str(camera_id))
+    calls = len(_leave(browser, camera_id, before))
     log(
         f"stack {stack.name} camera {camera_id}: first frame ({player}) {_fmt(first)}, "
         f"{calls} startNewMediaPlay; videos "
@@ -763,7 +641,6 @@ def first_frame_rows(
 
 
 def alone_row(stack: Stack, browser: Browser, camera_id: int) -> Result:
-    title, goal = ROWS["alone"]
     entity_id = browser.entities[camera_id]
     browser.driver.get(stack.ready["url"] + "/profile/general")
     wait_until(
@@ -782,17 +659,12 @@ def alone_row(stack: Stack, browser: Browser, camera_id: int) -> Result:
     time.sleep(3)
     received = browser.received()
     hls_players = len(browser.find_all("ha-hls-player"))
-    streams = stack.go2rtc("/api/streams")
-    (stack.artifacts / f"go2rtc-streams-{camera_id}-alone.json").write_text(redacted(streams))
-    browser.leave()
-    time.sleep(SETTLE_SECONDS)
-    calls = len(stack.calls(camera_id)) - before
+    streams, times = _end_view(browser, camera_id, before, "alone")
+    calls = len(times)
     log(f"go2rtc alone, camera {camera_id}: {calls} startNewMediaPlay, first frame {first:.2f} s")
-    return Result(
-        title,
-        str(calls),
-        goal,
-        calls == 1,
+    return calls_row(
+        "alone",
+        calls,
         f"camera {camera_id}: offer → first frame {first:.2f} s; {hls_players} HLS players on "
         f"the page; received {_received(received)}; go2rtc {_producers(streams, camera_id)}",
     )
@@ -850,7 +722,6 @@ def _producers(streams: Any, camera_id: int) -> str:
 
 def three_clients_row(stack: Stack, browser: Browser, camera_id: int) -> Result:
     """The dialog's WebRTC view, HA's stream to its first segment, then ffmpeg on the source."""
-    title, goal = ROWS["three"]
     entity_id = browser.entities[camera_id]
     browser.open_dashboard()
     before = len(stack.calls(camera_id))
@@ -886,29 +757,24 @@ def three_clients_row(stack: Stack, browser: Browser, camera_id: int) -> Result:
     ffmpeg = "decoded 45 frames" if done.returncode == 0 else f"failed: {done.stderr[-200:]}"
     still = browser.videos()
     playing = [v for v in still["videos"] if v["player"] == "ha-web-rtc-player" and v["frames"] > 0]
-    streams = stack.go2rtc("/api/streams")
-    (stack.artifacts / f"go2rtc-streams-{camera_id}-three.json").write_text(redacted(streams))
-    browser.leave()
-    time.sleep(SETTLE_SECONDS)
-    calls = len(stack.calls(camera_id)) - before
+    streams, times = _end_view(browser, camera_id, before, "three")
+    calls = len(times)
     log(f"three clients, camera {camera_id}: {calls} startNewMediaPlay, ffmpeg {ffmpeg}")
-    return Result(
-        title,
-        str(calls),
-        goal,
-        calls == 1 and done.returncode == 0,
+    return calls_row(
+        "three",
+        calls,
         f"camera {camera_id}: WebRTC first frame {first:.2f} s (more-info dialog), HA's stream "
         f"(`camera/stream`) first segment {hls_segment:.1f} s later, then ffmpeg on the stream "
         f"source (the gateway's RTSP address, from go2rtc's /api/streams) {ffmpeg} while both "
         f"ran (WebRTC video {'playing' if playing else 'not playing'}: "
         f"{sum(v['frames'] for v in playing)} frames); go2rtc after ffmpeg: "
         f"{_producers(streams, camera_id)}",
+        met=done.returncode == 0,
     )
 
 
 def audio_row(stack: Stack, browser: Browser, camera_id: int) -> Result:
     """A view of the camera with AAC audio: calls, go2rtc's producers, what the page got."""
-    title, goal = ROWS["audio"]
     browser.open_dashboard()
     before = len(stack.calls(camera_id))
     click = time.time()
@@ -921,12 +787,8 @@ def audio_row(stack: Stack, browser: Browser, camera_id: int) -> Result:
     time.sleep(AUDIO_SETTLE_SECONDS)
     state = browser.videos()
     received = browser.received()
-    streams = stack.go2rtc("/api/streams")
-    (stack.artifacts / f"go2rtc-streams-{camera_id}-audio.json").write_text(redacted(streams))
     browser.driver.save_screenshot(str(stack.artifacts / f"view-{camera_id}-audio.png"))
-    browser.leave()
-    time.sleep(SETTLE_SECONDS)
-    times = stack.calls(camera_id)[before:]
+    streams, times = _end_view(browser, camera_id, before, "audio")
     calls = len(times)
     visible = [
         f"{v['player']} ({'hidden' if v['hidden'] else 'shown'}, {v['frames']} frames, "
@@ -952,11 +814,9 @@ def audio_row(stack: Stack, browser: Browser, camera_id: int) -> Result:
             "re-stream of the same stream (its AAC) and sends opus back."
         )
     log(f"audio camera {camera_id}: {calls} startNewMediaPlay at {times}; {visible}")
-    return Result(
-        title,
-        str(calls),
-        goal,
-        calls == 1,
+    return calls_row(
+        "audio",
+        calls,
         f"camera {camera_id} (AAC track): WebRTC first frame {_fmt(first)}"
         + (f" ({error})" if error else "")
         + f"; calls counted {AUDIO_SETTLE_SECONDS:g} s after the first frame + "

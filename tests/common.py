@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import av
+from homeassistant.components.camera import async_get_stream_source
 from homeassistant.components.stream.const import HLS_PROVIDER
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -153,6 +154,22 @@ class StubSource:
         return found
 
 
+def answering(*answers: MediaUrls | Exception) -> Callable[[str], Awaitable[MediaUrls]]:
+    """A stub source's `allocate`: each channel gets the next answer, the last one from then on.
+
+    An exception among the answers is raised (an `OvoparkError` is the platform refusing).
+    """
+    pending = list(answers)
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        answer = pending.pop(0) if len(pending) > 1 else pending[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return allocate
+
+
 def platform_source(client: OvoparkClient) -> StubSource:
     """A stub source that opens a real channel on the (simulated) platform per consumer."""
 
@@ -167,13 +184,20 @@ def platform_source(client: OvoparkClient) -> StubSource:
 POLL = 0.1
 
 
-async def setup_ovopark(hass: HomeAssistant, sim: Simulator, tmp_path: Path) -> None:
-    """The integration on the simulator (2 stores of 4 cameras); files may go under tmp_path."""
-    hass.config.allowlist_external_dirs.add(str(tmp_path))
+async def setup_entry(hass: HomeAssistant, sim: Simulator) -> tuple[MockConfigEntry, str]:
+    """The integration set up on the simulator: its entry and camera 1001's entity id."""
     entry = entry_for(sim)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    return entry, camera_entity(hass, 1001)
+
+
+async def setup_ovopark(hass: HomeAssistant, sim: Simulator, tmp_path: Path) -> MockConfigEntry:
+    """The integration on the simulator (2 stores of 4 cameras); files may go under tmp_path."""
+    hass.config.allowlist_external_dirs.add(str(tmp_path))
+    entry, _ = await setup_entry(hass, sim)
+    return entry
 
 
 def camera_entity(hass: HomeAssistant, camera_id: int) -> str:
@@ -181,6 +205,16 @@ def camera_entity(hass: HomeAssistant, camera_id: int) -> str:
     entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(camera_id))
     assert entity_id is not None
     return entity_id
+
+
+async def describe_stream_source(hass: HomeAssistant, entity_id: str) -> int:
+    """The status the camera's stream source (the gateway's RTSP address) answers a DESCRIBE."""
+    source = await async_get_stream_source(hass, entity_id)
+    assert source is not None
+    async with RtspClient(source) as client:
+        answer = await client.request("DESCRIBE", headers={"Accept": "application/sdp"})
+    await hass.async_block_till_done()
+    return answer.status
 
 
 def platform_calls(sim: Simulator, since: int = 0) -> list[str]:

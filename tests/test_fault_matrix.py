@@ -18,7 +18,7 @@ from typing import Any
 from unittest.mock import patch
 import weakref
 
-from homeassistant.components.camera import async_get_image, async_get_stream_source
+from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -48,8 +48,7 @@ from simulator.core import Simulator
 from simulator.data import SimData, generate
 
 from . import fault_matrix as fm
-from .common import START_MEDIA_PLAY, entry_for
-from .rtsp_client import RtspClient
+from .common import START_MEDIA_PLAY, describe_stream_source, entry_for
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
 STORE = 263851
@@ -505,15 +504,6 @@ async def test_coordinator_refresh_marks_cameras_unavailable(
 # --- channel allocation in the gateway ------------------------------------------------------
 
 
-async def _describe(hass: HomeAssistant, entity_id: str) -> int:
-    source = await async_get_stream_source(hass, entity_id)
-    assert source is not None
-    async with RtspClient(source) as client:
-        answer = await client.request("DESCRIBE", headers={"Accept": "application/sdp"})
-    await hass.async_block_till_done()
-    return answer.status
-
-
 def _our_issues(hass: HomeAssistant) -> set[str]:
     return {issue_id for domain, issue_id in ir.async_get(hass).issues if domain == DOMAIN}
 
@@ -533,7 +523,7 @@ async def test_gateway_allocation(
     entity_id = _entity(hass)
     apply_fault(case.fault, simulator, tap)
 
-    assert await _describe(hass, entity_id) == expect.status
+    assert await describe_stream_source(hass, entity_id) == expect.status
     assert _available(hass, entity_id) is expect.available
     assert _available(hass, _entity(hass, CAMERA + 1))  # the other camera is not affected
     assert _reauth_flows(hass) == int(expect.reauth)
@@ -544,7 +534,7 @@ async def test_gateway_allocation(
     }
 
     clear_fault(simulator, tap)
-    assert await _describe(hass, entity_id) == 200
+    assert await describe_stream_source(hass, entity_id) == 200
     assert _available(hass, entity_id)
     assert_no_tracebacks(logs)
     assert _snapshot(entry) == before

@@ -17,7 +17,14 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.ovopark.const import CONF_STORE_IDS, CONF_STORES, DOMAIN
 from simulator.core import Simulator
 
-from .common import DEPARTMENTS, DEVICE_LIST, START_MEDIA_PLAY, entry_for
+from .common import (
+    DEPARTMENTS,
+    DEVICE_LIST,
+    START_MEDIA_PLAY,
+    camera_entity,
+    entry_for,
+    setup_entry,
+)
 
 
 def _cameras(hass: HomeAssistant, entry_id: str) -> list[er.RegistryEntry]:
@@ -88,12 +95,8 @@ async def test_offline_camera_unavailable_then_back(
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    entry = entry_for(simulator)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1003")
-    assert entity_id is not None
+    await setup_entry(hass, simulator)
+    entity_id = camera_entity(hass, 1003)
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
 
     simulator.data.cameras[1003].online = False
@@ -112,11 +115,7 @@ async def test_offline_camera_unavailable_then_back(
 async def test_platform_outage_marks_entities_unavailable_and_recovers(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    entry = entry_for(simulator)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1001")
+    entry, entity_id = await setup_entry(hass, simulator)
     coordinator = entry.runtime_data.coordinator
 
     simulator.faults.http_status(502, times=None)

@@ -25,20 +25,11 @@ from custom_components.ovopark.const import DOMAIN
 from custom_components.ovopark.recording import THREAD_NAME_PREFIX, RecordingStoppedError
 from simulator.core import Simulator
 
-from .common import camera_entity, entry_for, wait_for
+from .common import camera_entity, setup_ovopark, wait_for
 
 PLAY_REC = "open.shopweb.device.startPlayRecReq"
 CAMERA = 1001
 OTHER_CAMERA = 1003
-
-
-async def _setup(hass: HomeAssistant, sim: Simulator, tmp_path: Path) -> Any:
-    hass.config.allowlist_external_dirs.add(str(tmp_path))
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 def _save(
@@ -75,7 +66,7 @@ async def test_the_copy_runs_on_a_thread_of_the_entry(
         return 2.5
 
     monkeypatch.setattr(recording, "copy_to_mp4", copy)
-    await _setup(hass, simulator, tmp_path)
+    await setup_ovopark(hass, simulator, tmp_path)
 
     response = await _save(hass, tmp_path, CAMERA)
 
@@ -107,7 +98,7 @@ async def test_unloading_the_entry_stops_its_copies_and_their_threads(
         raise RecordingStoppedError
 
     monkeypatch.setattr(recording, "copy_to_mp4", copy)
-    entry = await _setup(hass, simulator, tmp_path)
+    entry = await setup_ovopark(hass, simulator, tmp_path)
     workers = entry.runtime_data.recording
     running = _save(hass, tmp_path, CAMERA)
     await hass.async_add_executor_job(started.wait, 5)
@@ -136,7 +127,7 @@ async def test_unloading_the_entry_stops_its_copies_and_their_threads(
 async def test_a_copy_cut_short_by_unloading_leaves_no_file(
     hass: HomeAssistant, simulator: Simulator, tmp_path: Path
 ) -> None:
-    entry = await _setup(hass, simulator, tmp_path)
+    entry = await setup_ovopark(hass, simulator, tmp_path)
     saving = _save(hass, tmp_path, CAMERA, seconds=120)
     await wait_for(
         lambda: any(channel.first_pull_at for channel in simulator.relay.playbacks()),

@@ -16,43 +16,24 @@ from custom_components.ovopark.const import DOMAIN
 from custom_components.ovopark.diagnostics import async_get_config_entry_diagnostics
 from simulator.core import Simulator
 
-from .common import START_MEDIA_PLAY, entry_for
+from .common import START_MEDIA_PLAY, describe_stream_source, entry_for, setup_entry
 from .rtsp_client import RtspClient
-
-
-async def _setup(hass: HomeAssistant, sim: Simulator) -> tuple[str, str]:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1001")
-    assert entity_id is not None
-    return entry.entry_id, entity_id
-
-
-async def _describe(hass: HomeAssistant, entity_id: str) -> int:
-    source = await async_get_stream_source(hass, entity_id)
-    assert source is not None
-    async with RtspClient(source) as client:
-        answer = await client.request("DESCRIBE", headers={"Accept": "application/sdp"})
-    await hass.async_block_till_done()
-    return answer.status
 
 
 async def test_permission_refusal_raises_a_repair_and_recovers(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    _entry_id, entity_id = await _setup(hass, simulator)
+    _, entity_id = await setup_entry(hass, simulator)
     simulator.config.denied_devices.add(1001)
 
-    assert await _describe(hass, entity_id) == 404
+    assert await describe_stream_source(hass, entity_id) == 404
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
     issue = ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001")
     assert issue is not None
     assert issue.translation_key == "permission_denied"
 
     simulator.config.denied_devices.clear()
-    assert await _describe(hass, entity_id) == 200
+    assert await describe_stream_source(hass, entity_id) == 200
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
     assert simulator.count(START_MEDIA_PLAY) == 2
@@ -61,30 +42,30 @@ async def test_permission_refusal_raises_a_repair_and_recovers(
 async def test_method_not_granted_raises_a_repair(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    _entry_id, entity_id = await _setup(hass, simulator)
+    _, entity_id = await setup_entry(hass, simulator)
     simulator.faults.return_code(9, times=1, method=START_MEDIA_PLAY)
-    assert await _describe(hass, entity_id) == 503
+    assert await describe_stream_source(hass, entity_id) == 503
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"method_not_granted_{START_MEDIA_PLAY}")
     assert issue is not None
     assert issue.translation_placeholders == {"method": START_MEDIA_PLAY}
 
 
 async def test_credential_refusal_starts_reauth(hass: HomeAssistant, simulator: Simulator) -> None:
-    entry_id, entity_id = await _setup(hass, simulator)
+    entry, entity_id = await setup_entry(hass, simulator)
     simulator.faults.return_code(7, times=1, method=START_MEDIA_PLAY)
-    assert await _describe(hass, entity_id) == 503
+    assert await describe_stream_source(hass, entity_id) == 503
     flows = hass.config_entries.flow.async_progress()
     assert [f["context"]["source"] for f in flows] == ["reauth"]
-    assert hass.config_entries.async_get_entry(entry_id).state is ConfigEntryState.LOADED
+    assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_offline_camera_is_refused_without_a_platform_call(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    entry_id, entity_id = await _setup(hass, simulator)
+    entry, entity_id = await setup_entry(hass, simulator)
     simulator.data.cameras[1001].online = False
-    await hass.config_entries.async_get_entry(entry_id).runtime_data.coordinator.async_refresh()
-    assert await _describe(hass, entity_id) == 503
+    await entry.runtime_data.coordinator.async_refresh()
+    assert await describe_stream_source(hass, entity_id) == 503
     assert simulator.count(START_MEDIA_PLAY) == 0
 
 
@@ -133,7 +114,7 @@ async def test_sub_stream_quality_and_fallback(hass: HomeAssistant, simulator: S
 async def test_a_camera_the_platform_does_not_list_is_refused_without_a_call(
     hass: HomeAssistant, simulator: Simulator, camera_id: str
 ) -> None:
-    _entry_id, entity_id = await _setup(hass, simulator)
+    _, entity_id = await setup_entry(hass, simulator)
     source = await async_get_stream_source(hass, entity_id)
     assert source is not None
     async with RtspClient(source.replace("/1001?", f"/{camera_id}?")) as client:
@@ -145,17 +126,16 @@ async def test_a_camera_the_platform_does_not_list_is_refused_without_a_call(
 async def test_a_channel_without_an_rtsp_address_is_refused(
     hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entry_id, entity_id = await _setup(hass, simulator)
+    entry, entity_id = await setup_entry(hass, simulator)
     addresses = simulator.relay.addresses
 
     def without_rtsp(channel: Any) -> dict[str, str | None]:
         return {**addresses(channel), "rtsp": None}  # the platform offers FLV and HLS only
 
     monkeypatch.setattr(simulator.relay, "addresses", without_rtsp)
-    assert await _describe(hass, entity_id) == 503
+    assert await describe_stream_source(hass, entity_id) == 503
     assert simulator.count(START_MEDIA_PLAY) == 1
     # Counted as a refusal; the camera stays available and no repair is raised.
-    entry = hass.config_entries.async_get_entry(entry_id)
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     assert diagnostics["gateway"]["refusals"] == 1
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
@@ -175,8 +155,8 @@ async def test_a_sub_stream_refused_for_another_reason_is_not_taken_for_missing(
     entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(with_sub.id))
     simulator.faults.return_code(code, times=1, method=START_MEDIA_PLAY)
 
-    assert await _describe(hass, entity_id) == 503
-    assert await _describe(hass, entity_id) == 200
+    assert await describe_stream_source(hass, entity_id) == 503
+    assert await describe_stream_source(hass, entity_id) == 200
     calls = [(c.params.get("isSlave"), c.code) for c in simulator.calls_of(START_MEDIA_PLAY)]
     assert calls == [("1", code), ("1", 0)]
 
@@ -185,9 +165,9 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
     hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A channel counts as working only once the relay answered through the gateway."""
-    _entry_id, entity_id = await _setup(hass, simulator)
+    _, entity_id = await setup_entry(hass, simulator)
     simulator.config.denied_devices.add(1001)
-    assert await _describe(hass, entity_id) == 404
+    assert await describe_stream_source(hass, entity_id) == 404
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
 
     # The platform grants the channel again, but its relay node is down (a fault the simulator
@@ -206,13 +186,13 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
         }
 
     monkeypatch.setattr(simulator.relay, "addresses", unreachable)
-    assert await _describe(hass, entity_id) == 503
+    assert await describe_stream_source(hass, entity_id) == 503
     assert simulator.count(START_MEDIA_PLAY) == 2  # granted, but its relay answered nothing
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE  # still the platform's refusal
 
     monkeypatch.setattr(simulator.relay, "addresses", addresses)
-    assert await _describe(hass, entity_id) == 200
+    assert await describe_stream_source(hass, entity_id) == 200
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
     assert simulator.count(START_MEDIA_PLAY) == 3

@@ -7,7 +7,7 @@ and labels to the cameras, skips unavailable ones and keys each response by enti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 import contextlib
 from datetime import timedelta
 import json
@@ -45,7 +45,7 @@ from custom_components.ovopark.const import DEFAULT_PTZ_STEP, DOMAIN, MAX_PTZ_ST
 from custom_components.ovopark.ptz import DIRECTIONS
 from simulator.core import Simulator
 
-from .common import START_MEDIA_PLAY, camera_entity, entry_for
+from .common import START_MEDIA_PLAY, camera_entity, setup_entry
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
 PLAY_REC = "open.shopweb.device.startPlayRecReq"
@@ -58,13 +58,6 @@ INDIRECT = ["device", "area", "floor", "label"]
 # own, and the snapshot holds its type.
 ADDRESSES = path_type({r".*\.(rtsp|hls|flv|rtmp|tlsflv|tlshls)": (str,)}, regex=True)
 MISSING = "Referenced entities {} are missing or not currently available"
-
-
-async def _setup(hass: HomeAssistant, sim: Simulator) -> None:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 async def _call(hass: HomeAssistant, service: str, data: dict[str, Any], **kwargs: Any) -> Any:
@@ -150,7 +143,7 @@ def _addresses(response: dict[str, Any], entity_id: str) -> dict[str, str | None
 async def test_get_stream_urls_on_every_kind_of_target(
     hass: HomeAssistant, simulator: Simulator, snapshot: SnapshotAssertion, kind: str
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     target = TARGETS[kind](hass, (FIXED, PTZ_CAMERA))
 
     response = await _call(hass, "get_stream_urls", target, return_response=True)
@@ -170,7 +163,7 @@ async def test_get_stream_urls_on_every_kind_of_target(
 async def test_ptz_on_every_kind_of_target(
     hass: HomeAssistant, simulator: Simulator, kind: str, cameras: tuple[int, ...]
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     target = TARGETS[kind](hass, cameras)
 
     await _call(hass, "ptz", {**target, "direction": "left", "duration": 0.1})
@@ -185,7 +178,7 @@ async def test_ptz_on_every_kind_of_target(
 async def test_ptz_preset_on_every_kind_of_target(
     hass: HomeAssistant, simulator: Simulator, kind: str, cameras: tuple[int, ...]
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     target = TARGETS[kind](hass, cameras)
 
     await _call(hass, "ptz_preset", {**target, "preset": 4})
@@ -226,7 +219,7 @@ def _save_data(**target: Any) -> dict[str, Any]:
 async def test_save_recording_on_every_kind_of_target(
     hass: HomeAssistant, simulator: Simulator, snapshot: SnapshotAssertion, kind: str
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     hass.config.allowlist_external_dirs.add("/media")
     target = TARGETS[kind](hass, (FIXED, PTZ_CAMERA))
     save = FakeSave()
@@ -254,7 +247,7 @@ async def test_unavailable_cameras_are_skipped(
     warned: int,
 ) -> None:
     simulator.data.cameras[FIXED].online = False
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     target = TARGETS[kind](hass, (FIXED, PTZ_CAMERA))
     caplog.clear()
 
@@ -278,7 +271,7 @@ async def test_unavailable_cameras_are_skipped(
 async def test_ptz_refuses_a_camera_without_ptz_named_explicitly(
     hass: HomeAssistant, simulator: Simulator, action: str, data: dict[str, Any]
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     fixed_name = simulator.data.cameras[FIXED].name
 
     with pytest.raises(ServiceValidationError) as err:
@@ -291,52 +284,48 @@ async def test_ptz_refuses_a_camera_without_ptz_named_explicitly(
     assert simulator.count(PTZ) == 0  # the PTZ camera named with it did not move either
 
 
-# Naming a camera no loaded entry offers: Home Assistant warns, as for any entity action, and an
-# action that must answer has nothing to answer.
-NOT_OURS = [
-    pytest.param("ptz_preset", {"preset": 1}, False, contextlib.nullcontext(), id="ptz_preset"),
-    pytest.param("get_stream_urls", {}, True, pytest.raises(HomeAssistantError), id="stream_urls"),
-]
+async def _of_another_integration(hass: HomeAssistant) -> str:
+    return "camera.elsewhere"
 
 
-@pytest.mark.parametrize(("service", "data", "response", "expectation"), NOT_OURS)
-async def test_an_entity_of_another_integration_is_missing(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    caplog: pytest.LogCaptureFixture,
-    service: str,
-    data: dict[str, Any],
-    response: bool,
-    expectation: contextlib.AbstractContextManager[Any],
-) -> None:
-    await _setup(hass, simulator)
-    calls = len(simulator.calls)
-    caplog.clear()
-
-    with expectation:
-        await _call(
-            hass, service, {"entity_id": "camera.elsewhere", **data}, return_response=response
-        )
-
-    assert len(simulator.calls) == calls
-    assert MISSING.format("camera.elsewhere") in caplog.text
-
-
-@pytest.mark.parametrize(("service", "data", "response", "expectation"), NOT_OURS)
-async def test_a_camera_of_an_unloaded_entry_is_missing(
-    hass: HomeAssistant,
-    simulator: Simulator,
-    caplog: pytest.LogCaptureFixture,
-    service: str,
-    data: dict[str, Any],
-    response: bool,
-    expectation: contextlib.AbstractContextManager[Any],
-) -> None:
-    await _setup(hass, simulator)
+async def _of_an_unloaded_entry(hass: HomeAssistant) -> str:
     entity_id = camera_entity(hass, PTZ_CAMERA)
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+    return entity_id
+
+
+# Naming a camera no loaded entry offers: Home Assistant warns, as for any entity action, and an
+# action that must answer has nothing to answer.
+@pytest.mark.parametrize(
+    "missing",
+    [
+        pytest.param(_of_another_integration, id="another_integration"),
+        pytest.param(_of_an_unloaded_entry, id="unloaded_entry"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("service", "data", "response", "expectation"),
+    [
+        pytest.param("ptz_preset", {"preset": 1}, False, contextlib.nullcontext(), id="ptz_preset"),
+        pytest.param(
+            "get_stream_urls", {}, True, pytest.raises(HomeAssistantError), id="stream_urls"
+        ),
+    ],
+)
+async def test_a_camera_no_loaded_entry_offers_is_missing(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    missing: Callable[[HomeAssistant], Awaitable[str]],
+    service: str,
+    data: dict[str, Any],
+    response: bool,
+    expectation: contextlib.AbstractContextManager[Any],
+) -> None:
+    await setup_entry(hass, simulator)
+    entity_id = await missing(hass)
     calls = len(simulator.calls)
     caplog.clear()
 
@@ -353,7 +342,7 @@ async def test_a_camera_of_an_unloaded_entry_is_missing(
 async def test_get_stream_urls_returns_every_address(
     hass: HomeAssistant, simulator: Simulator, snapshot: SnapshotAssertion
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     entity_id = camera_entity(hass, 1001)
     response = await _call(hass, "get_stream_urls", {"entity_id": entity_id}, return_response=True)
     assert response == snapshot(matcher=ADDRESSES)
@@ -363,7 +352,7 @@ async def test_get_stream_urls_returns_every_address(
 
 
 async def test_get_stream_urls_standing_channel(hass: HomeAssistant, simulator: Simulator) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     entity_id = camera_entity(hass, 1001)
     until = (dt_util.utcnow() + timedelta(minutes=10)).replace(microsecond=0)
     response = await _call(
@@ -383,7 +372,7 @@ async def test_get_stream_urls_standing_channel(hass: HomeAssistant, simulator: 
 async def test_get_stream_urls_in_the_past_is_refused(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     with pytest.raises(ServiceValidationError) as err:
         await _call(
             hass,
@@ -410,7 +399,7 @@ async def hass_user(hass: HomeAssistant, local_auth: Any) -> MockUser:
 async def test_get_stream_urls_is_for_admins_only(
     hass: HomeAssistant, simulator: Simulator, hass_user: MockUser, kind: str
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     with pytest.raises(Unauthorized):
         await _call(
             hass,
@@ -438,7 +427,7 @@ async def test_other_actions_need_control_of_the_camera(
     moves: int,
 ) -> None:
     """Home Assistant's entity permissions: a user who may control the camera moves it."""
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     user = MockUser(groups=[await hass.auth.async_get_group(group)]).add_to_hass(hass)
     with expectation:
         await _call(
@@ -453,7 +442,7 @@ async def test_other_actions_need_control_of_the_camera(
 async def test_get_stream_urls_for_an_admin_user(
     hass: HomeAssistant, simulator: Simulator, hass_admin_user: MockUser
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     entity_id = camera_entity(hass, 1001)
     response = await _call(
         hass,
@@ -469,7 +458,7 @@ async def test_get_stream_urls_for_an_admin_user(
 async def test_get_stream_urls_platform_error_is_translated(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     simulator.faults.return_code(103064, times=1, method=START_MEDIA_PLAY)
     with pytest.raises(HomeAssistantError) as err:
         await _call(
@@ -489,7 +478,7 @@ async def test_a_ptz_step_finishes_while_another_camera_saves_a_recording(
     With one (PARALLEL_UPDATES = 1) the ptz call would wait for the save, which waits for the
     test: the test would hang until pytest's timeout.
     """
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     hass.config.allowlist_external_dirs.add("/media")
     save = FakeSave(hold=True)
     assert save.release is not None
@@ -525,7 +514,7 @@ async def test_a_ptz_step_finishes_while_another_camera_saves_a_recording(
 async def test_save_recording_outside_the_allowed_folders_is_refused(
     hass: HomeAssistant, simulator: Simulator, tmp_path: Path
 ) -> None:
-    await _setup(hass, simulator)  # tmp_path is not in allowlist_external_dirs
+    await setup_entry(hass, simulator)  # tmp_path is not in allowlist_external_dirs
     with pytest.raises(ServiceValidationError) as err:
         await _call(
             hass,
@@ -549,7 +538,7 @@ async def test_save_recording_outside_the_allowed_folders_is_refused(
 async def test_action_targets_offer_only_ovopark_cameras_and_devices(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_entry(hass, simulator)
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
     only_ours = {
         "entity": [{"integration": DOMAIN, "domain": ["camera"]}],

@@ -13,19 +13,12 @@ import contextlib
 import json
 import os
 from pathlib import Path
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from .stack import CHROMEDRIVER, CHROMIUM, REPO, DemoStack
+
 ARTIFACTS = REPO / "artifacts" / "e2e"
 STACK_START_TIMEOUT = 240.0
 
@@ -34,12 +27,6 @@ NO_BROWSER_REASON = (
     "needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver): "
     "scripts/test installs them"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _enable_sockets() -> None:
@@ -88,34 +75,17 @@ def running_demo(config: Path, artifacts: Path, *options: str) -> Iterator[dict[
     Yields its ready file (plus "process"); stops it with SIGINT (what Ctrl-C does) by its pid;
     its output, Home Assistant's and the simulator's logs are kept in `artifacts`.
     """
-    ready_file = config.parent / f"{config.name}-ready.json"
-    out = (artifacts / "develop.log").open("wb")
-    cmd = [sys.executable, str(REPO / "scripts" / "demo.py"), "--port", str(_free_port()),
-           "--config", str(config), "--ready-file", str(ready_file), *options]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, process_group=0)
+    stack = DemoStack(config, artifacts, *options)
+    stack.start()
     try:
-        deadline = time.monotonic() + STACK_START_TIMEOUT
-        while not ready_file.exists():
-            if proc.poll() is not None:
-                pytest.fail(f"scripts/demo.py exited with {proc.returncode}: see {out.name}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the demo stack was not ready in {STACK_START_TIMEOUT:.0f} s")
-            time.sleep(0.25)
-        ready = json.loads(ready_file.read_text())
-        ready["process"] = proc
+        try:
+            ready = stack.wait_ready(STACK_START_TIMEOUT)
+        except RuntimeError as err:
+            pytest.fail(str(err))
+        ready["process"] = stack.proc
         yield ready
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C does: it stops HA and the simulator
-            try:
-                proc.wait(90)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-        out.close()
-        for name in ("home-assistant.log", "simulator.log", "go2rtc.log"):
-            with contextlib.suppress(OSError):
-                shutil.copyfile(config / name, artifacts / name)
+        stack.stop()
 
 
 @pytest.fixture

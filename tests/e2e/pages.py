@@ -6,13 +6,14 @@ from collections.abc import Callable
 import io
 import json
 from pathlib import Path
-import time
 from typing import Any
 import urllib.parse
 import urllib.request
 
 from PIL import Image
 import pytest
+
+from .stack import wait_until
 
 # Every element matching a CSS selector, across open shadow roots (HA's frontend is all shadow DOM).
 FIND_ALL = """
@@ -32,20 +33,90 @@ ON_TIMEOUT: list[Callable[[str], None]] = []  # e.g. save a screenshot of the fa
 
 def wait_for[T](what: str, probe: Callable[[], T | None], timeout: float, step: float = 0.5) -> T:
     """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            for hook in ON_TIMEOUT:
-                hook(what)
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(step)
+    try:
+        return wait_until(what, probe, timeout, step)
+    except TimeoutError:
+        pass
+    for hook in ON_TIMEOUT:
+        hook(what)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def find_all(driver: Any, selector: str) -> list[Any]:
     return list(driver.execute_script(FIND_ALL, selector))
+
+
+# The frontend's own websocket connection, as its pages use it.
+CALL_WS = """
+const done = arguments[arguments.length - 1];
+document.querySelector('home-assistant').hass.callWS(arguments[0]).then(done, e => done({error: String(e && (e.message || e.code) || e)}));
+"""
+
+
+def call_ws(driver: Any, message: dict[str, Any]) -> Any:
+    """Home Assistant's answer to a websocket command, sent by the page's frontend."""
+    answer = driver.execute_async_script(CALL_WS, message)
+    if isinstance(answer, dict) and "error" in answer and len(answer) == 1:
+        raise RuntimeError(f"{message['type']}: {answer['error']}")
+    return answer
+
+
+def camera_ids(driver: Any) -> dict[str, str]:
+    """The integration's camera entities (entity id -> the platform's camera id)."""
+    devices = {d["id"]: d for d in call_ws(driver, {"type": "config/device_registry/list"})}
+    found = {}
+    for entity in call_ws(driver, {"type": "config/entity_registry/list"}):
+        if entity["entity_id"].startswith("camera.") and entity["platform"] == "ovopark":
+            device = devices.get(entity["device_id"] or "", {})
+            for domain, ident in device.get("identifiers", []):
+                if domain == "ovopark" and ident.isdecimal():
+                    found[entity["entity_id"]] = ident
+    return found
+
+
+def camera_picture(driver: Any, cameras: list[dict[str, Any]], entity_id: str) -> Any:
+    """The picture of `entity_id`'s card on the camera dashboard (its `cameras`), in view."""
+    index = [camera["entity_id"] for camera in cameras].index(entity_id)
+
+    def card() -> Any:
+        cards = find_all(driver, "hui-picture-entity-card")
+        return cards[index] if len(cards) == len(cameras) else None
+
+    found = wait_for("the camera dashboard's cards", card, 60)
+    picture = wait_for(
+        "the card's picture",
+        lambda: driver.execute_script(
+            "return arguments[0].shadowRoot.querySelector('.image-container, hui-image')", found
+        ),
+        30,
+        0.1,
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", picture)
+    return picture
+
+
+# Installed before any page script runs (Page.addScriptToEvaluateOnNewDocument): every
+# RTCPeerConnection the page makes is kept in `window.__peers` with its connection states.
+WATCH_PEERS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  if (!Native || window.__peers) return;
+  window.__peers = [];
+  class Watched extends Native {
+    constructor(...args) {
+      super(...args);
+      const record = {states: [this.connectionState], closed: false, pc: this};
+      window.__peers.push(record);
+      this.addEventListener('connectionstatechange', () => record.states.push(this.connectionState));
+    }
+    close() { record_closed(this); return super.close(); }
+  }
+  function record_closed(pc) {
+    for (const r of window.__peers) if (r.pc === pc) r.closed = true;
+  }
+  window.RTCPeerConnection = Watched;
+})();
+"""
 
 
 def login(driver: Any, url: str, username: str, password: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .pages import ON_TIMEOUT, find_all, get_json, login, screenshot, text_of, wait_for
+from .pages import ON_TIMEOUT, call_ws, find_all, get_json, login, screenshot, text_of, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +20,6 @@ PTZ = "open.shopweb.device.ptzCtrlAll"
 PTZ_CAMERA = "1003"  # "Back door 3": every third simulated camera has PTZ
 TALL = 1400  # px: the device page with its diagnostic card below the controls
 BUTTONS = ["Pan left", "Pan right", "Tilt down", "Tilt up", "Zoom in", "Zoom out"]
-# The frontend's own websocket connection, as its pages use it.
-CALL_WS = """
-const done = arguments[arguments.length - 1];
-document.querySelector('home-assistant').hass.callWS(arguments[0]).then(done, e => done({error: String(e)}));
-"""
 
 
 def _ptz_calls(base: str, entry_id: str, token: str) -> int:
@@ -46,7 +41,7 @@ def test_a_ptz_camera_device_page_has_its_buttons_and_connectivity(
     token = json.loads(browser.execute_script("return localStorage.getItem('hassTokens')"))[
         "access_token"
     ]
-    devices = browser.execute_async_script(CALL_WS, {"type": "config/device_registry/list"})
+    devices = call_ws(browser, {"type": "config/device_registry/list"})
     camera = next(d for d in devices if ["ovopark", PTZ_CAMERA] in d["identifiers"])
     store = next(d for d in devices if d["id"] == camera["via_device_id"])
 

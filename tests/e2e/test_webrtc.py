@@ -21,17 +21,11 @@ Screenshots and go2rtc's stream list go to artifacts/e2e/webrtc-MODE/.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
-import http.client
-import json
 import os
 from pathlib import Path
 import re
-import shutil
-import socket
 from typing import Any
-import urllib.request
 
 from PIL import ImageStat
 import pytest
@@ -40,7 +34,10 @@ from . import netns
 from .conftest import HAVE_BROWSER, NO_BROWSER_REASON, _enable_sockets, running_demo
 from .pages import (
     ON_TIMEOUT,
+    WATCH_PEERS,
     access_token,
+    camera_ids,
+    camera_picture,
     find_all,
     get_json,
     integration_cards,
@@ -48,56 +45,20 @@ from .pages import (
     screenshot,
     wait_for,
 )
+from .stack import go2rtc_api, go2rtc_binary, media_plays, no_go2rtc_reason, redacted
 from .test_demo_health import FAILED_LABEL, SEVERE_RECORD
-
-
-def go2rtc_binary() -> str | None:
-    """The go2rtc binary as scripts/demo.py finds it: GO2RTC_BINARY, else go2rtc on PATH."""
-    if named := os.environ.get("GO2RTC_BINARY"):
-        return named if Path(named).is_file() else None
-    return shutil.which("go2rtc")
-
-
-NO_GO2RTC_REASON = (
-    f"GO2RTC_BINARY={os.environ['GO2RTC_BINARY']} is no file"
-    if os.environ.get("GO2RTC_BINARY")
-    else "no go2rtc binary: GO2RTC_BINARY unset and none on PATH"
-)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.media,
     pytest.mark.skipif(not HAVE_BROWSER, reason=NO_BROWSER_REASON),
-    pytest.mark.skipif(go2rtc_binary() is None, reason=NO_GO2RTC_REASON),
+    pytest.mark.skipif(go2rtc_binary() is None, reason=no_go2rtc_reason()),
     pytest.mark.skipif(netns.skip_reason() is not None, reason=str(netns.skip_reason())),
 ]
 
-START_MEDIA_PLAY = "open.shopweb.device.startNewMediaPlay"
 MODES = ["ha", "own"]
 
-# Installed before any page script runs (Page.addScriptToEvaluateOnNewDocument): every
-# RTCPeerConnection the page makes is recorded with its connection states.
-WATCH_PEERS = """
-(() => {
-  const Native = window.RTCPeerConnection;
-  if (!Native || window.__peers) return;
-  window.__peers = [];
-  class Watched extends Native {
-    constructor(...args) {
-      super(...args);
-      const record = {states: [this.connectionState], closed: false, pc: this};
-      window.__peers.push(record);
-      this.addEventListener('connectionstatechange', () => record.states.push(this.connectionState));
-    }
-    close() { record_closed(this); return super.close(); }
-  }
-  function record_closed(pc) {
-    for (const r of window.__peers) if (r.pc === pc) r.closed = true;
-  }
-  window.RTCPeerConnection = Watched;
-})();
-"""
-
+# The peer connections WATCH_PEERS keeps.
 PEERS = """
 return (window.__peers || []).map(r => ({states: r.states, closed: r.closed,
                                          state: r.pc.connectionState}));
@@ -126,11 +87,6 @@ return {currentTime: v.currentTime, readyState: v.readyState, paused: v.paused,
         rect: [r.left, r.top, r.width, r.height],
         player: v.getRootNode().host ? v.getRootNode().host.localName : null,
         dpr: window.devicePixelRatio};
-"""
-
-CALL_WS = """
-const done = arguments[arguments.length - 1];
-document.querySelector('home-assistant').hass.callWS(arguments[0]).then(done, e => done({error: String(e)}));
 """
 
 
@@ -165,16 +121,6 @@ def go2rtc_stack(
         yield ready
 
 
-def media_plays(call_log: Path, device_id: str) -> int:
-    """`startNewMediaPlay` calls for `device_id` in the simulator's call log."""
-    calls = [json.loads(line) for line in call_log.read_text().splitlines() if line]
-    return sum(
-        1
-        for call in calls
-        if call["method"] == START_MEDIA_PLAY and call["params"].get("deviceId") == device_id
-    )
-
-
 def webrtc_video(browser: Any) -> dict[str, Any] | None:
     """The state of the ha-web-rtc-player's `<video>` once it plays a decoded picture."""
     for video in find_all(browser, "video"):
@@ -198,18 +144,7 @@ def open_live_view(browser: Any, stack: dict[str, Any], entity_id: str) -> None:
     """Log in and open `entity_id`'s more-info dialog from the camera dashboard, as a person."""
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_PEERS})
     login(browser, stack["url"], stack["username"], stack["password"])
-    index = [camera["entity_id"] for camera in stack["cameras"]].index(entity_id)
-
-    def card() -> Any:
-        cards = find_all(browser, "hui-picture-entity-card")
-        return cards[index] if len(cards) == len(stack["cameras"]) else None
-
-    picture = browser.execute_script(
-        "return arguments[0].shadowRoot.querySelector('.image-container, hui-image')",
-        wait_for("the camera dashboard's cards", card, 60),
-    )
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", picture)
-    picture.click()
+    camera_picture(browser, stack["cameras"], entity_id).click()
     wait_for("the more-info dialog", lambda: find_all(browser, "ha-more-info-dialog"), 15)
 
 
@@ -251,58 +186,6 @@ def play_and_check(browser: Any, image_path: Path) -> dict[str, Any]:
     return after
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=30)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self._path)
-
-
-def go2rtc_streams(stack: dict[str, Any]) -> Any:
-    """go2rtc's /api/streams: the demo's go2rtc on its API, Home Assistant's on its socket.
-
-    Home Assistant's go2rtc listens only on a unix socket in its TMPDIR, with credentials it
-    wrote in its configuration there.
-    """
-    go2rtc = stack["go2rtc"]
-    if go2rtc["mode"] == "own":
-        request = urllib.request.Request(
-            f"{go2rtc['api']}api/streams",
-            headers={"Authorization": _basic(go2rtc["username"], go2rtc["password"])},
-        )
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return json.load(resp)
-    (sock,) = Path(stack["tmpdir"]).glob("go2rtc-*/go2rtc.sock")
-    (config,) = sock.parent.glob("go2rtc_*.yaml")
-    text = config.read_text()
-    username = re.search(r"^\s*username:\s*(\S+)", text, re.MULTILINE)
-    password = re.search(r"^\s*password:\s*(\S+)", text, re.MULTILINE)
-    assert username, text
-    assert password, text
-    conn = _UnixConnection(str(sock))
-    try:
-        auth = _basic(username[1], password[1])
-        conn.request("GET", "/api/streams", headers={"Authorization": auth})
-        resp = conn.getresponse()
-        assert resp.status == 200, resp.status
-        return json.loads(resp.read())
-    finally:
-        conn.close()
-
-
-def _basic(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def redacted(value: Any) -> str:
-    """JSON text with the gateway's per-entry token left out."""
-    return re.sub(r"auth=[^&\s\"]+", "auth=****", json.dumps(value, indent=2))
-
-
 UNMASKED_TOKEN = re.compile(r"auth=(?!\*{4})[^&\s\"']+")
 
 
@@ -318,23 +201,14 @@ def test_live_view_plays_through_webrtc(
     call_log = Path(stack["simulator"]["call_log"])
 
     open_live_view(browser, stack, camera)
-    devices = browser.execute_async_script(CALL_WS, {"type": "config/device_registry/list"})
-    entities = browser.execute_async_script(CALL_WS, {"type": "config/entity_registry/list"})
-    device_id = next(e["device_id"] for e in entities if e["entity_id"] == camera)
-    (camera_id,) = [
-        ident[1]
-        for device in devices
-        if device["id"] == device_id
-        for ident in device["identifiers"]
-        if ident[0] == "ovopark"
-    ]
+    camera_id = camera_ids(browser)[camera]
     first = play_and_check(browser, folder / "webrtc-live-view.png")
     assert first["player"] == "ha-web-rtc-player", first
 
-    streams = go2rtc_streams(stack)
+    streams = go2rtc_api(stack, "/api/streams")
     (folder / "go2rtc-streams.json").write_text(redacted(streams))
     print(f"[webrtc] go2rtc ({mode}) /api/streams: {redacted(streams)}")
-    plays = media_plays(call_log, camera_id)
+    plays = len(media_plays(call_log, camera_id))
     print(f"[webrtc] startNewMediaPlay calls for camera {camera_id} after one viewer: {plays}")
     assert plays == 1
 
@@ -343,7 +217,7 @@ def test_live_view_plays_through_webrtc(
     ON_TIMEOUT.append(lambda what: second.save_screenshot(str(folder / "timeout-second.png")))
     open_live_view(second, stack, camera)
     play_and_check(second, folder / "webrtc-second-viewer.png")
-    plays = media_plays(call_log, camera_id)
+    plays = len(media_plays(call_log, camera_id))
     print(f"[webrtc] startNewMediaPlay calls for camera {camera_id} after two viewers: {plays}")
     assert plays == 1
 

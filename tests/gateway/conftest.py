@@ -14,6 +14,7 @@ from simulator.config import SimConfig
 from simulator.core import Simulator
 
 from ..common import StubSource, platform_source
+from .helpers import running_gateway
 
 
 @pytest.fixture
@@ -31,12 +32,8 @@ async def http(socket_enabled: None) -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 async def gateway(http: aiohttp.ClientSession) -> AsyncIterator[StreamGateway]:
-    gw = StreamGateway(session=http, hls_idle=5.0)
-    await gw.start()
-    try:
+    async with running_gateway(http, hls_idle=5.0) as gw:
         yield gw
-    finally:
-        await gw.stop()
 
 
 @pytest.fixture

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+import contextlib
+from typing import Any
+from urllib.parse import urljoin
 
+import aiohttp
 import av
 
+from custom_components.ovopark.gateway import StreamGateway
 from simulator.core import Simulator
 
 from ..common import START_MEDIA_PLAY
 
 CHANNEL = "0f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    session: aiohttp.ClientSession, **options: Any
+) -> AsyncIterator[StreamGateway]:
+    """A stream gateway started with `options` (its timings), stopped at the end."""
+    gateway = StreamGateway(session=session, **options)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.stop()
+
+
+async def session_url_of(http: aiohttp.ClientSession, master_url: str) -> str:
+    """The session playlist a master playlist names (asking for it starts the session)."""
+    async with http.get(master_url) as resp:
+        assert resp.status == 200
+        return urljoin(master_url, (await resp.text()).splitlines()[-1])
 
 
 def media_plays(sim: Simulator) -> int:

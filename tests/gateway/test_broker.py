@@ -10,7 +10,7 @@ from custom_components.ovopark.api import MediaUrls, OvoparkConnectionError
 from custom_components.ovopark.broker import ChannelBroker, Hold
 from custom_components.ovopark.channel import ChannelRequest, Refusal, RelayError, StreamProtocol
 
-from ..common import StubSource
+from ..common import StubSource, answering
 from .helpers import wait_for
 
 LIVE = ChannelRequest("1001", StreamProtocol.RTSP)
@@ -18,10 +18,7 @@ ADDRESS = "rtsp://127.0.0.1:9/rtsp/x"
 
 
 def fixed(address: str = ADDRESS) -> StubSource:
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(rtsp=address)
-
-    return StubSource(allocate)
+    return StubSource(answering(MediaUrls(rtsp=address)))
 
 
 async def hold(broker: ChannelBroker, token: str, request: ChannelRequest = LIVE) -> Hold:

@@ -29,6 +29,7 @@ from simulator.core import Simulator
 
 from ..common import (
     StubSource,
+    answering,
     first_segment,
     hls_url,
     listening_sockets,
@@ -36,25 +37,31 @@ from ..common import (
     rtsp_url,
 )
 from ..rtsp_client import RtspClient
-from .helpers import media_plays, wait_for
+from .helpers import media_plays, running_gateway, wait_for
 
+RECORDED = "rtsp://127.0.0.1:9/rtsp/recorded"  # a playback channel's address (nothing listens)
 PERIOD = Playback(
     datetime(2026, 11, 29, 10, 0, tzinfo=UTC), datetime(2026, 11, 29, 10, 10, tzinfo=UTC)
 )
 
 
+async def _mint(gateway: StreamGateway, token: str, camera_id: str = "1001") -> str:
+    """A single-use RTSP address of the recorded PERIOD of a camera."""
+    url = await gateway.async_mint_playback(
+        token, ChannelRequest(camera_id, StreamProtocol.RTSP, playback=PERIOD)
+    )
+    assert isinstance(url, str)
+    return url
+
+
 async def test_listeners_bound_to_loopback(http: aiohttp.ClientSession) -> None:
     before = listening_sockets()
-    gw = StreamGateway(session=http)
-    await gw.start()
-    try:
+    async with running_gateway(http) as gw:
         new = listening_sockets() - before
         rtsp, hls = urlsplit(rtsp_url(gw, "T", "1001")), urlsplit(hls_url(gw, "T", "1001"))
         assert new == {("127.0.0.1", rtsp.port), ("127.0.0.1", hls.port)}
         assert rtsp_url(gw, "T", "1001") == f"rtsp://127.0.0.1:{rtsp.port}/1001?auth=T"
         assert hls_url(gw, "T", "1001") == f"http://127.0.0.1:{hls.port}/1001/index.m3u8?auth=T"
-    finally:
-        await gw.stop()
 
 
 async def test_stop_leaves_nothing_listening(http: aiohttp.ClientSession) -> None:
@@ -147,11 +154,7 @@ async def test_unregister_refuses_the_old_token(
 
 async def test_stats_never_name_tokens(http: aiohttp.ClientSession) -> None:
     gw = StreamGateway(session=http)
-
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls()
-
-    token = gw.register(StubSource(allocate)).token
+    token = gw.register(StubSource(answering(MediaUrls()))).token
     stats: dict[str, Any] = gw.stats()
     assert token not in repr(stats)
     assert stats["channels_opened"] == 0
@@ -226,22 +229,18 @@ async def test_entry_unregistered_during_allocation(gateway: StreamGateway) -> N
 
 
 async def test_a_source_that_does_not_answer_in_time_is_503(http: aiohttp.ClientSession) -> None:
-    gateway = StreamGateway(session=http, open_timeout=0.1)
-    await gateway.start()
     never = asyncio.Event()
 
     async def allocate(camera_id: str) -> MediaUrls:
         await never.wait()
         return MediaUrls()
 
-    try:
+    async with running_gateway(http, open_timeout=0.1) as gateway:
         token = gateway.register(StubSource(allocate)).token
         async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 503
         assert gateway.stats()["refusals"] == 1
         assert gateway.stats()["channels_opened"] == 0
-    finally:
-        await gateway.stop()
 
 
 @pytest.mark.media
@@ -249,9 +248,7 @@ async def test_a_playback_address_serves_one_connection_then_404_without_a_call(
     rtsp_setup: Any,
 ) -> None:
     sim, gateway, source, token = rtsp_setup
-    request = ChannelRequest("1005", StreamProtocol.RTSP, playback=PERIOD)
-    url = await gateway.async_mint_playback(token, request)
-    assert isinstance(url, str)
+    url = await _mint(gateway, token, "1005")
     assert "1005" not in urlsplit(url).path  # the address names no camera
     assert media_plays(sim) == 1  # the channel is opened when the address is minted
     async with RtspClient(url) as rtsp:
@@ -269,14 +266,8 @@ async def test_an_unclaimed_playback_address_lapses(
 ) -> None:
     monkeypatch.setattr("custom_components.ovopark.broker.PLAYBACK_CLAIM_TIMEOUT", 0.05)
 
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
-
-    token = gateway.register(source := StubSource(allocate)).token
-    url = await gateway.async_mint_playback(
-        token, ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
-    )
-    assert isinstance(url, str)
+    token = gateway.register(source := StubSource(answering(MediaUrls(rtsp=RECORDED)))).token
+    url = await _mint(gateway, token)
     await wait_for(lambda: gateway.stats()["unclaimed_playbacks"] == 0)
     async with RtspClient(url) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
@@ -286,15 +277,11 @@ async def test_an_unclaimed_playback_address_lapses(
 async def test_unregistering_an_entry_lapses_its_unclaimed_playback_addresses(
     gateway: StreamGateway,
 ) -> None:
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
-
+    allocate = answering(MediaUrls(rtsp=RECORDED))
     token = gateway.register(source := StubSource(allocate)).token
     other = gateway.register(StubSource(allocate)).token
-    request = ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
-    url = await gateway.async_mint_playback(token, request)
-    assert isinstance(url, str)
-    assert isinstance(await gateway.async_mint_playback(other, request), str)
+    url = await _mint(gateway, token)
+    await _mint(gateway, other)
 
     gateway.unregister(token)
 
@@ -307,15 +294,10 @@ async def test_unregistering_an_entry_lapses_its_unclaimed_playback_addresses(
 async def test_playback_addresses_are_refused_with_another_token_or_over_hls(
     gateway: StreamGateway,
 ) -> None:
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/recorded")
-
+    allocate = answering(MediaUrls(rtsp=RECORDED))
     token = gateway.register(StubSource(allocate)).token
     other = gateway.register(StubSource(allocate)).token
-    url = await gateway.async_mint_playback(
-        token, ChannelRequest("1001", StreamProtocol.RTSP, playback=PERIOD)
-    )
-    assert isinstance(url, str)
+    url = await _mint(gateway, token)
     async with RtspClient(url.replace(token, other)) as rtsp:
         assert (await rtsp.request("OPTIONS")).status == 404
     playback_id = urlsplit(url).path.strip("/")

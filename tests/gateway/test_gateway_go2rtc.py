@@ -8,15 +8,13 @@ answer leaves the channel alone; a channel nobody pulled yet is kept for a redia
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from homeassistant.components.camera import async_get_stream_source
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 import pytest
 
 from custom_components.ovopark.api import MediaUrls, OvoparkClient
@@ -28,26 +26,19 @@ from ..common import (
     START_MEDIA_PLAY,
     FakeRelay,
     StubSource,
-    entry_for,
+    answering,
+    describe_stream_source,
     platform_source,
     playing_viewers,
     rtsp_url,
+    setup_entry,
 )
 from ..go2rtc import NO_GO2RTC_REASON, go2rtc_binary, running_go2rtc
 from ..rtsp_client import RtspClient
-from .helpers import media_plays, wait_for
+from .helpers import media_plays, running_gateway, wait_for
 
 BACKCHANNEL = {"Require": "www.onvif.org/ver20/backchannel"}
 ACCEPT_SDP = {"Accept": "application/sdp"}
-
-
-@pytest.fixture
-def platform(
-    simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
-) -> tuple[Simulator, StreamGateway, StubSource, str]:
-    """The gateway with one entry whose channels the simulated platform opens."""
-    source = platform_source(client)
-    return simulator, gateway, source, gateway.register(source).token
 
 
 async def go2rtc_opening(url: str) -> RtspClient:
@@ -92,9 +83,9 @@ async def test_a_required_option_is_551_with_no_channel_asked_for(
 
 @pytest.mark.media
 async def test_the_same_connection_asking_again_without_the_option_is_served(
-    platform: Any,
+    rtsp_setup: Any,
 ) -> None:
-    sim, gateway, source, token = platform
+    sim, gateway, source, token = rtsp_setup
     async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE", headers=BACKCHANNEL)).status == 551
         await rtsp.play()
@@ -107,8 +98,8 @@ async def test_the_same_connection_asking_again_without_the_option_is_served(
 
 
 @pytest.mark.media
-async def test_go2rtc_opening_alone_costs_one_call(platform: Any) -> None:
-    sim, gateway, source, token = platform
+async def test_go2rtc_opening_alone_costs_one_call(rtsp_setup: Any) -> None:
+    sim, gateway, source, token = rtsp_setup
     viewer = await go2rtc_opening(rtsp_url(gateway, token, "1001"))
     await viewer.close()
     assert media_plays(sim) == 1
@@ -116,9 +107,9 @@ async def test_go2rtc_opening_alone_costs_one_call(platform: Any) -> None:
 
 
 @pytest.mark.media
-async def test_go2rtc_joining_a_running_stream_costs_no_call(platform: Any) -> None:
+async def test_go2rtc_joining_a_running_stream_costs_no_call(rtsp_setup: Any) -> None:
     """Home Assistant's own stream already pulls the camera (its HLS player beside WebRTC)."""
-    sim, gateway, _, token = platform
+    sim, gateway, _, token = rtsp_setup
     url = rtsp_url(gateway, token, "1001")
     (stream_worker,) = await playing_viewers(url, 1, 3)
     viewer = await go2rtc_opening(url)
@@ -134,10 +125,10 @@ async def test_go2rtc_joining_a_running_stream_costs_no_call(platform: Any) -> N
 @pytest.mark.skipif(go2rtc_binary() is None, reason=NO_GO2RTC_REASON)
 @pytest.mark.parametrize("beside", [0, 1], ids=["alone", "beside-a-running-stream"])
 async def test_real_go2rtc_pulling_a_camera_costs_one_call(
-    platform: Any, tmp_path: Path, beside: int
+    rtsp_setup: Any, tmp_path: Path, beside: int
 ) -> None:
     """go2rtc 1.9.14 itself, re-streaming the gateway's address to an RTSP client."""
-    sim, gateway, source, token = platform
+    sim, gateway, source, token = rtsp_setup
     url = rtsp_url(gateway, token, "1001")
     running = await playing_viewers(url, beside, 3)
     async with running_go2rtc(tmp_path, {"camera": url}) as go2rtc:
@@ -161,9 +152,9 @@ async def test_real_go2rtc_pulling_a_camera_costs_one_call(
 @pytest.mark.media
 @pytest.mark.parametrize("status", [400, 405, 406, 451, 456, 457, 458, 459, 461, 501, 505, 551])
 async def test_a_request_level_answer_passes_and_a_redial_joins_the_channel(
-    platform: Any, status: int
+    rtsp_setup: Any, status: int
 ) -> None:
-    sim, gateway, source, token = platform
+    sim, gateway, source, token = rtsp_setup
     sim.config.relay_first_answers.append(status)
     url = rtsp_url(gateway, token, "1001")
     async with RtspClient(url) as rtsp:
@@ -184,9 +175,9 @@ async def test_a_request_level_answer_passes_and_a_redial_joins_the_channel(
     ids=["404", "503-after-warm-up", "500", "410", "453"],
 )
 async def test_a_channel_level_answer_replaces_the_channel(
-    platform: Any, answers: list[int], status: int
+    rtsp_setup: Any, answers: list[int], status: int
 ) -> None:
-    sim, gateway, source, token = platform
+    sim, gateway, source, token = rtsp_setup
     sim.config.relay_first_answers.extend(answers)
     url = rtsp_url(gateway, token, "1001")
     async with RtspClient(url) as rtsp:
@@ -201,8 +192,8 @@ async def test_a_channel_level_answer_replaces_the_channel(
 
 
 @pytest.mark.media
-async def test_a_joined_channel_answered_request_level_is_not_replaced(platform: Any) -> None:
-    sim, gateway, source, token = platform
+async def test_a_joined_channel_answered_request_level_is_not_replaced(rtsp_setup: Any) -> None:
+    sim, gateway, source, token = rtsp_setup
     url = rtsp_url(gateway, token, "1001")
     (running,) = await playing_viewers(url, 1, 3)
     sim.config.relay_first_answers.append(551)
@@ -222,16 +213,10 @@ async def test_a_never_pulled_channel_is_kept_for_a_redial_then_let_go(
     http: aiohttp.ClientSession,
 ) -> None:
     """Joinable within its window after the last hold; released when the window ends."""
-    gateway = StreamGateway(session=http, join_window=1.0)
-    await gateway.start()
-    try:
+    async with running_gateway(http, join_window=1.0) as gateway:
         async with FakeRelay({"a": [200], "b": [200]}) as relay:
-            paths = iter(["a", "b"])
-
-            async def allocate(camera_id: str) -> MediaUrls:
-                return MediaUrls(rtsp=relay.url(next(paths)))
-
-            token = gateway.register(source := StubSource(allocate)).token
+            answers = answering(MediaUrls(rtsp=relay.url("a")), MediaUrls(rtsp=relay.url("b")))
+            token = gateway.register(source := StubSource(answers)).token
             url = rtsp_url(gateway, token, "1001")
             for _ in range(2):  # nobody pulls: the second consumer joins the first one's channel
                 async with RtspClient(url) as rtsp:
@@ -244,12 +229,12 @@ async def test_a_never_pulled_channel_is_kept_for_a_redial_then_let_go(
                 assert (await rtsp.request("OPTIONS")).status == 200
         assert relay.requests == ["a", "a", "b"]
         assert len(source.requests) == 2
-    finally:
-        await gateway.stop()
 
 
 async def test_a_failed_channel_is_never_kept_for_a_redial(gateway: StreamGateway) -> None:
-    token = gateway.register(source := StubSource(_fixed_relay("rtsp://127.0.0.1:9/rtsp/x"))).token
+    token = gateway.register(
+        source := StubSource(answering(MediaUrls(rtsp="rtsp://127.0.0.1:9/rtsp/x")))
+    ).token
     url = rtsp_url(gateway, token, "1001")
     for _ in range(2):  # the relay is unreachable: each consumer gets 503 and a fresh try
         async with RtspClient(url) as rtsp:
@@ -261,9 +246,7 @@ async def test_a_failed_channel_is_never_kept_for_a_redial(gateway: StreamGatewa
 async def test_a_consumer_that_never_pulls_is_let_go_and_its_channel_after_the_window(
     simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
 ) -> None:
-    gateway = StreamGateway(session=http, join_window=1.0)
-    await gateway.start()
-    try:
+    async with running_gateway(http, join_window=1.0) as gateway:
         token = gateway.register(platform_source(client)).token
         url = rtsp_url(gateway, token, "1001")
         simulator.config.relay_first_answers.append(551)
@@ -276,43 +259,20 @@ async def test_a_consumer_that_never_pulls_is_let_go_and_its_channel_after_the_w
             await rtsp.play()
         assert media_plays(simulator) == 2
         assert gateway.stats()["cameras"]["1001"]["joins"] == 0
-    finally:
-        await gateway.stop()
-
-
-def _fixed_relay(address: str) -> Callable[[str], Any]:
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(rtsp=address)
-
-    return allocate
 
 
 # --- What the user sees ----------------------------------------------------------------------
-
-
-async def _describe(hass: HomeAssistant, entity_id: str) -> int:
-    source = await async_get_stream_source(hass, entity_id)
-    assert source is not None
-    async with RtspClient(source) as client:
-        answer = await client.request("DESCRIBE", headers=ACCEPT_SDP)
-    await hass.async_block_till_done()
-    return answer.status
 
 
 @pytest.mark.media
 async def test_a_request_level_answer_leaves_the_camera_state_and_repairs_alone(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    entry = entry_for(simulator)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, "1001")
-    assert entity_id is not None
+    _, entity_id = await setup_entry(hass, simulator)
     issues = ir.async_get(hass)
 
     simulator.config.denied_devices.add(1001)
-    assert await _describe(hass, entity_id) == 404
+    assert await describe_stream_source(hass, entity_id) == 404
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
     assert issues.async_get_issue(DOMAIN, "permission_denied_1001") is not None
 
@@ -320,12 +280,12 @@ async def test_a_request_level_answer_leaves_the_camera_state_and_repairs_alone(
     # channel, so the refusal the user sees stays as it was.
     simulator.config.denied_devices.clear()
     simulator.config.relay_first_answers.append(551)
-    assert await _describe(hass, entity_id) == 551
+    assert await describe_stream_source(hass, entity_id) == 551
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
     assert issues.async_get_issue(DOMAIN, "permission_denied_1001") is not None
 
     # The redial joins the same channel and is served: only now the camera recovers.
-    assert await _describe(hass, entity_id) == 200
+    assert await describe_stream_source(hass, entity_id) == 200
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
     assert issues.async_get_issue(DOMAIN, "permission_denied_1001") is None
     assert simulator.count(START_MEDIA_PLAY) == 2

@@ -18,8 +18,15 @@ from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.gateway_hls import SEGMENT_CACHE
 from simulator.core import Simulator
 
-from ..common import StubSource, hls_url, platform_source
-from .helpers import CHANNEL, decode_in_thread, media_plays, wait_for
+from ..common import StubSource, answering, hls_url, platform_source
+from .helpers import (
+    CHANNEL,
+    decode_in_thread,
+    media_plays,
+    running_gateway,
+    session_url_of,
+    wait_for,
+)
 
 
 class TracedSession:
@@ -104,18 +111,20 @@ def live_playlist(count: int = 3, target: str = "#EXT-X-TARGETDURATION:1\n") -> 
 
 
 @contextlib.asynccontextmanager
-async def hls_session(
-    gateway: StreamGateway, relay: FakeHlsRelay
+async def consumer_session(
+    gateway: StreamGateway, source: StubSource
 ) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
-    """A consumer's HTTP session and its gateway session's playlist address, on the relay."""
+    """A consumer's HTTP session and its gateway session's playlist address (camera 1001)."""
+    master_url = hls_url(gateway, gateway.register(source).token, "1001")
+    async with aiohttp.ClientSession() as http:
+        yield http, await session_url_of(http, master_url)
 
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(hls=relay.url())
 
-    master_url = hls_url(gateway, gateway.register(StubSource(allocate)).token, "1001")
-    async with aiohttp.ClientSession() as http, http.get(master_url) as resp:
-        assert resp.status == 200
-        yield http, urljoin(master_url, (await resp.text()).splitlines()[-1])
+def hls_session(
+    gateway: StreamGateway, relay: FakeHlsRelay
+) -> contextlib.AbstractAsyncContextManager[tuple[aiohttp.ClientSession, str]]:
+    """A consumer's session on the fake relay's channel."""
+    return consumer_session(gateway, StubSource(answering(MediaUrls(hls=relay.url()))))
 
 
 def beside(session_url: str, name: str) -> str:
@@ -163,9 +172,7 @@ async def test_pyav_decodes_through_hls(rtsp_setup: Any) -> None:
 async def test_hls_session_lifecycle(
     simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
 ) -> None:
-    gateway = StreamGateway(session=http, hls_idle=1.0)
-    await gateway.start()
-    try:
+    async with running_gateway(http, hls_idle=1.0) as gateway:
         allocator = platform_source(client)
         token = gateway.register(allocator).token
         master_url = hls_url(gateway, token, "1008")
@@ -206,19 +213,13 @@ async def test_hls_session_lifecycle(
         text = "".join(seen)
         for secret in allocator.secrets():
             assert secret not in text
-    finally:
-        await gateway.stop()
 
 
 @pytest.mark.media
 async def test_hls_session_of_a_killed_channel_ends(
     simulator: Simulator, client: OvoparkClient, gateway: StreamGateway
 ) -> None:
-    token = gateway.register(platform_source(client)).token
-    master_url = hls_url(gateway, token, "1001")
-    async with aiohttp.ClientSession() as http:
-        async with http.get(master_url) as resp:
-            session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
+    async with consumer_session(gateway, platform_source(client)) as (http, session_url):
         async with http.get(session_url) as resp:
             assert resp.status == 200
         simulator.relay.kill_device(1001)
@@ -234,33 +235,22 @@ async def test_hls_session_keeps_its_channel_pulled_between_reloads(
     simulator: Simulator, client: OvoparkClient, http: aiohttp.ClientSession
 ) -> None:
     """A player pausing longer than the relay's HLS idle time (2 s here) keeps its channel."""
-    gateway = StreamGateway(session=http, hls_idle=60.0, hls_keepalive=0.5)
-    await gateway.start()
-    try:
-        token = gateway.register(platform_source(client)).token
-        master_url = hls_url(gateway, token, "1001")
-        async with aiohttp.ClientSession() as http:
-            async with http.get(master_url) as resp:
-                session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
-            async with http.get(session_url) as resp:
+    async with running_gateway(http, hls_idle=60.0, hls_keepalive=0.5) as gateway:
+        async with consumer_session(gateway, platform_source(client)) as (consumer, session_url):
+            async with consumer.get(session_url) as resp:
                 assert resp.status == 200
             (channel,) = simulator.relay.channels.values()
             requests = channel.hls_requests
             # Only the gateway's keep-alives reach the relay now; enough of them to outlast its idle.
             await wait_for(lambda: channel.hls_requests >= requests + 8)
             assert channel.closed_at is None
-            async with http.get(session_url) as resp:
+            async with consumer.get(session_url) as resp:
                 assert resp.status == 200
         assert media_plays(simulator) == 1
-    finally:
-        await gateway.stop()
 
 
 async def test_hls_refusal_status(gateway: StreamGateway) -> None:
-    async def allocate(camera_id: str) -> MediaUrls:
-        raise OvoparkConnectionError("down")
-
-    token = gateway.register(source := StubSource(allocate)).token
+    token = gateway.register(source := StubSource(answering(OvoparkConnectionError("down")))).token
     async with aiohttp.ClientSession() as http, http.get(hls_url(gateway, token, "1001")) as resp:
         assert resp.status == 503
     assert [type(err) for _, err in source.outcomes] == [OvoparkConnectionError]
@@ -271,17 +261,12 @@ async def test_hls_sessions_share_one_channel_and_each_segment_is_fetched_once(
     simulator: Simulator, client: OvoparkClient, socket_enabled: None
 ) -> None:
     traced = TracedSession()
-    gateway = StreamGateway(session=traced.session, hls_idle=5.0)
-    await gateway.start()
-    try:
+    async with traced.session, running_gateway(traced.session, hls_idle=5.0) as gateway:
         token = gateway.register(platform_source(client)).token
         master_url = hls_url(gateway, token, "1003")
         async with aiohttp.ClientSession() as http:
-            sessions = []
-            for _ in range(2):  # two players, or one asking twice as mpv does
-                async with http.get(master_url) as resp:
-                    assert resp.status == 200
-                    sessions.append(urljoin(master_url, (await resp.text()).splitlines()[-1]))
+            # Two players, or one asking twice as mpv does.
+            sessions = [await session_url_of(http, master_url) for _ in range(2)]
             assert sessions[0] != sessions[1]
             playlists = []
             for session_url in sessions:
@@ -300,9 +285,6 @@ async def test_hls_sessions_share_one_channel_and_each_segment_is_fetched_once(
         assert media_plays(simulator) == 1
         assert len(traced.segments()) == 1
         assert gateway.stats()["cameras"]["1003"]["joins"] == 1
-    finally:
-        await gateway.stop()
-        await traced.session.close()
 
 
 @pytest.mark.media
@@ -369,18 +351,14 @@ async def test_hls_segments_are_cached_up_to_a_bound(gateway: StreamGateway) -> 
 async def test_an_hls_playlist_without_a_target_duration_keeps_its_channel_pulled(
     http: aiohttp.ClientSession,
 ) -> None:
-    gateway = StreamGateway(session=http, hls_keepalive=0.25)
-    await gateway.start()
-    try:
-        async with (
-            FakeHlsRelay(live_playlist(target="")) as relay,
-            hls_session(gateway, relay) as (client, session_url),
-        ):
-            assert (await _get(client, session_url))[0] == 200
-            await wait_for(lambda: relay.asked("index.m3u8") >= 4)  # polled at the keep-alive
-            assert (await _get(client, session_url))[0] == 200
-    finally:
-        await gateway.stop()
+    async with (
+        running_gateway(http, hls_keepalive=0.25) as gateway,
+        FakeHlsRelay(live_playlist(target="")) as relay,
+        hls_session(gateway, relay) as (client, session_url),
+    ):
+        assert (await _get(client, session_url))[0] == 200
+        await wait_for(lambda: relay.asked("index.m3u8") >= 4)  # polled at the keep-alive
+        assert (await _get(client, session_url))[0] == 200
 
 
 async def test_a_relay_slow_with_its_first_hls_playlist_is_504_then_served(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 import socket
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -25,13 +25,17 @@ from custom_components.ovopark.gateway import StreamGateway
 from custom_components.ovopark.rtsp_message import InterleavedFrame
 from simulator.core import Simulator
 
-from ..common import FakeRelay, StubSource, hls_url, platform_source, playing_viewers, rtsp_url
+from ..common import (
+    FakeRelay,
+    StubSource,
+    answering,
+    hls_url,
+    platform_source,
+    playing_viewers,
+    rtsp_url,
+)
 from ..rtsp_client import RtspClient
-from .helpers import CHANNEL, decode_in_thread, media_plays, wait_for
-
-
-async def _refuse(error: Exception) -> MediaUrls:
-    raise error
+from .helpers import CHANNEL, decode_in_thread, media_plays, session_url_of, wait_for
 
 
 def closed_port() -> int:
@@ -57,12 +61,6 @@ async def _read_cseq(reader: asyncio.StreamReader) -> str:
     """Read a request's head at a relay node; return its CSeq header line."""
     head = (await reader.readuntil(b"\r\n\r\n")).decode()
     return next(line for line in head.split("\r\n") if line.lower().startswith("cseq"))
-
-
-async def _answer(answer: MediaUrls | Exception) -> MediaUrls:
-    if isinstance(answer, Exception):
-        raise answer
-    return answer
 
 
 class BuggyReportSource(StubSource):
@@ -114,10 +112,7 @@ async def test_rtsp_unknown_path_is_404(
 
 
 async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGateway) -> None:
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls()
-
-    gateway.register(source := StubSource(allocate))
+    gateway.register(source := StubSource(answering(MediaUrls())))
     port = urlsplit(rtsp_url(gateway, "T", "1001")).port
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"\x16\x03\x01 not rtsp\r\n\r\n")  # not RTSP: answered 400, then closed
@@ -133,19 +128,11 @@ async def test_rtsp_garbage_and_silent_consumers_are_dropped(gateway: StreamGate
 @pytest.mark.parametrize(
     ("allocate", "status", "reported"),
     [
-        (lambda _: _refuse(OvoparkDeviceNotFound("gone", code=103092)), 404, OvoparkDeviceNotFound),
-        (
-            lambda _: _refuse(OvoparkPermissionError("denied", code=103064)),
-            404,
-            OvoparkPermissionError,
-        ),
-        (lambda _: _refuse(OvoparkConnectionError("down")), 503, OvoparkConnectionError),
+        (answering(OvoparkDeviceNotFound("gone", code=103092)), 404, OvoparkDeviceNotFound),
+        (answering(OvoparkPermissionError("denied", code=103064)), 404, OvoparkPermissionError),
+        (answering(OvoparkConnectionError("down")), 503, OvoparkConnectionError),
         # A channel without an RTSP address.
-        (
-            lambda _: asyncio.sleep(0, MediaUrls(hls="http://127.0.0.1:9/x/index.m3u8")),
-            503,
-            StreamUnavailableError,
-        ),
+        (answering(MediaUrls(hls="http://127.0.0.1:9/x/index.m3u8")), 503, StreamUnavailableError),
     ],
     ids=["not_found", "permission", "connection", "no_rtsp_address"],
 )
@@ -333,22 +320,17 @@ async def test_relay_redirect_is_followed_by_the_gateway(
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(redirector, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    async with relay_node(redirector) as port:
 
-    async def allocate(camera_id: str) -> MediaUrls:
-        # The real channel, where the redirect leads.
-        allocator.urls.append(await allocator.allocate(camera_id))
-        return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/node/abcdefghijklmnopqrstuvwxyz")
+        async def allocate(camera_id: str) -> MediaUrls:
+            # The real channel, where the redirect leads.
+            allocator.urls.append(await allocator.allocate(camera_id))
+            return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/node/abcdefghijklmnopqrstuvwxyz")
 
-    try:
         token = gateway.register(StubSource(allocate)).token
         async with RtspClient(rtsp_url(gateway, token, "1002")) as rtsp:
             await rtsp.play()
             assert len(await rtsp.read_frames(5)) == 5
-    finally:
-        server.close()
-        await server.wait_closed()
     assert redirected == [f"rtsp://127.0.0.1:{port}/node/abcdefghijklmnopqrstuvwxyz"]
     assert all(answer.status == 200 for answer in rtsp.answers)
     seen = b"".join(answer.raw for answer in rtsp.answers).decode()
@@ -360,20 +342,15 @@ async def test_relay_redirect_is_followed_by_the_gateway(
 async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: StreamGateway) -> None:
     """A channel counts as working only once the relay answered: a failed dial is reported."""
     port = closed_port()
-
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(
-            rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x", hls=f"http://127.0.0.1:{port}/rtsp/x/index.m3u8"
-        )
-
-    token = gateway.register(source := StubSource(allocate)).token
+    urls = MediaUrls(
+        rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x", hls=f"http://127.0.0.1:{port}/rtsp/x/index.m3u8"
+    )
+    token = gateway.register(source := StubSource(answering(urls))).token
     async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE")).status == 503
     master_url = hls_url(gateway, token, "1001")
     async with aiohttp.ClientSession() as http:
-        async with http.get(master_url) as resp:
-            assert resp.status == 200
-            session_url = urljoin(master_url, (await resp.text()).splitlines()[-1])
+        session_url = await session_url_of(http, master_url)
         # The gateway's first upstream poll fails: the channel and its session end.
         await wait_for(lambda: gateway.stats()["hls_sessions"] == {})
         async with http.get(session_url) as resp:
@@ -404,19 +381,11 @@ async def test_relay_speaking_garbage_is_503(gateway: StreamGateway, reply: byte
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
-
-    try:
-        token = gateway.register(source := StubSource(allocate)).token
+    async with relay_node(garbage) as port:
+        urls = MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
+        token = gateway.register(source := StubSource(answering(urls))).token
         async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 503
-    finally:
-        server.close()
-        await server.wait_closed()
     assert [type(err) for _, err in source.outcomes] == [RelayError]
 
 
@@ -468,12 +437,8 @@ async def test_a_join_the_relay_refuses_gets_a_fresh_channel_in_the_same_connect
 ) -> None:
     """A channel the relay killed is never joined: the consumer never sees the 404."""
     async with FakeRelay({"first": [200, 404], "second": [200]}) as relay:
-        paths = iter(["first", "second"])
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=relay.url(next(paths)))
-
-        token = gateway.register(source := StubSource(allocate)).token
+        answers = answering(MediaUrls(rtsp=relay.url("first")), MediaUrls(rtsp=relay.url("second")))
+        token = gateway.register(source := StubSource(answers)).token
         url = rtsp_url(gateway, token, "1001")
         async with RtspClient(url) as holder:
             assert (await holder.request("OPTIONS")).status == 200
@@ -491,11 +456,9 @@ async def test_a_relay_warming_up_is_asked_again_within_the_pull_window(
 ) -> None:
     """A fresh channel's relay answering 503 is asked again (no new platform call)."""
     async with FakeRelay({"warming": [503, 503, 200]}) as relay:
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=relay.url("warming"))
-
-        token = gateway.register(source := StubSource(allocate)).token
+        token = gateway.register(
+            source := StubSource(answering(MediaUrls(rtsp=relay.url("warming"))))
+        ).token
         async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("DESCRIBE")).status == 200
     assert relay.requests == ["warming"] * 3
@@ -503,29 +466,16 @@ async def test_a_relay_warming_up_is_asked_again_within_the_pull_window(
     assert source.outcomes == [("1001", None)]
 
 
-async def test_a_relay_that_stays_unavailable_is_a_failure(gateway: StreamGateway) -> None:
-    async with FakeRelay({"down": [503]}) as relay:
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=relay.url("down"))
-
-        token = gateway.register(source := StubSource(allocate)).token
+# The first request and three more (warm-up retries, or redirects followed), then it gives up.
+@pytest.mark.parametrize("status", [503, 302], ids=["stays_unavailable", "redirects_in_a_loop"])
+async def test_a_relay_that_never_serves_is_a_failure(gateway: StreamGateway, status: int) -> None:
+    async with FakeRelay({"x": [status]}) as relay:
+        token = gateway.register(
+            source := StubSource(answering(MediaUrls(rtsp=relay.url("x"))))
+        ).token
         async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             assert (await rtsp.request("DESCRIBE")).status == 503
-    assert relay.requests == ["down"] * 4  # the first request and three more, then it gives up
-    assert [type(err) for _, err in source.outcomes] == [RelayError]
-
-
-async def test_a_relay_redirecting_in_a_loop_is_a_failure(gateway: StreamGateway) -> None:
-    async with FakeRelay({"loop": [302]}) as relay:
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=relay.url("loop"))
-
-        token = gateway.register(source := StubSource(allocate)).token
-        async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
-            assert (await rtsp.request("DESCRIBE")).status == 503
-    assert relay.requests == ["loop"] * 4  # the first request and three redirects followed
+    assert relay.requests == ["x"] * 4
     assert [type(err) for _, err in source.outcomes] == [RelayError]
 
 
@@ -537,10 +487,7 @@ async def test_a_relay_redirecting_in_a_loop_is_a_failure(gateway: StreamGateway
 async def test_a_relay_address_that_cannot_be_dialled_is_a_failed_lease(
     gateway: StreamGateway, address: str
 ) -> None:
-    async def allocate(camera_id: str) -> MediaUrls:
-        return MediaUrls(rtsp=address)
-
-    token = gateway.register(source := StubSource(allocate)).token
+    token = gateway.register(source := StubSource(answering(MediaUrls(rtsp=address)))).token
     async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE")).status == 503
     assert [(camera, type(err)) for camera, err in source.outcomes] == [("1001", RelayError)]
@@ -556,11 +503,8 @@ async def test_frames_a_relay_sends_before_its_answer_are_skipped(gateway: Strea
             await reader.read()
 
     async with relay_node(serve) as port:
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
-
-        token = gateway.register(source := StubSource(allocate)).token
+        urls = MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/x")
+        token = gateway.register(source := StubSource(answering(urls))).token
         async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
             answer = await rtsp.request("OPTIONS")
     assert (answer.status, answer.header("public")) == (200, "DESCRIBE")
@@ -584,11 +528,8 @@ async def test_a_relay_request_reaches_the_consumer_naming_only_the_gateway(
             await reader.read()
 
     async with relay_node(serve) as port:
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/{CHANNEL}")
-
-        token = gateway.register(StubSource(allocate)).token
+        urls = MediaUrls(rtsp=f"rtsp://127.0.0.1:{port}/rtsp/{CHANNEL}")
+        token = gateway.register(StubSource(answering(urls))).token
         reader, writer = await asyncio.open_connection(
             "127.0.0.1", urlsplit(rtsp_url(gateway, "T", "1")).port
         )
@@ -609,12 +550,10 @@ async def test_a_joined_channel_whose_relay_node_went_down_is_replaced(
     gateway: StreamGateway,
 ) -> None:
     async with FakeRelay({"first": [200]}) as first, FakeRelay({"second": [200]}) as second:
-        addresses = iter([first.url("first"), second.url("second")])
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=next(addresses))
-
-        token = gateway.register(source := StubSource(allocate)).token
+        answers = answering(
+            MediaUrls(rtsp=first.url("first")), MediaUrls(rtsp=second.url("second"))
+        )
+        token = gateway.register(source := StubSource(answers)).token
         url = rtsp_url(gateway, token, "1001")
         async with RtspClient(url) as holder:
             assert (await holder.request("OPTIONS")).status == 200
@@ -632,15 +571,10 @@ async def test_a_joined_channel_gone_and_no_fresh_one_is_the_refusal(
 ) -> None:
     """The relay no longer knows the joined channel, and the platform refuses a fresh one."""
     async with FakeRelay({"first": [200, 404]}) as relay:
-        answers: list[MediaUrls | Exception] = [
-            MediaUrls(rtsp=relay.url("first")),
-            OvoparkDeviceNotFound("gone", code=103092),
-        ]
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return await _answer(answers.pop(0))
-
-        token = gateway.register(source := StubSource(allocate)).token
+        answers = answering(
+            MediaUrls(rtsp=relay.url("first")), OvoparkDeviceNotFound("gone", code=103092)
+        )
+        token = gateway.register(source := StubSource(answers)).token
         url = rtsp_url(gateway, token, "1001")
         async with RtspClient(url) as holder:
             assert (await holder.request("OPTIONS")).status == 200
@@ -662,11 +596,9 @@ async def test_an_entry_gone_while_its_joined_channel_is_replaced_makes_no_call(
     async with FakeRelay(
         {"x": [200, 404]}, before={2: lambda: gateway.unregister(tokens[0])}
     ) as relay:
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=relay.url("x"))
-
-        tokens.append(gateway.register(source := StubSource(allocate)).token)
+        tokens.append(
+            gateway.register(source := StubSource(answering(MediaUrls(rtsp=relay.url("x"))))).token
+        )
         url = rtsp_url(gateway, tokens[0], "1001")
         async with RtspClient(url) as holder, RtspClient(url) as joiner:
             assert (await holder.request("OPTIONS")).status == 200
@@ -682,11 +614,7 @@ async def test_a_bug_while_carrying_a_consumer_is_logged_and_the_listener_keeps_
     gateway: StreamGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with FakeRelay({"x": [200]}) as relay:
-
-        async def allocate(camera_id: str) -> MediaUrls:
-            return MediaUrls(rtsp=relay.url("x"))
-
-        token = gateway.register(BuggyReportSource(allocate)).token
+        token = gateway.register(BuggyReportSource(answering(MediaUrls(rtsp=relay.url("x"))))).token
         async with RtspClient(rtsp_url(gateway, token, "1001")) as broken:
             await broken.send_raw(f"OPTIONS {broken.url} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
             assert await broken.read_until_closed()

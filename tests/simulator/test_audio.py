@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from simulator.config import SimConfig
-from simulator.core import Simulator
 from simulator.data import SimData, generate
 from simulator.relay import Relay
 
@@ -35,12 +34,6 @@ def sim_config() -> SimConfig:
 @pytest.fixture
 def sim_data() -> SimData:
     return generate(stores=1, cameras_per_store=2)
-
-
-@pytest.fixture
-def relay(simulator: Simulator) -> Relay:
-    assert isinstance(simulator.relay, Relay)
-    return simulator.relay
 
 
 def media_sections(sdp: str) -> list[str]:

@@ -20,7 +20,6 @@ import aiohttp
 import pytest
 
 from simulator.config import SimConfig
-from simulator.core import Simulator
 from simulator.data import SimData, generate
 from simulator.media import FPS, playback_path
 from simulator.relay import Channel, Relay
@@ -46,12 +45,6 @@ def sim_config() -> SimConfig:
 @pytest.fixture
 def sim_data() -> SimData:
     return generate(stores=1, cameras_per_store=2)
-
-
-@pytest.fixture
-def relay(simulator: Simulator) -> Relay:
-    assert isinstance(simulator.relay, Relay)
-    return simulator.relay
 
 
 def open_playback(relay: Relay, seconds: float, rate: int = 1) -> Channel:

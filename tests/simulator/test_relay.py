@@ -17,7 +17,6 @@ import aiohttp
 import pytest
 
 from simulator.config import SimConfig
-from simulator.core import Simulator
 from simulator.data import SimData, generate
 from simulator.relay import Relay
 from simulator.rtsp import RtspMessage, channel_id_of, read_message
@@ -42,12 +41,6 @@ def sim_config() -> SimConfig:
 @pytest.fixture
 def sim_data() -> SimData:
     return generate(stores=1, cameras_per_store=4)
-
-
-@pytest.fixture
-def relay(simulator: Simulator) -> Relay:
-    assert isinstance(simulator.relay, Relay)
-    return simulator.relay
 
 
 # --------------------------------------------------------------------------- consumers

@@ -21,7 +21,6 @@ import pytest
 
 from simulator import timecode
 from simulator.config import SimConfig
-from simulator.core import Simulator
 from simulator.data import SimData, generate
 from simulator.relay import Relay
 
@@ -129,12 +128,6 @@ def sim_config() -> SimConfig:
 @pytest.fixture
 def sim_data() -> SimData:
     return generate(stores=1, cameras_per_store=2)
-
-
-@pytest.fixture
-def relay(simulator: Simulator) -> Relay:
-    assert isinstance(simulator.relay, Relay)
-    return simulator.relay
 
 
 def decode_stamped(url: str, count: int) -> list[dict[str, Any]]:
