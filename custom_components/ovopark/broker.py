@@ -197,11 +197,6 @@ class ChannelBroker:
             self._lapse_minted(playback_id)
         self._forget_where(lambda key: True)
 
-    @property
-    def entries(self) -> int:
-        """How many entries are registered."""
-        return len(self._sources)
-
     def _source(self, token: str) -> ChannelSource | None:
         """The token's entry (compared as bytes in constant time, every token tried)."""
         found = None
