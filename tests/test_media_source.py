@@ -391,3 +391,93 @@ async def test_save_recording_refuses_a_period_not_over(
         )
     assert err.value.translation_key == "recording_not_over"
     assert simulator.calls_of(PLAY_REC) == []
+
+
+# --- save_recording never loses a file ------------------------------------------------------
+
+
+def _hours_ago(hours: int = 3) -> datetime:
+    return dt_util.now().replace(microsecond=0) - timedelta(hours=hours)
+
+
+@pytest.mark.parametrize(
+    ("target", "translation_key"),
+    [("file", "file_exists"), ("folder", "path_is_folder")],
+)
+async def test_save_recording_refuses_an_existing_file_or_a_folder_before_any_call(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path, target: str, translation_key: str
+) -> None:
+    await _setup(hass, simulator, tmp_path)
+    existing = tmp_path / "clip.mp4"
+    make = {"file": lambda: existing.write_bytes(b"kept"), "folder": existing.mkdir}[target]
+    await hass.async_add_executor_job(make)
+    with pytest.raises(ServiceValidationError) as err:
+        await _save(hass, tmp_path, CAMERA, _hours_ago(), duration={"seconds": 5})
+    assert err.value.translation_key == translation_key
+    assert simulator.calls_of(PLAY_REC) == []
+    assert sorted(await hass.async_add_executor_job(os.listdir, tmp_path)) == ["clip.mp4"]
+
+
+@pytest.mark.media
+async def test_save_recording_with_overwrite_replaces_an_existing_file(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path
+) -> None:
+    await _setup(hass, simulator, tmp_path)
+    existing = tmp_path / "clip.mp4"
+    await hass.async_add_executor_job(existing.write_bytes, b"old")
+    response = await _save(
+        hass, tmp_path, CAMERA, _hours_ago(), duration={"seconds": 4}, overwrite=True
+    )
+    assert response[camera_entity(hass, CAMERA)]["path"] == str(existing)
+    length, frames, _ = await hass.async_add_executor_job(_mp4, existing)
+    assert (length > 2, frames > 10) == (True, True)
+    assert await hass.async_add_executor_job(os.listdir, tmp_path) == ["clip.mp4"]  # no .part
+
+
+@pytest.mark.media
+async def test_a_file_written_meanwhile_by_another_call_is_kept(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two calls with one file name: the second to finish fails and the first one's file stays."""
+    from custom_components.ovopark import recording  # noqa: PLC0415
+
+    await _setup(hass, simulator, tmp_path)
+    existing = tmp_path / "clip.mp4"
+    copy = recording.copy_to_mp4
+
+    def copy_then_find_it_written(*args: Any) -> float:
+        existing.write_bytes(b"the other call's")  # written while this copy ran
+        return copy(*args)
+
+    monkeypatch.setattr(recording, "copy_to_mp4", copy_then_find_it_written)
+    with pytest.raises(ServiceValidationError) as err:
+        await _save(hass, tmp_path, CAMERA, _hours_ago(), duration={"seconds": 4})
+    assert err.value.translation_key == "file_exists"
+    assert await hass.async_add_executor_job(existing.read_bytes) == b"the other call's"
+    assert await hass.async_add_executor_job(os.listdir, tmp_path) == ["clip.mp4"]  # no .part
+
+
+@pytest.mark.media
+async def test_a_disk_that_fails_is_a_translated_error_and_leaves_nothing(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path
+) -> None:
+    await _setup(hass, simulator, tmp_path)
+    await hass.async_add_executor_job((tmp_path / "not-a-folder").write_bytes, b"")
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "save_recording",
+            {
+                "entity_id": camera_entity(hass, CAMERA),
+                "start": _hours_ago().isoformat(),
+                "duration": {"seconds": 4},
+                "filename": f"{tmp_path}/not-a-folder/clip.mp4",
+            },
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "recording_failed"
+    assert await hass.async_add_executor_job(os.listdir, tmp_path) == ["not-a-folder"]

@@ -90,6 +90,7 @@ async def test_unloading_the_entry_stops_its_copies_and_their_threads(
         open_playback: Callable[[Playback], str],
         path: Path,
         stopping: threading.Event,
+        overwrite: bool,
     ) -> float:
         copies.append(int(path.stem))
         started.set()

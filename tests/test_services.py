@@ -199,7 +199,14 @@ class FakeSave:
         )
 
     async def __call__(
-        self, hass: HomeAssistant, entry: Any, camera_id: int, playbacks: Any, path: Path
+        self,
+        hass: HomeAssistant,
+        entry: Any,
+        camera_id: int,
+        playbacks: Any,
+        path: Path,
+        *,
+        overwrite: bool,
     ) -> float:
         self.cameras.append(camera_id)
         self.started.set()

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 import time
 
+import av
 from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import CameraEntityFeature
 from homeassistant.components.stream import HLS_PROVIDER
 from homeassistant.core import HomeAssistant, ServiceResponse, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.template import Template
@@ -26,7 +27,7 @@ from .api import (
     OvoparkPermissionError,
     PtzCommand,
 )
-from .channel import Quality, StreamProtocol
+from .channel import Playback, Quality, StreamProtocol
 from .channel_source import signal_channel_result
 from .const import (
     CONF_PROTOCOL,
@@ -43,7 +44,7 @@ from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .entity import OvoparkEntity, async_add_camera_entities
 from .error_map import translated_errors
 from .ptz import DIRECTIONS
-from .recording import async_save, split_at_midnight
+from .recording import TargetExistsError, async_save, split_at_midnight
 
 # Entity actions and stills run without a platform-wide semaphore: what must not overlap is
 # serialised per camera inside the entity (the still lock, the PTZ movement in ptz.py); one
@@ -193,9 +194,18 @@ class OvoparkCamera(OvoparkEntity, Camera):
 
     @translated_errors
     async def async_save_recording(
-        self, *, start: datetime, duration: timedelta, rate: int, filename: Template
+        self,
+        *,
+        start: datetime,
+        duration: timedelta,
+        rate: int,
+        filename: Template,
+        overwrite: bool = False,
     ) -> ServiceResponse:
-        """Write a recorded period to an MP4 (a playback channel per platform day); its path."""
+        """Write a recorded period to an MP4 (a playback channel per platform day); its path.
+
+        The target is checked off the loop before any call: a folder, or a file without overwrite.
+        """
         begin = as_utc(start)
         end = begin + duration
         if end > dt_util.utcnow():
@@ -207,16 +217,47 @@ class OvoparkCamera(OvoparkEntity, Camera):
                 },
             )
         path = str(filename.async_render(variables={"entity_id": self.entity_id}))
-        if not self.hass.config.is_allowed_path(path):
+        refusal = await self.hass.async_add_executor_job(self._target_refusal, path, overwrite)
+        if refusal is not None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
-                translation_key="path_not_allowed",
+                translation_key=refusal,
                 translation_placeholders={"path": path},
             )
         zone = self._online_client().timestamp_zone
         playbacks = split_at_midnight(begin, end, zone, rate)
-        seconds = await async_save(self.hass, self._entry, self.camera_id, playbacks, Path(path))
+        seconds = await self._async_write(playbacks, path, overwrite)
         return {"path": path, "seconds": round(seconds, 1)}
+
+    async def _async_write(self, playbacks: list[Playback], path: str, overwrite: bool) -> float:
+        """Copy the periods to the file; a failure is a translated error and leaves no file."""
+        try:
+            return await async_save(
+                self.hass, self._entry, self.camera_id, playbacks, Path(path), overwrite=overwrite
+            )
+        except TargetExistsError as err:  # another call wrote it meanwhile: it is kept
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="file_exists",
+                translation_placeholders={"path": path},
+            ) from err
+        except (OSError, av.FFmpegError) as err:  # the disk or the copy failed
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="recording_failed",
+                translation_placeholders={"path": path, "error": str(err) or type(err).__name__},
+            ) from err
+
+    def _target_refusal(self, path: str, overwrite: bool) -> str | None:
+        """Why a recording may not be written to `path` (a translation key), or None."""
+        if not self.hass.config.is_allowed_path(path):
+            return "path_not_allowed"
+        target = Path(path)
+        if target.is_dir():
+            return "path_is_folder"
+        if target.exists() and not overwrite:
+            return "file_exists"
+        return None
 
     async def _async_live_still(self, width: int | None, height: int | None) -> bytes | None:
         """A frame of Home Assistant's running stream; None when none runs or it is stalled.

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, tzinfo
 import logging
+import os
 from pathlib import Path
+import tempfile
 import threading
 
 import av
@@ -88,6 +90,8 @@ async def async_save(
     camera_id: int,
     playbacks: list[Playback],
     path: Path,
+    *,
+    overwrite: bool = False,
 ) -> float:
     """Copy the periods to one MP4 on the entry's threads; return its length in seconds."""
     runtime = entry.runtime_data
@@ -112,7 +116,7 @@ async def async_save(
 
     try:
         return await workers.async_run(
-            copy_to_mp4, playbacks, open_from_worker, path, workers.stopping
+            copy_to_mp4, playbacks, open_from_worker, path, workers.stopping, overwrite
         )
     except RecordingStoppedError as err:
         raise HomeAssistantError(
@@ -127,6 +131,7 @@ def copy_to_mp4(
     open_playback: Callable[[Playback], str],
     path: Path,
     stopping: threading.Event,
+    overwrite: bool = False,
 ) -> float:
     """Copy the video of each period's RTSP address, in turn, to one MP4 (no re-encoding).
 
@@ -135,7 +140,11 @@ def copy_to_mp4(
     """
     first = open_playback(playbacks[0])
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
+    # A temporary file of this call's own beside the target: two calls never share one.
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
+    ) as created:
+        partial = Path(created.name)
     recorded = playbacks[0].start
     length = 0.0
     try:
@@ -152,11 +161,27 @@ def copy_to_mp4(
                     video = reader.streams.video[0]
                     output = output or writer.add_stream_from_template(video)
                     length = _copy(reader, video, writer, output, length, limit, stopping)
+        _move(partial, path, overwrite=overwrite)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    partial.replace(path)
     return length
+
+
+def _move(partial: Path, path: Path, *, overwrite: bool) -> None:
+    """Give the finished file its name; without `overwrite` an existing file is never replaced."""
+    if overwrite:
+        partial.replace(path)
+        return
+    try:
+        os.link(partial, path)
+    except FileExistsError as err:
+        raise TargetExistsError(path) from err  # another call wrote it meanwhile: it is kept
+    partial.unlink()
+
+
+class TargetExistsError(Exception):
+    """The target file appeared while the copy ran; it was kept, the copy dropped."""
 
 
 def _copy(

@@ -47,6 +47,7 @@ ATTR_PRESET = "preset"
 ATTR_START = "start"
 ATTR_RATE = "rate"
 ATTR_FILENAME = "filename"
+ATTR_OVERWRITE = "overwrite"
 MAX_RECORDING = timedelta(minutes=10)
 
 # The fields besides the target; Home Assistant adds entity_id, device_id, area_id, floor_id
@@ -76,6 +77,7 @@ SAVE_RECORDING_SCHEMA: VolDictType = {
     ),
     vol.Optional(ATTR_RATE, default=1): vol.All(vol.Coerce(int), vol.In(PLAY_RATES)),
     vol.Required(ATTR_FILENAME): cv.template,
+    vol.Optional(ATTR_OVERWRITE, default=False): cv.boolean,
 }
 
 
