@@ -134,7 +134,15 @@ async def test_a_copy_cut_short_by_unloading_leaves_no_file(
         lambda: any(channel.first_pull_at for channel in simulator.relay.playbacks()),
         "the playback to be pulled",
     )
-    await asyncio.sleep(1)  # some media copied
+    # The copy's own temporary file exists: media is being written when the entry unloads.
+    for _ in range(300):
+        if any(
+            n.endswith(".part") for n in await hass.async_add_executor_job(os.listdir, tmp_path)
+        ):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the copy never began its file")
 
     assert await hass.config_entries.async_unload(entry.entry_id)
 

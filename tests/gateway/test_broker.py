@@ -104,7 +104,7 @@ async def test_the_policy_is_asked_before_every_open_and_its_refusal_costs_no_ca
 
 
 async def test_a_never_pulled_channel_lingers_for_its_window_then_goes() -> None:
-    broker = ChannelBroker(join_window=0.3)
+    broker = ChannelBroker(join_window=2.0)  # no wait of its own: lapses on time
     token = broker.register(source := fixed())
     first = await hold(broker, token)
     first.confirm()
