@@ -48,6 +48,9 @@ class SimConfig:
     # 551 as GStreamer answers a `Require`, 404 for a channel it lost, 503 while warming up).
     # The connection stays open; its next request is served as usual. Empty: none.
     relay_first_answers: list[int] = field(default_factory=list)
+    # An HTTP status the relay's still download answers instead of the JPEG (502: a failing image
+    # node behind a working platform call). None: the JPEG.
+    snapshot_download_status: int | None = None
     # Daily windows (local time in timestamp_zone) without recording, per device id: a playback
     # lying entirely inside one is answered no_recording_code. Default: camera 1002 of the default
     # account records nothing from 01:00 to 03:00. A window ending before it starts wraps midnight.

@@ -546,6 +546,8 @@ class Relay:
         if camera is None:
             raise web.HTTPNotFound(text="no such device\n")
         self.snapshots.append((device_id, time.time()))
+        if (status := getattr(self.config, "snapshot_download_status", None)) is not None:
+            return web.Response(status=int(status), text=f"{status} error\n")
         async with self._jpeg_lock:
             cached = self._jpeg_cache.get(device_id)
             if cached is None or time.monotonic() - cached[0] > SNAPSHOT_TTL:

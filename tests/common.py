@@ -184,6 +184,16 @@ def platform_source(client: OvoparkClient) -> StubSource:
 POLL = 0.1
 
 
+def pass_cooldowns(where: StreamGateway | MockConfigEntry, seconds: float = 3600.0) -> None:
+    """Move the refusal memory's clock past its cooldowns (no real waiting).
+
+    `where`: a gateway, or a loaded entry (its gateway).
+    """
+    gateway = where if isinstance(where, StreamGateway) else where.runtime_data.streams.gateway
+    earlier = gateway.memory.clock
+    gateway.memory.clock = lambda: earlier() + seconds
+
+
 async def setup_entry(hass: HomeAssistant, sim: Simulator) -> tuple[MockConfigEntry, str]:
     """The integration set up on the simulator: its entry and camera 1001's entity id."""
     entry = entry_for(sim)

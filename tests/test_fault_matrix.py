@@ -48,7 +48,7 @@ from simulator.core import Simulator
 from simulator.data import SimData, generate
 
 from . import fault_matrix as fm
-from .common import START_MEDIA_PLAY, describe_stream_source, entry_for
+from .common import START_MEDIA_PLAY, describe_stream_source, entry_for, pass_cooldowns
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
 STORE = 263851
@@ -524,6 +524,10 @@ async def test_gateway_allocation(
     apply_fault(case.fault, simulator, tap)
 
     assert await describe_stream_source(hass, entity_id) == expect.status
+    calls = simulator.count(START_MEDIA_PLAY)
+    # Asked again at once: the same answer, from memory or a joined channel, with no call.
+    assert await describe_stream_source(hass, entity_id) == expect.status
+    assert simulator.count(START_MEDIA_PLAY) == calls
     assert _available(hass, entity_id) is expect.available
     assert _available(hass, _entity(hass, CAMERA + 1))  # the other camera is not affected
     assert _reauth_flows(hass) == int(expect.reauth)
@@ -534,6 +538,7 @@ async def test_gateway_allocation(
     }
 
     clear_fault(simulator, tap)
+    pass_cooldowns(entry)  # a refusal is asked again after its cooldown
     assert await describe_stream_source(hass, entity_id) == 200
     assert _available(hass, entity_id)
     assert_no_tracebacks(logs)
@@ -632,6 +637,7 @@ async def _raises_the_error(
     assert _available(hass, entity_id)
 
     clear_fault(simulator, tap)
+    pass_cooldowns(entry)  # a failed still is asked again after its cooldown
     await call(hass, entity_id)
     assert entry.state is ConfigEntryState.LOADED
     assert _snapshot(entry) == before

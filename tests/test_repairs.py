@@ -16,14 +16,21 @@ from custom_components.ovopark.const import DOMAIN
 from custom_components.ovopark.diagnostics import async_get_config_entry_diagnostics
 from simulator.core import Simulator
 
-from .common import START_MEDIA_PLAY, describe_stream_source, entry_for, setup_entry
+from .common import (
+    START_MEDIA_PLAY,
+    describe_stream_source,
+    entry_for,
+    pass_cooldowns,
+    setup_entry,
+)
 from .rtsp_client import RtspClient
 
 
 async def test_permission_refusal_raises_a_repair_and_recovers(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    _, entity_id = await setup_entry(hass, simulator)
+    entry, entity_id = await setup_entry(hass, simulator)
+    coordinator = entry.runtime_data.coordinator
     simulator.config.denied_devices.add(1001)
 
     assert await describe_stream_source(hass, entity_id) == 404
@@ -32,11 +39,70 @@ async def test_permission_refusal_raises_a_repair_and_recovers(
     assert issue is not None
     assert issue.translation_key == "permission_denied"
 
+    # Granted again: during the cooldown nothing asks, and a refresh does not bring it back.
     simulator.config.denied_devices.clear()
-    assert await describe_stream_source(hass, entity_id) == 200
+    assert await describe_stream_source(hass, entity_id) == 404
+    await coordinator.async_refresh()
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+    assert simulator.count(START_MEDIA_PLAY) == 1
+
+    # The first refresh after the cooldown shows it available (the listing says online); the
+    # next viewer makes the one real call, and the channel working clears the repair.
+    pass_cooldowns(entry, 10)
+    await coordinator.async_refresh()
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
+    assert await describe_stream_source(hass, entity_id) == 200
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
     assert simulator.count(START_MEDIA_PLAY) == 2
+
+
+async def test_a_permanent_refusal_doubles_its_cooldown_and_the_camera_flips_no_faster(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry, entity_id = await setup_entry(hass, simulator)
+    coordinator = entry.runtime_data.coordinator
+    simulator.config.denied_devices.add(1001)
+    states: list[str] = []
+    for cooldown in (10, 20, 40):
+        assert await describe_stream_source(hass, entity_id) == 404
+        states.append(hass.states.get(entity_id).state)
+        pass_cooldowns(entry, cooldown - 1)
+        await coordinator.async_refresh()  # one second short of the cooldown: still refused
+        states.append(hass.states.get(entity_id).state)
+        pass_cooldowns(entry, 1)
+        await coordinator.async_refresh()
+        states.append(hass.states.get(entity_id).state)
+    assert states == [STATE_UNAVAILABLE, STATE_UNAVAILABLE, "idle"] * 3
+    assert simulator.count(START_MEDIA_PLAY) == 3  # one call per cooldown, none in between
+
+
+@pytest.mark.parametrize(
+    "change", ["goes_offline", "drops_out_of_the_listing"], ids=["online-flips", "reappears"]
+)
+async def test_a_listing_change_brings_a_refused_camera_back_at_once(
+    hass: HomeAssistant, simulator: Simulator, change: str
+) -> None:
+    entry, entity_id = await setup_entry(hass, simulator)
+    coordinator = entry.runtime_data.coordinator
+    simulator.config.denied_devices.add(1001)
+    for _ in range(3):  # a cooldown grown to 40 s
+        assert await describe_stream_source(hass, entity_id) == 404
+        pass_cooldowns(entry, 40)
+    assert await describe_stream_source(hass, entity_id) == 404
+    simulator.config.denied_devices.clear()
+    camera = simulator.data.cameras[1001]
+    if_offline = change == "goes_offline"
+    camera.online = not if_offline  # (offline) or still online but unlisted for one refresh
+    hidden = None if if_offline else simulator.data.cameras.pop(1001)
+    await coordinator.async_refresh()
+    camera.online = True
+    if hidden is not None:
+        simulator.data.cameras[1001] = hidden
+    await coordinator.async_refresh()  # listed online again: a change, no cooldown to wait
+    assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
+    assert await describe_stream_source(hass, entity_id) == 200
+    assert simulator.count(START_MEDIA_PLAY) == 5
 
 
 async def test_method_not_granted_raises_a_repair(
@@ -156,6 +222,8 @@ async def test_a_sub_stream_refused_for_another_reason_is_not_taken_for_missing(
     simulator.faults.return_code(code, times=1, method=START_MEDIA_PLAY)
 
     assert await describe_stream_source(hass, entity_id) == 503
+    assert await describe_stream_source(hass, entity_id) == 503  # remembered: no call
+    pass_cooldowns(entry)
     assert await describe_stream_source(hass, entity_id) == 200
     calls = [(c.params.get("isSlave"), c.code) for c in simulator.calls_of(START_MEDIA_PLAY)]
     assert calls == [("1", code), ("1", 0)]
@@ -165,13 +233,14 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
     hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A channel counts as working only once the relay answered through the gateway."""
-    _, entity_id = await setup_entry(hass, simulator)
+    entry, entity_id = await setup_entry(hass, simulator)
     simulator.config.denied_devices.add(1001)
     assert await describe_stream_source(hass, entity_id) == 404
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is not None
 
-    # The platform grants the channel again, but its relay node is down (a fault the simulator
-    # cannot make: its addresses are pointed at a closed port).
+    # The platform grants the channel again (asked after the cooldown), but its relay node is
+    # down (a fault the simulator cannot make: its addresses are pointed at a closed port).
+    pass_cooldowns(entry)
     simulator.config.denied_devices.clear()
     addresses = simulator.relay.addresses
     with socket.socket() as sock:
@@ -192,6 +261,7 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE  # still the platform's refusal
 
     monkeypatch.setattr(simulator.relay, "addresses", addresses)
+    pass_cooldowns(entry)  # the relay's failure has its own cooldown
     assert await describe_stream_source(hass, entity_id) == 200
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE

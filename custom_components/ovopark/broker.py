@@ -1,12 +1,13 @@
 """The channel broker: everything about getting, sharing and giving back relay channels.
 
-The protocol servers ask the broker for a `Hold` on a stream's channel and release it when their
+Protocol servers ask the broker for a `Hold` on a stream's channel and release it when their
 consumer leaves; they never talk to a channel source. The broker owns the entries' sources (by
-token, looked up once per open), the open time limit, single-flight opening and joining for RTSP
-and HLS alike, the per-camera counters and the single-use recorded-period addresses.
+token), the refusal memory asked before every platform open (refusals.py), the open limit
+(`OPEN_LIMIT` per entry, first come first served, queue time counted against the open timeout),
+single-flight opening and joining for RTSP and HLS, per-camera counters and the single-use
+recorded-period addresses.
 
-Rules of a live channel (the relay takes many pullers and closes a channel when the last leaves,
-or 10 s after it opened when nobody pulled it):
+Rules of a live channel (the relay closes it when its last puller leaves, or 10 s after opening):
 
 - one channel per stream (entry, camera, quality, protocol); consumers arriving while it opens
   share that one platform call; a channel the relay ended or refused is never joined again;
@@ -16,8 +17,8 @@ or 10 s after it opened when nobody pulled it):
 - only a hold that pulled can tell the broker the relay ended the channel; a request-level answer
   of the relay (the RTSP server decides which) changes nothing here.
 
-A recorded period's channel is one consumer's own: minted ahead (so a refusal reaches the media
-browser), claimed once through a single-use address, never shared.
+A recorded period's channel is one consumer's own: minted ahead (a refusal reaches the caller),
+claimed once through a single-use address.
 """
 
 from __future__ import annotations
@@ -25,16 +26,20 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 import logging
 import secrets
-from typing import Any, Protocol
+from typing import Any
 
 from .channel import PLAYBACK_PREFIX, ChannelRequest, ChannelSource, Refusal
+from .refusals import MemoryKey, RefusalMemory, memory_key
 
 _LOGGER = logging.getLogger(__name__)
 
-OPEN_TIMEOUT = 45.0
+# Below the consumers' own limit (Home Assistant's stream worker gives up after 30 s), queue
+# included: a consumer hears the answer before it stops listening.
+OPEN_TIMEOUT = 25.0
+OPEN_LIMIT = 4  # platform opens in flight per entry
 # The relay closes a channel nobody pulls 10 s after it opened; a channel never pulled is joined
 # (and kept for a redial) until 2 s before that, so a consumer joining it still has time to pull.
 JOIN_WINDOW = 8.0
@@ -45,26 +50,12 @@ PLAYBACK_CLAIM_TIMEOUT = 30.0
 type StreamKey = tuple[str, str, str]  # token, stream id, protocol
 
 
-class OpenPolicy(Protocol):
-    """Consulted before every platform open: a refusal answers at once, with no call."""
-
-    def admit(self, token: str, request: ChannelRequest) -> Refusal | None:
-        """None to let the open go ahead, or the refusal to answer instead."""
-
-
-class AdmitAll:
-    """The policy that refuses nothing."""
-
-    def admit(self, token: str, request: ChannelRequest) -> Refusal | None:
-        """Let every open go ahead."""
-        return None
-
-
 @dataclass(eq=False, slots=True)
 class Channel:
     """One relay channel the broker opened, and the consumers holding it."""
 
     key: StreamKey | None  # None: not shareable (a recorded period)
+    memory_key: MemoryKey  # where the stream's refusals are remembered
     source: ChannelSource
     request: ChannelRequest  # what it was opened for
     address: str  # the relay address for the request's protocol
@@ -110,6 +101,7 @@ class Hold:
         """The relay answered this consumer: the channel works (reported once)."""
         if not self.channel.confirmed:
             self.channel.confirmed = True
+            self.broker.memory.worked(self.channel.memory_key)
             self.channel.source.async_report(self.channel.camera_id, None)
 
     def pull(self) -> None:
@@ -119,8 +111,12 @@ class Hold:
         self.confirm()
 
     def fail(self, cause: Exception) -> None:
-        """The relay could not serve the channel: nobody joins it again; the source hears why."""
+        """The relay could not serve the channel: nobody joins it again; the source hears why.
+
+        A stream whose fresh channel fails is not asked again during its cooldown.
+        """
         self.broker.forget(self.channel)
+        self.broker.memory.refused(self.channel.memory_key, Refusal(503, cause))
         self.channel.source.async_report(self.channel.camera_id, cause)
 
     def ended(self) -> None:
@@ -164,9 +160,11 @@ class ChannelBroker:
 
     open_timeout: float = OPEN_TIMEOUT
     join_window: float = JOIN_WINDOW
-    policy: OpenPolicy = field(default_factory=AdmitAll)
+    open_limit: int = OPEN_LIMIT
+    memory: RefusalMemory = field(default_factory=RefusalMemory)
     channels_opened: int = 0
     refusals: int = 0
+    opens_queued: int = 0  # opens waiting for their turn now
     _sources: dict[str, ChannelSource] = field(default_factory=dict)
     _channels: dict[StreamKey, Channel] = field(default_factory=dict)
     # A pending open of a stream; None when it was cancelled (a waiter then opens one itself).
@@ -175,6 +173,7 @@ class ChannelBroker:
     )
     _minted: dict[str, _Minted] = field(default_factory=dict)
     _counters: dict[str, CameraCounters] = field(default_factory=dict)
+    _limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     # --- entries ------------------------------------------------------------------------------
 
@@ -187,6 +186,8 @@ class ChannelBroker:
     def unregister(self, token: str) -> None:
         """Forget an entry: its channels are joined no more, its minted addresses lapse."""
         self._sources.pop(token, None)
+        self._limits.pop(token, None)
+        self.memory.forget_entry(token)
         self._forget_where(lambda key: key[0] == token)
         for playback_id in [p for p, m in self._minted.items() if m.token == token]:
             self._lapse_minted(playback_id)
@@ -275,7 +276,7 @@ class ChannelBroker:
         )
         self._opening[key] = opening
         try:
-            result = await self._async_open(key, source, request)
+            result = await self._async_open(key, key[0], source, request)
         except BaseException:
             opening.set_result(None)
             raise
@@ -294,7 +295,7 @@ class ChannelBroker:
         source = self._source(token)
         if source is None:
             return Refusal(404)
-        result = await self._async_open(None, source, request)
+        result = await self._async_open(None, token, source, request)
         if isinstance(result, Refusal):
             return result
         playback_id = f"{PLAYBACK_PREFIX}{secrets.token_hex(12)}"
@@ -322,12 +323,15 @@ class ChannelBroker:
     # --- one platform open --------------------------------------------------------------------
 
     async def _async_open(
-        self, key: StreamKey | None, source: ChannelSource, request: ChannelRequest
+        self, key: StreamKey | None, token: str, source: ChannelSource, request: ChannelRequest
     ) -> Channel | Refusal:
-        """Steps 3 and 5: the policy, then the entry's source under the time limit."""
-        result = self.policy.admit(key[0] if key else "", request) or await self._async_ask(
-            source, request
-        )
+        """Steps 3 and 5: the refusal memory, then the entry's source under the time limit."""
+        remembered = memory_key(token, request)
+        result: str | Refusal | None = self.memory.admit(remembered)
+        if result is None:
+            result = await self._async_ask(token, source, request)
+            if isinstance(result, Refusal):
+                self.memory.refused(remembered, result)
         if isinstance(result, Refusal):
             self.refusals += 1
             _LOGGER.debug(
@@ -345,13 +349,28 @@ class ChannelBroker:
             "camera %s: channel opened for a %s consumer", request.camera_id, request.protocol
         )
         deadline = asyncio.get_running_loop().time() + self.join_window
-        return Channel(key, source, request, result, deadline)
+        return Channel(key, remembered, source, request, result, deadline)
 
-    async def _async_ask(self, source: ChannelSource, request: ChannelRequest) -> str | Refusal:
-        """The entry's source opens a channel, under the time limit; its bugs are contained."""
+    async def _async_ask(
+        self, token: str, source: ChannelSource, request: ChannelRequest
+    ) -> str | Refusal:
+        """The entry's source opens a channel, in turn and under the time limit; bugs contained.
+
+        A consumer that leaves while its open waits in the queue cancels it: no call is made.
+        """
+        if (limit := self._limits.get(token)) is None:
+            limit = self._limits[token] = asyncio.Semaphore(self.open_limit)
+        self.opens_queued += 1
         try:
             async with asyncio.timeout(self.open_timeout):
-                return await source.async_open(request)
+                try:
+                    await limit.acquire()
+                finally:
+                    self.opens_queued -= 1
+                try:
+                    return await source.async_open(request)
+                finally:
+                    limit.release()
         except TimeoutError as err:
             return Refusal(503, err)
         except Exception as err:  # a source bug must not kill the listener
@@ -380,16 +399,12 @@ class ChannelBroker:
             "entries": len(self._sources),
             "channels_opened": self.channels_opened,
             "refusals": self.refusals,
+            "opens_queued": self.opens_queued,
+            **self.memory.stats(),
             "live_channels": len(self._channels),  # held, or kept for a redial
             "unclaimed_playbacks": len(self._minted),
             "cameras": {
-                camera: {
-                    "channels_opened": c.channels_opened,
-                    "consumers_served": c.consumers_served,
-                    "joins": c.joins,
-                    "fallbacks": c.fallbacks,
-                    "holding": holders[camera],
-                }
+                camera: {**asdict(c), "holding": holders[camera]}
                 for camera, c in sorted(self._counters.items())
             },
         }

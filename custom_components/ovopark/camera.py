@@ -24,6 +24,7 @@ from .api import (
     OvoparkCameraOfflineError,
     OvoparkClient,
     OvoparkDeviceNotFound,
+    OvoparkError,
     OvoparkPermissionError,
     PtzCommand,
 )
@@ -42,9 +43,10 @@ from .const import (
 )
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .entity import OvoparkEntity, async_add_camera_entities
-from .error_map import translated_errors
+from .error_map import lookup, translated_errors
 from .ptz import DIRECTIONS
 from .recording import TargetExistsError, async_save, split_at_midnight
+from .refusals import CoolingDownError
 
 # Entity actions and stills run without a platform-wide semaphore: what must not overlap is
 # serialised per camera inside the entity (the still lock, the PTZ movement in ptz.py); one
@@ -96,7 +98,10 @@ class OvoparkCamera(OvoparkEntity, Camera):
         self._still: bytes | None = None
         self._still_at = 0.0
         self._still_lock = asyncio.Lock()
+        # A refusal the user can act on (no permission, no such device), and the listing's
+        # verdict on the camera when it came: (listed, online).
         self._refused: Exception | None = None
+        self._refused_listing: bool | None = None
 
     async def async_added_to_hass(self) -> None:
         """Follow the gateway's allocation results for this camera."""
@@ -111,13 +116,43 @@ class OvoparkCamera(OvoparkEntity, Camera):
 
     @callback
     def _handle_channel_result(self, err: Exception | None) -> None:
-        """A refused camera (gone or forbidden) is unavailable until a channel works again."""
-        refused = self._refused  # other failures (the relay, the network) change nothing here
+        """A refused camera (gone or forbidden) is unavailable; a working channel ends that."""
+        # Other failures (the relay, the network, a rate limit) change nothing here.
         if err is None or isinstance(err, (OvoparkDeviceNotFound, OvoparkPermissionError)):
-            refused = err
-        if refused is not self._refused:
-            self._refused = refused
+            self._set_refused(err)
+
+    @callback
+    def _set_refused(self, err: Exception | None) -> None:
+        if err is self._refused:
+            return
+        self._refused = err
+        self._refused_listing = self._listing()
+        if self.hass is not None:
             self.async_write_ha_state()
+
+    def _listing(self) -> bool | None:
+        """The listing's verdict on the camera: None unlisted, else whether it is online."""
+        listed = self.coordinator.data.cameras.get(self.camera_id)
+        return None if listed is None else listed.online
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """A refused camera comes back after its cooldown, or at once when its listing changes.
+
+        After the cooldown the next viewer makes one real call (a new refusal doubles it); a
+        change in the listing (the camera reappears, or its online state flips) also resets the
+        camera's backoff. So a camera never flips more often than its cooldown.
+        """
+        if self._refused is not None:
+            streams = self._entry.runtime_data.streams
+            camera_id = str(self.camera_id)
+            listing = self._listing()
+            if listing != self._refused_listing:
+                streams.reset_camera(camera_id)
+                self._refused = None
+            elif listing and not streams.refused_for(camera_id):
+                self._refused = None
+        super()._handle_coordinator_update()
 
     @property
     def available(self) -> bool:
@@ -139,9 +174,33 @@ class OvoparkCamera(OvoparkEntity, Camera):
         async with self._still_lock:
             if self._still is not None and time.monotonic() - self._still_at < self._cache_seconds:
                 return self._still
-            image = await self._online_client().snapshot_bytes(self.camera_id)
-            self._still, self._still_at = image, time.monotonic()
-            return image
+            return await self._async_snapshot()
+
+    async def _async_snapshot(self) -> bytes:
+        """A fresh still, unless the refusal memory says one would fail (then no call).
+
+        A failed still is not asked again for its cooldown (at least the cache period), and
+        while stills keep failing the client makes one call per still, no retries.
+        """
+        client = self._online_client()
+        streams = self._entry.runtime_data.streams
+        camera_id = str(self.camera_id)
+        if (refusal := streams.admit_still(camera_id)) is not None:
+            cause = refusal.cause
+            if isinstance(cause, CoolingDownError):
+                cause = cause.cause
+            LOGGER.debug("Camera %s: still refused from memory", self.camera.name)
+            raise lookup(cause or Exception(), self.camera.name).to_ha_error()
+        try:
+            image = await client.snapshot_bytes(
+                self.camera_id, retry=not streams.still_remembered(camera_id)
+            )
+        except OvoparkError as err:  # (the still's own trouble: the live view may still work)
+            streams.still_failed(camera_id, err, at_least=self._cache_seconds)
+            raise
+        streams.still_worked(camera_id)
+        self._still, self._still_at = image, time.monotonic()
+        return image
 
     def _online_client(self) -> OvoparkClient:
         """The entry's client, once the camera is known not to be offline."""

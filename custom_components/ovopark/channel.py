@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+import math
 import re
 from typing import Protocol
 
@@ -76,10 +77,20 @@ def parse_stream_id(stream_id: str) -> tuple[str, Quality] | None:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """No channel for this request: the status to answer and why (None: the request was bad)."""
+    """No channel for this request: the status to answer and why (None: the request was bad).
+
+    `retry_after`: seconds until the stream may be asked again (a 503 answered from memory).
+    """
 
     status: int
     cause: Exception | None = None
+    retry_after: float | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The response headers the refusal carries (`Retry-After` in whole seconds)."""
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class RelayError(Exception):

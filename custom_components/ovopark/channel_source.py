@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+import time
+
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -28,6 +31,11 @@ from .const import DOMAIN, LOGGER
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .error_map import Repair, lookup
 
+# A refused sub stream is asked again after this, doubling to a day (no platform code says "no
+# sub stream": the simulator answers -500 after ~16 s, like a transient error).
+SUB_STREAM_COOLDOWN = 600.0
+SUB_STREAM_COOLDOWN_MAX = 86400.0
+
 
 def signal_channel_result(entry_id: str, camera_id: str) -> str:
     """Dispatcher signal carrying one camera's channel outcomes (None: the channel works)."""
@@ -38,8 +46,10 @@ class EntryChannelSource:
     """Opens relay channels for the cameras of one config entry.
 
     Owns what a channel allocation needs and causes: the camera's listing and online state, the
-    sub-stream memory (a refused sub stream can take the platform ~16 s, so it is asked once per
-    camera), and the outcome reports: repairs, reauthentication and the camera entity's state.
+    sub-stream backoff (a refused sub stream can take the platform ~16 s: the consumer falls back
+    to the main stream at once, and the sub stream is asked again only after 10 min doubling to
+    24 h, or when the camera's listing changes), and the outcome reports: repairs,
+    reauthentication and the camera entity's state.
     """
 
     def __init__(
@@ -54,7 +64,7 @@ class EntryChannelSource:
         self._entry = entry
         self._client = client
         self._coordinator = coordinator
-        self._no_sub_stream: set[int] = set()
+        self._sub_refused: dict[int, _SubStreamRefused] = {}
 
     async def async_open(self, request: ChannelRequest) -> str | Refusal:
         """Step 3 of a live view: check the camera, ask the platform for a channel."""
@@ -86,19 +96,39 @@ class EntryChannelSource:
             return await self._client.start_playback(
                 camera.id, period.start, period.end, rate=period.rate
             )
-        if (
-            request.quality is Quality.SUB
-            and camera.has_sub_stream
-            and camera.id not in self._no_sub_stream
-        ):
+        if request.quality is Quality.SUB and self._sub_stream_allowed(camera):
             try:
-                return await self._client.start_media_play(camera.id, sub_stream=True)
+                urls = await self._client.start_media_play(camera.id, sub_stream=True)
             except OvoparkAuthError, OvoparkRateLimitError:
                 raise
             except OvoparkError:
-                self._no_sub_stream.add(camera.id)
-                LOGGER.debug("Sub stream of %s refused; using the main stream", camera.name)
+                self._sub_stream_refused(camera)
+            else:
+                self._sub_refused.pop(camera.id, None)
+                return urls
         return await self._client.start_media_play(camera.id)
+
+    def _sub_stream_allowed(self, camera: Camera) -> bool:
+        """Whether to ask the sub stream: listed with one, and not cooling down."""
+        if not camera.has_sub_stream:
+            return False
+        refused = self._sub_refused.get(camera.id)
+        if refused is None:
+            return True
+        if refused.listed != camera:  # the listing changed: the backoff starts over
+            del self._sub_refused[camera.id]
+            return True
+        return time.monotonic() >= refused.until
+
+    def _sub_stream_refused(self, camera: Camera) -> None:
+        previous = self._sub_refused.get(camera.id)
+        step = (
+            SUB_STREAM_COOLDOWN
+            if previous is None
+            else min(previous.step * 2, SUB_STREAM_COOLDOWN_MAX)
+        )
+        self._sub_refused[camera.id] = _SubStreamRefused(time.monotonic() + step, step, camera)
+        LOGGER.debug("Sub stream of %s refused; main stream for %d s", camera.name, int(step))
 
     @callback
     def async_report(self, camera_id: str, err: Exception | None) -> None:
@@ -135,3 +165,12 @@ class EntryChannelSource:
             translation_key=repair,
             translation_placeholders=placeholders,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _SubStreamRefused:
+    """A camera's refused sub stream: asked again after `until` (monotonic clock)."""
+
+    until: float
+    step: float
+    listed: Camera  # the camera as listed when refused

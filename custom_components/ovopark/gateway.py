@@ -22,6 +22,7 @@ from .channel import ChannelRequest, ChannelSource, Quality, Refusal, StreamProt
 from .gateway_hls import HlsServer
 from .gateway_rtsp import RtspServer
 from .hls_playlist import PLAYLIST
+from .refusals import STILL_KEY, RefusalMemory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +66,11 @@ class StreamGateway:
         self._running = False
         await asyncio.gather(self._rtsp.stop(), self._hls.stop())
         self._broker.close()
+
+    @property
+    def memory(self) -> RefusalMemory:
+        """The broker's refusal memory (stills and availability read it too)."""
+        return self._broker.memory
 
     def register(self, source: ChannelSource) -> EntryStreams:
         """Register one config entry's channel source; its addresses come from the handle."""
@@ -132,3 +138,38 @@ class EntryStreams:
     def unregister(self) -> None:
         """The entry goes: its addresses answer 404, its consumers are dropped."""
         self.gateway.unregister(self.token)
+
+    # The refusal memory, as the camera entity sees it.
+
+    def refused_for(self, camera_id: str) -> float | None:
+        """Seconds left of the camera's refusal the user can act on (0: over), or None."""
+        memory = self.gateway.memory
+        cooldown = memory.refused_camera(self.token, camera_id)
+        return None if cooldown is None else memory.left(cooldown)
+
+    def reset_camera(self, camera_id: str) -> None:
+        """The listing changed for the camera: its refusals are forgotten, backoffs reset."""
+        self.gateway.memory.reset_camera(self.token, camera_id)
+
+    def admit_still(self, camera_id: str) -> Refusal | None:
+        """During the camera's refusal or a failed still's cooldown: the answer, with no call."""
+        memory = self.gateway.memory
+        if (left := self.refused_for(camera_id)) and (
+            cooldown := memory.refused_camera(self.token, camera_id)
+        ):
+            return Refusal(cooldown.refusal.status, cooldown.refusal.cause, retry_after=left)
+        return memory.admit((self.token, camera_id, STILL_KEY))
+
+    def still_failed(self, camera_id: str, cause: Exception, at_least: float) -> None:
+        """A still failed: not asked again for its cooldown (at least the cache period)."""
+        self.gateway.memory.refused(
+            (self.token, camera_id, STILL_KEY), Refusal(503, cause), at_least=at_least
+        )
+
+    def still_remembered(self, camera_id: str) -> bool:
+        """Whether the camera's stills are failing (the client then makes no retries)."""
+        return self.gateway.memory.remembers((self.token, camera_id, STILL_KEY))
+
+    def still_worked(self, camera_id: str) -> None:
+        """A still came: its failures are forgotten."""
+        self.gateway.memory.worked((self.token, camera_id, STILL_KEY))

@@ -179,7 +179,7 @@ class HlsServer(Listener):
         request = ChannelRequest(parsed[0], StreamProtocol.HLS, parsed[1])
         hold = await self._broker.async_hold(token, request)
         if isinstance(hold, Refusal):
-            return web.Response(status=hold.status)
+            return web.Response(status=hold.status, headers=hold.headers())
         stream = hold.channel.attachment
         if stream is None or stream.status is not None:  # the channel's first session
             stream = hold.channel.attachment = HlsStream(token, stream_id, hold.camera_id, hold)

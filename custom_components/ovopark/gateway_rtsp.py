@@ -10,10 +10,11 @@ is and leaves the channel alone; any other error means the channel is dead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 import contextlib
 from dataclasses import dataclass, field
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from .broker import ChannelBroker, Hold
@@ -41,6 +42,8 @@ from .rtsp_message import (
 from .rtsp_relay import Upstream, channel_gone, open_upstream, refusal_of, request_level, send
 
 _LOGGER = logging.getLogger(__name__)
+
+CONNECTED_CHECK = 0.25  # seconds between checks that a consumer waiting for its channel is there
 
 # A consumer's first request must come quickly, and only so many may be awaited at once: until its
 # token is checked, a connection is anybody's.
@@ -80,6 +83,28 @@ async def _first_request(
     if not isinstance(first, RtspMessage) or first.is_response:
         return None
     return first
+
+
+async def _while_connected[T](
+    reader: asyncio.StreamReader, work: Coroutine[Any, Any, T]
+) -> T | None:
+    """Await `work` while the consumer stays connected; None (work cancelled) once it left.
+
+    An open waiting in the broker's queue for a consumer that hung up is dropped without a call.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=CONNECTED_CHECK)
+            if not task.done() and reader.at_eof():
+                break
+        else:
+            return task.result()
+    finally:
+        task.cancel()  # the consumer left, or the server stops (no-op when done)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
 
 
 class RtspServer(Listener):
@@ -147,7 +172,9 @@ class RtspServer(Listener):
         """Step 1 of a live view: read the consumer's first request and open its channel."""
         try:
             first = await _first_request(reader, writer)
-            held = await self._hold(first.url) if first is not None else None
+            held = (
+                await _while_connected(reader, self._hold(first.url)) if first is not None else None
+            )
         except RtspProtocolError as err:  # not RTSP, or not an address: nothing else is read
             _LOGGER.debug("RTSP consumer's first request refused: %s", err)
             await send(writer, response(400, None))
@@ -156,7 +183,7 @@ class RtspServer(Listener):
             return
         cseq = first.header("CSeq")
         if isinstance(held, Refusal):
-            await send(writer, response(held.status, cseq))
+            await send(writer, response(held.status, cseq, *held.headers().items()))
             return
         authenticated()
         token, request, hold = held
@@ -214,7 +241,10 @@ class RtspServer(Listener):
                     upstream.writer.transport.abort()
                 replacement = await self._broker.async_replace(hold)
                 if isinstance(replacement, Refusal):
-                    await send(writer, response(replacement.status, first.header("CSeq")))
+                    cseq = first.header("CSeq")
+                    await send(
+                        writer, response(replacement.status, cseq, *replacement.headers().items())
+                    )
                     return
                 hold = replacement
             if upstream is None:

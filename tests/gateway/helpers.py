@@ -14,7 +14,9 @@ import av
 from custom_components.ovopark.gateway import StreamGateway
 from simulator.core import Simulator
 
-from ..common import START_MEDIA_PLAY
+from ..common import START_MEDIA_PLAY, pass_cooldowns
+
+__all__ = ["pass_cooldowns"]
 
 CHANNEL = "0f8e7d6c5b4a39281706f5e4d3c2b1a0"
 

@@ -33,7 +33,7 @@ from ..common import (
     setup_entry,
 )
 from ..rtsp_client import RtspClient
-from .helpers import media_plays, running_gateway, wait_for
+from .helpers import media_plays, pass_cooldowns, running_gateway, wait_for
 
 BACKCHANNEL = {"Require": "www.onvif.org/ver20/backchannel"}
 ACCEPT_SDP = {"Accept": "application/sdp"}
@@ -157,6 +157,12 @@ async def test_a_channel_level_answer_replaces_the_channel(
         assert (await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)).status == status
     ((_, failure),) = source.outcomes
     assert str(failure) == f"relay answered {status}"
+    # The failed stream is not asked again during its cooldown: answered at once, no call.
+    async with RtspClient(url) as rtsp:
+        refused = await rtsp.request("DESCRIBE", headers=ACCEPT_SDP)
+    assert (refused.status, refused.header("Retry-After")) == (503, "10")
+    assert media_plays(sim) == 1
+    pass_cooldowns(gateway, 10)
     async with RtspClient(url) as rtsp:
         await rtsp.play()
         assert len(await rtsp.read_frames(3)) == 3
@@ -212,6 +218,7 @@ async def test_a_failed_channel_is_never_kept_for_a_redial(gateway: StreamGatewa
     for _ in range(2):  # the relay is unreachable: each consumer gets 503 and a fresh try
         async with RtspClient(url) as rtsp:
             assert (await rtsp.request("OPTIONS")).status == 503
+        pass_cooldowns(gateway)  # (after the failure's cooldown)
     assert len(source.requests) == 2
 
 
@@ -241,7 +248,7 @@ async def test_a_consumer_that_never_pulls_is_let_go_and_its_channel_after_the_w
 async def test_a_request_level_answer_leaves_the_camera_state_and_repairs_alone(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    _, entity_id = await setup_entry(hass, simulator)
+    entry, entity_id = await setup_entry(hass, simulator)
     issues = ir.async_get(hass)
 
     simulator.config.denied_devices.add(1001)
@@ -249,8 +256,9 @@ async def test_a_request_level_answer_leaves_the_camera_state_and_repairs_alone(
     assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
     assert issues.async_get_issue(DOMAIN, "permission_denied_1001") is not None
 
-    # Granted again, but the relay answers the first request 551: that says nothing of the
-    # channel, so the refusal the user sees stays as it was.
+    # Granted again (asked after the refusal's cooldown), but the relay answers the first
+    # request 551: that says nothing of the channel, so the refusal the user sees stays.
+    pass_cooldowns(entry)
     simulator.config.denied_devices.clear()
     simulator.config.relay_first_answers.append(551)
     assert await describe_stream_source(hass, entity_id) == 551

@@ -35,7 +35,14 @@ from ..common import (
     rtsp_url,
 )
 from ..rtsp_client import RtspClient
-from .helpers import CHANNEL, decode_in_thread, media_plays, session_url_of, wait_for
+from .helpers import (
+    CHANNEL,
+    decode_in_thread,
+    media_plays,
+    pass_cooldowns,
+    session_url_of,
+    wait_for,
+)
 
 
 def closed_port() -> int:
@@ -348,6 +355,7 @@ async def test_unreachable_relay_is_a_failed_lease_not_a_success(gateway: Stream
     token = gateway.register(source := StubSource(answering(urls))).token
     async with RtspClient(rtsp_url(gateway, token, "1001")) as rtsp:
         assert (await rtsp.request("DESCRIBE")).status == 503
+    pass_cooldowns(gateway)  # the failed stream is not asked again before its cooldown ran out
     master_url = hls_url(gateway, token, "1001")
     async with aiohttp.ClientSession() as http:
         session_url = await session_url_of(http, master_url)
@@ -624,3 +632,36 @@ async def test_a_bug_while_carrying_a_consumer_is_logged_and_the_listener_keeps_
     assert "report bug" in caplog.text
     # The broken consumer's hold was released too.
     await wait_for(lambda: gateway.stats()["cameras"]["1001"]["holding"] == 0)
+
+
+async def test_a_consumer_hanging_up_while_its_open_is_queued_costs_no_call(
+    gateway: StreamGateway,
+) -> None:
+    """Four opens in flight fill the entry's queue; a fifth consumer that leaves is dropped."""
+    gate = asyncio.Event()
+
+    async def allocate(camera_id: str) -> MediaUrls:
+        await gate.wait()
+        raise OvoparkConnectionError("down")
+
+    token = gateway.register(source := StubSource(allocate)).token
+
+    async def describe(camera_id: str) -> asyncio.StreamWriter:
+        host, port = urlsplit(rtsp_url(gateway, token, camera_id)).netloc.split(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"DESCRIBE {rtsp_url(gateway, token, camera_id)} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode()
+        )
+        await writer.drain()
+        return writer
+
+    waiting = [await describe(str(1000 + n)) for n in range(1, 6)]
+    await wait_for(lambda: len(source.requests) == 4 and gateway.stats()["opens_queued"] == 1)
+    waiting[4].close()  # the fifth consumer hangs up while queued: its open is dropped
+    await wait_for(lambda: gateway.stats()["opens_queued"] == 0)
+    gate.set()  # the four calls fail: a fifth open still queued would be asked now
+    await wait_for(lambda: len(source.outcomes) == 4)
+    for writer in waiting[:4]:
+        writer.close()
+    await wait_for(lambda: gateway.stats()["rtsp_consumers"] == {})
+    assert [r.camera_id for r in source.requests] == ["1001", "1002", "1003", "1004"]

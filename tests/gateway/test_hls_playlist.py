@@ -23,7 +23,7 @@ HLS_UPSTREAM = f"http://10.1.2.3:6681/rtsp/{CHANNEL}/index.m3u8"
 def upstream_hold(address: str) -> Hold:
     """A hold on a channel with this relay address, outside any gateway (playlist tests)."""
     request = ChannelRequest("1001", StreamProtocol.HLS)
-    channel = Channel(None, StubSource(_no_channel), request, address, 0.0)
+    channel = Channel(None, ("", "1001", "main"), StubSource(_no_channel), request, address, 0.0)
     return Hold(ChannelBroker(), channel, joined=False)
 
 

@@ -335,14 +335,14 @@ class OvoparkClient:
             raise OvoparkResponseError(f"{method}: no stream address", method=method)
         return urls
 
-    async def snapshot(self, device_id: int) -> str:
-        """Return the address of a fresh JPEG still of the device."""
-        data = await self._request(METHOD_SNAPSHOT, "v1", {"id": device_id}, idempotent=True)
+    async def snapshot(self, device_id: int, *, retry: bool = True) -> str:
+        """Return the address of a fresh JPEG still of the device (`retry`: transient failures)."""
+        data = await self._request(METHOD_SNAPSHOT, "v1", {"id": device_id}, idempotent=retry)
         return self._parse(METHOD_SNAPSHOT, parse_snapshot, data)
 
-    async def snapshot_bytes(self, device_id: int) -> bytes:
-        """Take a still and download its JPEG bytes."""
-        url = await self.snapshot(device_id)
+    async def snapshot_bytes(self, device_id: int, *, retry: bool = True) -> bytes:
+        """Take a still and download its JPEG bytes (`retry=False`: one call, no retries)."""
+        url = await self.snapshot(device_id, retry=retry)
         content = await self._http(METHOD_SNAPSHOT, url, what="image download")
         if not content.startswith(JPEG_MAGIC):
             raise OvoparkResponseError(
