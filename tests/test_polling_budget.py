@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.ovopark import budget
 from custom_components.ovopark.budget import polling_plan, store_pages
 from simulator.core import Simulator
-from simulator.data import SimData, generate
+from simulator.data import SimData, SimStore, generate
 
 from .common import DEVICE_LIST, entry_for
 
@@ -109,6 +109,24 @@ class TestRoundRobin:
             assert sorted(first + second) == sorted(simulator.data.stores)  # each cycle: all
         assert slices[0] == slices[2]
         assert entry.runtime_data.coordinator.last_update_success
+
+    async def test_a_new_store_is_listed_at_once(
+        self,
+        hass: HomeAssistant,
+        simulator: Simulator,
+        freezer: FrozenDateTimeFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(budget, "CALLS_PER_HOUR", 120)
+        entry = await _setup(hass, simulator)
+        simulator.data.stores[999] = SimStore(id=999, name="新店")
+        simulator.data.add_camera(999, "Entrance")
+        since = len(simulator.calls)
+        await _tick(hass, freezer, budget.STORES_INTERVAL)  # the store list is read again
+        listed = _listed(simulator, since)
+        assert 999 in listed
+        assert len(listed) == 6  # the slice, and the new store once
+        assert entry.runtime_data.coordinator.data.stores[999].name == "新店"
 
     async def test_a_camera_missing_counts_only_its_own_stores_listings(
         self,

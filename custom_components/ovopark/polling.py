@@ -67,7 +67,10 @@ class StorePolling:
             return list(included)
         start = self._cursor % len(included)
         self._cursor = start + self.plan.slice
-        return [included[(start + i) % len(included)] for i in range(self.plan.slice)]
+        turn = [included[(start + i) % len(included)] for i in range(self.plan.slice)]
+        # A store new to the list is asked at once (one call), not at its turn in the cycle.
+        new = [i for i in included if i not in self.listings and i not in self.trouble]
+        return list(dict.fromkeys([*turn, *new]))
 
     @callback
     def record(
