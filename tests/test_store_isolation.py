@@ -73,8 +73,9 @@ def _fail_store(sim: Simulator, entry: MockConfigEntry, cause: str) -> None:
         case "http":
             sim.config.store_device_http[FAILING] = int(value)
         case "timeout":
-            sim.config.store_device_delay[FAILING] = 1.0
-            entry.runtime_data.client.request_timeout = 0.2
+            # Long enough for the other stores to answer on a busy machine.
+            sim.config.store_device_delay[FAILING] = 3.0
+            entry.runtime_data.client.request_timeout = 1.0
 
 
 STORE_SCOPED = ["code_-500", "code_-999", "code_103064", "code_103092", "http_500", "http_502"]
