@@ -26,6 +26,7 @@ from . import (
     shared_channels,
     snapshot_hour,
     startup_calls,
+    store_polling,
     webrtc,
 )
 from .common import REPO, Result, verdict
@@ -43,6 +44,8 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "live_stills": live_stills.run,
     "relay_cpu": relay_cpu.run,
     "webrtc": webrtc.run,
+    "store_failing": store_polling.one_store_failing,
+    "polling_budget": store_polling.polling_budget,
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"

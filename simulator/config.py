@@ -34,6 +34,18 @@ class SimConfig:
     clock_skew: float = 0.0
     page_size_default: int = 10
     denied_devices: set[int] = field(default_factory=set)  # device methods answer 103064
+    # Per-store faults of `getVideoDeviceList` (the store's own trouble, until the test removes
+    # the entry): store id -> the return code answered, the HTTP status answered (an nginx error
+    # page), or seconds of delay before the answer (a timeout with a short client timeout).
+    store_device_codes: dict[int, int] = field(default_factory=dict)
+    store_device_http: dict[int, int] = field(default_factory=dict)
+    store_device_delay: dict[int, float] = field(default_factory=dict)
+    # `getDepartments` cut short: after this many stores, pages answer no rows ("empty") or the
+    # first page's rows again ("repeat") while `total` still counts every store. None: whole.
+    store_list_cut: int | None = None
+    store_list_cut_kind: str = "empty"
+    # `getDepartments` answers an account without a store (total 0); device lists still answer.
+    list_no_stores: bool = False
     device_error_code: int = -500  # offline camera, PTZ on a camera without PTZ
     no_sub_code: int = -500  # sub stream asked of a camera without one
     no_sub_delay: float = 16.0  # seconds before that failure (the real platform: ~16 s)

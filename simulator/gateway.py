@@ -24,6 +24,7 @@ from simulator.signing import SIGN_METHODS, verify
 
 GATEWAY_PATH = "/m.api"
 LOGIN_METHOD = "open.shopweb.security.mobileLogin"
+DEVICE_LIST_METHOD = "open.shopweb.device.getVideoDeviceList"
 SYSTEM_PARAMS = frozenset(
     {"_aid", "_akey", "_mt", "_sm", "_requestMode", "_version", "_timestamp", "_format", "_sig"}
 )
@@ -276,6 +277,15 @@ class Gateway:
                 content_type="text/html",
             )
 
+        if (status := self._store_http_status(params, method)) is not None:
+            self._record(params, None, f"store_http_status:{status}", token)
+            return web.Response(
+                status=status,
+                text=f"<html><head><title>{status}</title></head><body><center><h1>{status} "
+                "Error</h1></center><hr><center>nginx</center></body></html>",
+                content_type="text/html",
+            )
+
         code, data, result, fault_name = await self._process(params, method, token)
         body = self.envelope(code, data, result)
 
@@ -286,6 +296,13 @@ class Gateway:
         if malformed is not None:
             return self._malformed(str(malformed.value), body)
         return _json_response(json.dumps(body, ensure_ascii=False))
+
+    def _store_http_status(self, params: Mapping[str, str], method: str) -> int | None:
+        """The HTTP status `store_device_http` gives this call's store, if any."""
+        if method != DEVICE_LIST_METHOD or not self.config.store_device_http:
+            return None
+        store_id = params.get("id", "").strip()
+        return self.config.store_device_http.get(int(store_id)) if store_id.isdecimal() else None
 
     def _malformed(self, kind: str, body: dict[str, Any]) -> web.Response:
         text = json.dumps(body, ensure_ascii=False)
@@ -457,6 +474,14 @@ class Gateway:
         page = max(1, self._int(params, "pageNumber", 1))
         size = max(1, self._int(params, "pageSize", self.config.page_size_default))
         stores = sorted(self.data.stores.values(), key=lambda s: s.id)
+        if self.config.list_no_stores:
+            stores = []
+        start = (page - 1) * size
+        if (cut := self.config.store_list_cut) is not None and start >= cut:
+            # Past the cut: nothing, or the first page (as it was answered) again.
+            start = 0 if self.config.store_list_cut_kind == "repeat" else len(stores)
+        end = start + size if cut is None else min(start + size, cut)
+        shown = stores[start:end]
         rows = [
             {
                 "id": s.id,
@@ -465,7 +490,7 @@ class Gateway:
                 "parentId": 0,
                 "deviceCount": len(self.data.cameras_of(s.id)),
             }
-            for s in stores[(page - 1) * size : page * size]
+            for s in shown
         ]
         return Reply(
             data={"total": len(stores), "pageNumber": page, "pageSize": size, "rows": rows}
@@ -473,6 +498,10 @@ class Gateway:
 
     async def _get_video_device_list(self, params: dict[str, str], token: str | None) -> Reply:
         store_id = self._int(params, "id")
+        if (delay := self.config.store_device_delay.get(store_id)) is not None:
+            await self._sleep(delay)
+        if (code := self.config.store_device_codes.get(store_id)) is not None:
+            raise ApiError(code, "store fault")
         store = self.data.stores.get(store_id)
         if store is None:
             return Reply(data={"list": []})

@@ -211,9 +211,11 @@ CALLS: dict[str, tuple[Callable[[OvoparkClient], Any], Callable[[Any], bool]]] =
     "login": (lambda c: c.login(), lambda r: r is None),
     "stores": (lambda c: c.stores(), lambda r: all(isinstance(s, Store) for s in r)),
     "cameras": (lambda c: c.cameras(7), lambda r: all(isinstance(x, Camera) for x in r)),
-    "all_cameras": (
-        lambda c: c.all_cameras(),
-        lambda r: all(isinstance(x, Camera) for x in r),
+    "cameras_by_store": (
+        lambda c: c.cameras_by_store([7, 8]),
+        lambda r: all(
+            isinstance(x, Camera) for group in r.values() if isinstance(group, list) for x in group
+        ),
     ),
     "start_media_play": (
         lambda c: c.start_media_play(1001, sub_stream=True, standing_until=2_000_000_000),

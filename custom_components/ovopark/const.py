@@ -6,6 +6,7 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from . import budget
 from .channel import Quality, StreamProtocol
 
 DOMAIN: Final = "ovopark"
@@ -48,8 +49,11 @@ REGION_URLS: Final = {
     REGION_INTERNATIONAL: "https://openapi.opretail.com/m.api",
 }
 
-STORES_INTERVAL: Final = timedelta(minutes=30)
-CAMERAS_INTERVAL: Final = timedelta(minutes=5)
+STORES_INTERVAL: Final = budget.STORES_INTERVAL  # 30 minutes
+CAMERAS_INTERVAL: Final = budget.REFRESH_INTERVAL  # 5 minutes; budget.py sizes each refresh
+# A store whose device list failed this many of its listings in a row: its cameras are
+# unavailable, and a cause the user can act on raises a repair issue (see polling.py).
+STORE_FAILURES_LIMIT: Final = 3
 
 # A device the platform stops listing is removed only after both of these (see stale.py).
 STALE_AFTER: Final = timedelta(hours=24)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+import logging
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -12,7 +13,18 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .api import Camera, OvoparkAccount, OvoparkClient, OvoparkError, Store
+from .api import (
+    METHOD_STORES,
+    Camera,
+    OvoparkAccount,
+    OvoparkClient,
+    OvoparkConnectionError,
+    OvoparkError,
+    OvoparkListingCutError,
+    OvoparkRateLimitError,
+    Store,
+)
+from .budget import store_pages
 from .const import (
     CAMERAS_INTERVAL,
     CONF_API_KEY,
@@ -29,6 +41,7 @@ from .const import (
     STORES_INTERVAL,
 )
 from .error_map import AtSetup, lookup
+from .polling import StorePolling
 from .stale import Listing, StaleDevices
 
 if TYPE_CHECKING:
@@ -53,6 +66,9 @@ class OvoparkData:
     # Devices the last listing omitted, waiting out their grace period (stale.py decides).
     missing: dict[int, Camera]
     store_devices: dict[int, Store]  # stores with a device
+    # Stores whose device list is failing: failed listings in a row (their cameras are kept as
+    # last listed; at STORE_FAILURES_LIMIT they are unavailable).
+    store_failures: dict[int, int]
 
 
 @dataclass(kw_only=True)
@@ -98,7 +114,10 @@ def _client(
 
 
 class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
-    """Polls device lists every 5 minutes and the store list every 30 minutes."""
+    """Lists a slice of the stores every 5 minutes (budget.py) and the store list every 30.
+
+    Listeners are told only when the data changed (`always_update=False`; the data compares).
+    """
 
     config_entry: OvoparkConfigEntry
 
@@ -112,41 +131,73 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
             config_entry=entry,
             name=DOMAIN,
             update_interval=CAMERAS_INTERVAL,
+            always_update=False,
         )
         self.client = client
         self._stores: dict[int, Store] = {}
         self._stores_fetched: datetime | None = None
+        self._store_list_failed = False  # a failed store listing was logged
         self.stale = StaleDevices(hass, entry)
+        self.polling = StorePolling(hass, entry.entry_id)
 
     async def _async_setup(self) -> None:
-        """Read what earlier runs stored about missing devices."""
+        """Read what earlier runs stored about devices; their cameras stand in until listed."""
         await self.stale.async_load()
+        self.polling.seed(self.stale.known.values())
+        self.config_entry.async_on_unload(self.polling.async_clear_issue)
 
     async def _async_update_data(self) -> OvoparkData:
-        """Fetch stores (on their slower clock) and every included store's cameras."""
+        """Fetch stores (on their slower clock) and the next slice of the stores' cameras."""
         typed = [int(i) for i in self.config_entry.data.get(CONF_STORE_IDS) or []]
         try:
-            listed = None if typed else await self._async_listed_stores()
-            store_ids = typed or list(listed or {})
-            included = self._included(store_ids)
-            cameras = await self.client.all_cameras(included)
+            if typed:
+                listed, fresh = self._typed_stores(typed), True
+            else:
+                listed, fresh = await self._async_listed_stores()
+            included = self._included(list(listed))
+            pages = 0 if typed else store_pages(len(listed), self.client.page_size)
+            ids = self.polling.next_slice(included, pages, everything=self.data is None)
+            results = await self.client.cameras_by_store(ids)
         except OvoparkError as err:
             raise self._failure(err) from err
-        if listed is None:
-            # Typed store ids come without names: the device list names each store.
-            names = {cam.store_id: cam.store_name for cam in cameras if cam.store_name}
-            listed = {i: Store(id=i, name=names.get(i) or str(i)) for i in typed}
-        by_id = {c.id: c for c in cameras}
+        self.polling.prune(included)
+        read = self.polling.record(results, listed)
+        if ids and not read:
+            # Not one store could be read: the refresh fails (each store's count went up).
+            first = next(iter(results.values()))
+            assert isinstance(first, OvoparkError)
+            raise self._failure(first) from first
+        cameras = self.polling.cameras(included)
+        if typed:
+            listed = self._typed_stores(typed, cameras.values())
         kept = self.stale.async_apply(
-            Listing(stores=listed, cameras=by_id, included=set(included)), self._chosen()
+            Listing(
+                stores=listed,
+                cameras=cameras,
+                included=set(included),
+                listed=frozenset(read),
+                stores_listed=fresh,
+            ),
+            self._chosen(),
         )
+        failing = self.polling.failing()
         return OvoparkData(
             stores=listed,
-            cameras=by_id,
+            cameras=cameras,
             included=set(included),
             missing=kept.missing,
             store_devices=kept.store_devices,
+            store_failures={key: value for key, value in failing.items() if key in listed},
         )
+
+    def _typed_stores(self, typed: list[int], cameras: Iterable[Camera] = ()) -> dict[int, Store]:
+        """Typed store ids come without names: the device list (or the last data) names them."""
+        names = {cam.store_id: cam.store_name for cam in cameras if cam.store_name}
+        last = self.data.stores if self.data is not None else {}
+        return {
+            i: Store(id=i, name=names.get(i) or (last[i].name if i in last else str(i)))
+            for i in typed
+        }
 
     def _failure(self, err: OvoparkError) -> Exception:
         """The error table's verdict: reauth, a setup error, or one more failed refresh."""
@@ -165,15 +216,48 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
             and self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS
         ):
             return ConfigEntryError(**kwargs)
-        return UpdateFailed(**kwargs, retry_after=getattr(err, "retry_after", None))
+        retry_after: float | None = None
+        if isinstance(err, OvoparkRateLimitError):
+            # Told to slow down: never sooner than the usual interval.
+            interval = self.update_interval or CAMERAS_INTERVAL
+            retry_after = max(err.retry_after, interval.total_seconds())
+        return UpdateFailed(**kwargs, retry_after=retry_after)
 
-    async def _async_listed_stores(self) -> dict[int, Store]:
-        """The paged store list, fetched on a 30-minute clock."""
+    async def _async_listed_stores(self) -> tuple[dict[int, Store], bool]:
+        """The paged store list, fetched on a 30-minute clock; and whether it was read now.
+
+        A listing that fails for a transient cause (a page cut short, a timeout, HTTP 5xx) or
+        lists no store at all keeps the last store list, and is asked again at the next refresh:
+        a hiccup never shortens the account. Without a last list, the refresh fails.
+        """
         now = dt_util.utcnow()
-        if self._stores_fetched is None or now - self._stores_fetched >= STORES_INTERVAL:
-            self._stores = {s.id: s for s in await self.client.stores()}
-            self._stores_fetched = now
-        return dict(self._stores)
+        if self._stores_fetched is not None and now - self._stores_fetched < STORES_INTERVAL:
+            return dict(self._stores), False
+        try:
+            stores = {s.id: s for s in await self.client.stores()}
+        except OvoparkConnectionError as err:
+            if not self._stores:
+                raise
+            self._store_list_trouble(f"failed ({type(err).__name__})")
+            return dict(self._stores), False
+        if not stores and (self._stores or self.stale.known):
+            if not self._stores:
+                # Known devices and no store at all: a hiccup to wait out, not a fact to act on.
+                raise OvoparkListingCutError("the account lists no store", method=METHOD_STORES)
+            self._store_list_trouble("lists no store")
+            return dict(self._stores), False
+        if self._store_list_failed:
+            LOGGER.info("The store list is read again")
+            self._store_list_failed = False
+        self._stores = stores
+        self._stores_fetched = now
+        return dict(stores), True
+
+    def _store_list_trouble(self, what: str) -> None:
+        """Log a failed store listing: a warning the first time in a row, then debug."""
+        level = logging.DEBUG if self._store_list_failed else logging.WARNING
+        LOGGER.log(level, "The platform's store list %s; the last one is kept", what)
+        self._store_list_failed = True
 
     def _chosen(self) -> set[int]:
         """The stores chosen in the options (none chosen means all)."""

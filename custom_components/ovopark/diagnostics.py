@@ -39,6 +39,7 @@ async def async_get_config_entry_diagnostics(
         "stores": [asdict(store) for store in coordinator.data.stores.values()],
         "cameras": [asdict(camera) for camera in coordinator.data.cameras.values()],
         "devices": coordinator.stale.diagnostics(),
+        "polling": coordinator.polling.diagnostics(),
         "client": runtime.client.stats(),
         "gateway": runtime.streams.gateway.stats(),
     }

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import Camera, Store
-from .const import DOMAIN, LOGGER
+from .const import DOMAIN, LOGGER, STORE_FAILURES_LIMIT
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkData
 from .devices import (
     camera_device_info,
@@ -57,9 +57,19 @@ class OvoparkEntity(CoordinatorEntity[OvoparkCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Available while the platform answers and lists the camera online."""
-        cam = self.coordinator.data.cameras.get(self.camera_id)
-        return super().available and cam is not None and cam.online
+        """Available while the platform answers and lists the camera online.
+
+        A camera of a store whose device list keeps failing stays as last listed until the
+        store failed `STORE_FAILURES_LIMIT` listings in a row.
+        """
+        data = self.coordinator.data
+        cam = data.cameras.get(self.camera_id)
+        return (
+            super().available
+            and cam is not None
+            and cam.online
+            and data.store_failures.get(cam.store_id, 0) < STORE_FAILURES_LIMIT
+        )
 
     def _handle_coordinator_update(self) -> None:
         """Log unavailability once and recovery once."""

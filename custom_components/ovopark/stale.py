@@ -1,7 +1,10 @@
 """When a device the platform stops listing goes: never on one hiccup, at once when deselected.
 
 A camera or store device is removed only once it has been missing from every successful listing
-for `STALE_AFTER` and at least `STALE_LISTINGS` listings in a row. The time it was first missed
+for `STALE_AFTER` and at least `STALE_LISTINGS` listings in a row. Listings are counted per
+store: a camera counts a missed listing only when its own store's device list was read (a
+refresh lists a slice of the stores, and a store whose list failed keeps its last listing), a
+store device only when the store list itself was read. The time it was first missed
 is stored, so a restart neither resets nor shortens the wait. Devices of a store the user
 deselected in the options go at once, and a store's cameras go with its device. After
 `MISSING_ISSUE_AFTER` a repair issue names a missing camera and says when it goes. Only camera
@@ -46,11 +49,13 @@ def issue_id(entry_id: str, camera_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """One successful listing: what `async_apply` reads."""
+    """One successful refresh: what `async_apply` reads."""
 
     stores: dict[int, Store]  # every listed store (or the typed store ids)
-    cameras: dict[int, Camera]  # every camera of the included stores
+    cameras: dict[int, Camera]  # every camera of the included stores, as each last listed it
     included: set[int]  # listed stores the options include
+    listed: frozenset[int]  # stores whose device list this refresh read
+    stores_listed: bool  # whether this refresh read the store list (or typed ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,13 +224,15 @@ class StaleDevices:
             if store_id in listing.included:
                 self.missing_stores.pop(store_id, None)
                 continue
-            missing = self.missing_stores.setdefault(store_id, Missing(since=now))
-            missing.listings += 1
             deselected = bool(chosen) and store_id not in chosen
-            if deselected or missing.due(now):
+            missing = self.missing_stores.get(store_id)
+            if listing.stores_listed:
+                missing = self.missing_stores.setdefault(store_id, Missing(since=now))
+                missing.listings += 1
+            if deselected or (missing is not None and missing.due(now)):
                 why = "deselected in the options" if deselected else "no longer listed"
                 LOGGER.info("Removing store %s and its cameras: %s", device.name, why)
-                del self.missing_stores[store_id]
+                self.missing_stores.pop(store_id, None)
                 dr.async_get(self._hass).async_remove_device(device.id)
                 gone.add(store_id)
         self.missing_stores = {
@@ -252,18 +259,28 @@ class StaleDevices:
                 continue
             known = self.known.get(camera_id)
             store_id = known.store_id if known is not None else None
-            missing = self.missing.setdefault(camera_id, Missing(since=now))
-            missing.listings += 1
-            if store_id in gone_stores or (
-                store_id is not None and bool(chosen) and store_id not in chosen
-            ):
+            deselected = store_id is not None and bool(chosen) and store_id not in chosen
+            if store_id in gone_stores or deselected:
                 LOGGER.info("Removing camera %s: its store went or was deselected", device.name)
-            elif missing.due(now):
-                LOGGER.info("Removing camera %s: no longer listed", device.name)
             else:
-                if now - missing.since >= MISSING_ISSUE_AFTER:
-                    self._raise_issue(camera_id, device, missing)
-                continue
+                missing = self.missing.get(camera_id)
+                # Only a listing of its own store counts (or, for a store no longer
+                # included, a listing of the store list; for an unknown store, any listing).
+                if (
+                    store_id in listing.listed
+                    or (store_id not in listing.included and listing.stores_listed)
+                    or (not store_id and listing.listed)
+                ):
+                    missing = self.missing.setdefault(camera_id, Missing(since=now))
+                    missing.listings += 1
+                if missing is None:
+                    continue
+                if missing.due(now):
+                    LOGGER.info("Removing camera %s: no longer listed", device.name)
+                else:
+                    if now - missing.since >= MISSING_ISSUE_AFTER:
+                        self._raise_issue(camera_id, device, missing)
+                    continue
             self._forget(camera_id)
             dr.async_get(self._hass).async_remove_device(device.id)
 
@@ -290,7 +307,8 @@ class StaleDevices:
             for camera_id in devices.cameras
             if (known := self.known.get(camera_id)) is not None
         }
-        empty = (listing.included & holding) - {cam.store_id for cam in listing.cameras.values()}
+        listed = listing.listed & listing.included & holding
+        empty = listed - {cam.store_id for cam in listing.cameras.values()}
         for store_id in empty:
             self.empty_listings[store_id] = self.empty_listings.get(store_id, 0) + 1
             if store_id not in self._empty:
@@ -300,7 +318,7 @@ class StaleDevices:
                     listing.stores[store_id].name,
                     STALE_AFTER,
                 )
-        self._empty = empty
+        self._empty = (self._empty - listing.listed) | empty
 
     def diagnostics(self) -> dict[str, Any]:
         """What the bookkeeping holds, for the entry's diagnostics."""

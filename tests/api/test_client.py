@@ -17,6 +17,7 @@ from custom_components.ovopark.api import (
     OvoparkConnectionError,
     OvoparkDeviceNotFound,
     OvoparkError,
+    OvoparkListingCutError,
     OvoparkMethodError,
     OvoparkPermissionError,
     OvoparkRateLimitError,
@@ -134,13 +135,24 @@ async def test_paging_without_total_stops_on_empty_page(
     assert simulator.count(METHOD_STORES) == 3
 
 
-async def test_paging_guard_against_a_server_ignoring_the_page(
-    simulator: Simulator, client: OvoparkClient
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param({1: [{"id": 1}, {"id": 2}], 2: [{"id": 1}, {"id": 2}]}, id="repeated"),
+        pytest.param({1: [{"id": 1}, {"id": 2}], 2: []}, id="empty"),
+    ],
+)
+async def test_paging_cut_short_before_total_is_an_error(
+    simulator: Simulator, client: OvoparkClient, rows: dict[int, list[dict[str, int]]]
 ) -> None:
-    # Same rows on every page and a total that is never reached: stop on the repeat.
-    replace_method(simulator, METHOD_STORES, "v1", {"total": 999, "rows": [{"id": 1}, {"id": 2}]})
-    stores = await client.stores()
-    assert [s.id for s in stores] == [1, 2]
+    # A page that ends the listing before the announced total: a failed listing, not a
+    # shorter account.
+    async def handler(params: dict[str, str], token: str | None) -> Reply:
+        return Reply(data={"total": 999, "rows": rows[int(params["pageNumber"])]})
+
+    simulator.gateway.methods[(METHOD_STORES, "v1")] = handler
+    with pytest.raises(OvoparkListingCutError):
+        await client.stores()
     assert simulator.count(METHOD_STORES) == 2
 
 
@@ -158,31 +170,38 @@ async def test_paging_page_limit(
     assert simulator.count(METHOD_STORES) == 3
 
 
-async def test_all_cameras(simulator: Simulator, client: OvoparkClient) -> None:
-    cameras = await client.all_cameras(concurrency=2)
-    assert sorted(c.id for c in cameras) == sorted(simulator.data.cameras)
-    assert simulator.count(METHOD_STORES) == 1
+async def test_cameras_by_store(simulator: Simulator, client: OvoparkClient) -> None:
+    store_id = min(simulator.data.stores)
+    cameras = await client.cameras_by_store([*simulator.data.stores, store_id], concurrency=2)
+    assert set(cameras) == set(simulator.data.stores)
+    listed = [c.id for group in cameras.values() if isinstance(group, list) for c in group]
+    assert sorted(listed) == sorted(simulator.data.cameras)
+    assert simulator.count(METHOD_STORES) == 0
     assert simulator.count(METHOD_DEVICES) == len(simulator.data.stores)
 
 
-async def test_all_cameras_given_stores_dedupes(
-    simulator: Simulator, client: OvoparkClient
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [(103064, OvoparkPermissionError), (103092, OvoparkDeviceNotFound), (-500, OvoparkServerError)],
+)
+async def test_cameras_by_store_keeps_a_store_error_to_its_store(
+    simulator: Simulator, client: OvoparkClient, code: int, error: type[OvoparkError]
 ) -> None:
-    store_id = min(simulator.data.stores)
-    cameras = await client.all_cameras([store_id, store_id])
-    assert [c.id for c in cameras] == [c.id for c in simulator.data.cameras_of(store_id)]
-    assert simulator.count(METHOD_STORES) == 0
-    assert simulator.count(METHOD_DEVICES) == 2
+    failing, other = sorted(simulator.data.stores)
+    simulator.config.store_device_codes[failing] = code
+    cameras = await client.cameras_by_store([failing, other])
+    assert isinstance(cameras[failing], error)
+    assert [c.id for c in cameras[other]] == [c.id for c in simulator.data.cameras_of(other)]  # type: ignore[union-attr]
 
 
-async def test_all_cameras_error_cancels_the_rest(
+async def test_cameras_by_store_account_error_cancels_the_rest(
     simulator: Simulator, client: OvoparkClient
 ) -> None:
     for n in range(10):
         simulator.data.stores[500 + n] = SimStore(id=500 + n, name=f"S{n}")
-    simulator.faults.return_code(103064, method=METHOD_DEVICES)
-    with pytest.raises(OvoparkPermissionError) as err:
-        await client.all_cameras(concurrency=1)
+    simulator.faults.return_code(9, method=METHOD_DEVICES)
+    with pytest.raises(OvoparkMethodError) as err:
+        await client.cameras_by_store(simulator.data.stores, concurrency=1)
     assert err.value.method == METHOD_DEVICES
     # The failure stops the listing (no lingering tasks: verify_cleanup checks that).
     assert simulator.count(METHOD_DEVICES) < len(simulator.data.stores)
@@ -524,7 +543,7 @@ async def test_lazy_login_and_token_header(
 ) -> None:
     client = make_client(account=account)
     assert simulator.calls == []  # no login before the first call
-    await client.all_cameras()
+    await client.cameras_by_store([min(simulator.data.stores)])
     token = next(iter(simulator.tokens))
     assert simulator.calls[0].method == METHOD_LOGIN
     assert simulator.calls[0].params == {"userName": "店长", "password": "p@ss word"}
@@ -778,7 +797,7 @@ async def test_garbage_data_only_typed_errors(
         client.login,
         client.stores,
         lambda: client.cameras(1),
-        lambda: client.all_cameras([1, 2]),
+        lambda: client.cameras_by_store([1, 2]),
         lambda: client.start_media_play(1),
         lambda: client.snapshot(1),
         lambda: client.snapshot(1),

@@ -49,7 +49,7 @@ async def test_full_session_leaks_nothing(
 
     await client.login()
     await client.stores()
-    await client.all_cameras()
+    await client.cameras_by_store(simulator.data.stores)
     await client.start_media_play(camera.id, standing_until=1_900_000_000)
     await client.snapshot(camera.id)
     await client.snapshot_bytes(camera.id)

@@ -20,6 +20,7 @@ from .errors import (
     OvoparkConnectionError,
     OvoparkDeviceNotFound,
     OvoparkError,
+    OvoparkListingCutError,
     OvoparkMethodError,
     OvoparkNoRecordingError,
     OvoparkPermissionError,
@@ -29,6 +30,7 @@ from .errors import (
     OvoparkServerError,
     OvoparkTimeoutError,
     error_for_code,
+    store_scoped,
 )
 from .models import Camera, MediaUrls, OvoparkAccount, PtzCommand, Store
 from .playback import PLAY_RATES, split_at_midnight
@@ -56,6 +58,7 @@ __all__ = [
     "OvoparkConnectionError",
     "OvoparkDeviceNotFound",
     "OvoparkError",
+    "OvoparkListingCutError",
     "OvoparkMethodError",
     "OvoparkNoRecordingError",
     "OvoparkPermissionError",
@@ -69,4 +72,5 @@ __all__ = [
     "error_for_code",
     "sign",
     "split_at_midnight",
+    "store_scoped",
 ]

@@ -20,8 +20,10 @@ from .errors import (
     OvoparkAuthError,
     OvoparkConnectionError,
     OvoparkError,
+    OvoparkListingCutError,
     OvoparkResponseError,
     error_for_code,
+    store_scoped,
 )
 from .models import (
     Camera,
@@ -261,7 +263,12 @@ class OvoparkClient:
         self._token = self._parse(METHOD_LOGIN, parse_login, data)
 
     async def stores(self) -> list[Store]:
-        """Return every store of the account, fetching all pages."""
+        """Return every store of the account, fetching all pages.
+
+        A page that is empty or repeats what we have ends the listing; before the `total` the
+        platform announced, that is a listing cut short: `OvoparkListingCutError`, never a
+        shorter account. Without a `total`, such a page is the end.
+        """
         stores: dict[int, Store] = {}
         for page_number in range(1, MAX_PAGES + 1):
             data = await self._request(
@@ -272,8 +279,13 @@ class OvoparkClient:
             )
             page = self._parse(METHOD_STORES, StoresPage.from_api, data)
             new = [store for store in page.stores if store.id not in stores]
-            # An empty page, or one that repeats what we have, ends the listing.
             if not new:
+                if page.total is not None and len(stores) < page.total:
+                    raise OvoparkListingCutError(
+                        f"{METHOD_STORES}: page {page_number} ended the listing at "
+                        f"{len(stores)} of {page.total} stores",
+                        method=METHOD_STORES,
+                    )
                 break
             stores.update((store.id, store) for store in new)
             if page.total is not None and len(stores) >= page.total:
@@ -287,23 +299,28 @@ class OvoparkClient:
         data = await self._request(METHOD_DEVICES, "v1", {"id": store_id}, idempotent=True)
         return self._parse(METHOD_DEVICES, lambda value: parse_cameras(value, store_id), data)
 
-    async def all_cameras(
-        self, store_ids: Iterable[int] | None = None, *, concurrency: int = 4
-    ) -> list[Camera]:
-        """Return the cameras of the given stores (default: all), deduplicated by id."""
-        ids = [store.id for store in await self.stores()] if store_ids is None else list(store_ids)
+    async def cameras_by_store(
+        self, store_ids: Iterable[int], *, concurrency: int = 4
+    ) -> dict[int, list[Camera] | OvoparkError]:
+        """Each store's device list, fetched on its own: its cameras or its store-scoped error.
+
+        A store-scoped failure (`store_scoped`) is that store's answer; an account-wide one
+        cancels the rest and is raised.
+        """
         semaphore = asyncio.Semaphore(max(1, concurrency))
 
-        async def one(store_id: int) -> list[Camera]:
+        async def one(store_id: int) -> list[Camera] | OvoparkError:
             async with semaphore:
-                return await self.cameras(store_id)
+                try:
+                    return await self.cameras(store_id)
+                except OvoparkError as err:
+                    if store_scoped(err):
+                        return err
+                    raise
 
+        ids = list(dict.fromkeys(store_ids))
         results = await _gather_first_error([one(store_id) for store_id in ids])
-        cameras: dict[int, Camera] = {}
-        for group in results:
-            for camera in group:
-                cameras.setdefault(camera.id, camera)
-        return list(cameras.values())
+        return dict(zip(ids, results, strict=True))
 
     async def start_media_play(
         self, device_id: int, *, sub_stream: bool = False, standing_until: int | None = None

@@ -79,6 +79,10 @@ class OvoparkResponseError(OvoparkConnectionError):
     """The platform answered with something that is not a valid response."""
 
 
+class OvoparkListingCutError(OvoparkResponseError):
+    """A paged listing ended (an empty or repeated page) before the total the platform announced."""
+
+
 class OvoparkServerError(OvoparkConnectionError):
     """The platform reported a transient failure (-500, -999, HTTP 5xx) that outlived the retries."""
 
@@ -133,6 +137,16 @@ class OvoparkCameraOfflineError(OvoparkError):
 
 class OvoparkRequestError(OvoparkApiError):
     """The platform rejected a malformed request: a bug on our side."""
+
+
+def store_scoped(err: OvoparkError) -> bool:
+    """Whether a failed device list concerns its store only, not the whole account.
+
+    Store-scoped: a timeout, HTTP 5xx or any transport failure, `-500`/`-999`, and 103064 (no
+    permission) / 103092 (no such store) for that store. Everything else (authentication, a
+    method not granted (9), `-100`, the clock (16), a malformed request) is account-wide.
+    """
+    return isinstance(err, OvoparkConnectionError | OvoparkPermissionError | OvoparkDeviceNotFound)
 
 
 def _error_class(code: int) -> tuple[type[OvoparkError], str]:
