@@ -69,6 +69,9 @@ class OvoparkData:
     # Stores whose device list is failing: failed listings in a row (their cameras are kept as
     # last listed; at STORE_FAILURES_LIMIT they are unavailable).
     store_failures: dict[int, int]
+    # Cameras whose refusal (no permission, no device) has cooled down: refused ones come back at
+    # the first refresh after their cooldown (the data changes, so the entities hear it).
+    cooled: frozenset[str] = frozenset()
 
 
 @dataclass(kw_only=True)
@@ -188,7 +191,13 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
             missing=kept.missing,
             store_devices=kept.store_devices,
             store_failures={key: value for key, value in failing.items() if key in listed},
+            cooled=self._cooled(),
         )
+
+    def _cooled(self) -> frozenset[str]:
+        """Cameras of the entry whose refusal's cooldown ran out (the gateway's memory)."""
+        runtime: OvoparkRuntimeData | None = getattr(self.config_entry, "runtime_data", None)
+        return frozenset() if runtime is None else runtime.streams.cooled_cameras()
 
     def _typed_stores(self, typed: list[int], cameras: Iterable[Camera] = ()) -> dict[int, Store]:
         """Typed store ids come without names: the device list (or the last data) names them."""

@@ -147,6 +147,10 @@ class EntryStreams:
         cooldown = memory.refused_camera(self.token, camera_id)
         return None if cooldown is None else memory.left(cooldown)
 
+    def cooled_cameras(self) -> frozenset[str]:
+        """Cameras refused for permission or device whose cooldown ran out."""
+        return self.gateway.memory.cooled_cameras(self.token)
+
     def reset_camera(self, camera_id: str) -> None:
         """The listing changed for the camera: its refusals are forgotten, backoffs reset."""
         self.gateway.memory.reset_camera(self.token, camera_id)

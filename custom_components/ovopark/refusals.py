@@ -160,6 +160,15 @@ class RefusalMemory:
                 found = cooldown
         return found
 
+    def cooled_cameras(self, token: str) -> frozenset[str]:
+        """An entry's cameras with a refusal the user can act on whose cooldown ran out."""
+        now = self.clock()
+        return frozenset(
+            key[1]
+            for key, cooldown in self._cooldowns.items()
+            if key[0] == token and cooldown.kind is Kind.REFUSED and cooldown.until <= now
+        )
+
     def left(self, cooldown: Cooldown) -> float:
         """Seconds of a cooldown left (0 when over)."""
         return max(0.0, cooldown.until - self.clock())
