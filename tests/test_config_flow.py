@@ -1136,6 +1136,7 @@ async def test_every_key_the_code_raises_is_translated(hass: HomeAssistant, lang
     exceptions = await async_get_translations(hass, language, "exceptions", {DOMAIN})
     issues = await async_get_translations(hass, language, "issues", {DOMAIN})
     keys = {rule.translation_key for _, rule in RULES} | {FALLBACK.translation_key}
+    keys |= {rule.unnamed_key for _, rule in RULES if rule.unnamed_key is not None}
     prefix = f"component.{DOMAIN}"
     assert [k for k in sorted(keys) if not exceptions.get(f"{prefix}.exceptions.{k}.message")] == []
     assert [r for r in Repair if not issues.get(f"{prefix}.issues.{r}.title")] == []
