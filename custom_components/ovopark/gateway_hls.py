@@ -31,6 +31,7 @@ from .hls_playlist import (
     origin,
     rewrite_playlist,
 )
+from .hls_tls import TLS_HANDSHAKE_ERRORS, TlsFallback
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,6 +80,16 @@ async def fetch_same_origin(http: ClientSession, url: str, limit: int) -> Fetche
     raise RelayError("too many redirects")
 
 
+def plain_address(hold: Hold) -> str | None:
+    """The channel's plain `hls` playlist to fall back to when its address is the `tlshls` one.
+
+    The channel carries it as `fallback` once its source hands out both addresses (the source
+    chooses `tlshls` first); until then every channel has its one address and no fallback.
+    """
+    fallback = getattr(hold.channel, "fallback", None)
+    return fallback if isinstance(fallback, str) and fallback else None
+
+
 @dataclass(eq=False)
 class HlsSession:
     """One consumer of a stream."""
@@ -111,6 +122,7 @@ class HlsServer(Listener):
         self.keepalive = keepalive  # the longest gap between two upstream playlist polls
         self._runner: web.ServerRunner | None = None
         self.sessions: dict[str, HlsSession] = {}
+        self.tls = TlsFallback()  # relays whose TLS handshake failed
 
     async def start(self) -> None:
         """Listen on the host, on a port the OS chooses."""
@@ -182,7 +194,10 @@ class HlsServer(Listener):
             return web.Response(status=hold.status)
         stream = hold.channel.attachment
         if stream is None or stream.status is not None:  # the channel's first session
-            stream = hold.channel.attachment = HlsStream(token, stream_id, hold.camera_id, hold)
+            stream = hold.channel.attachment = HlsStream(
+                token, stream_id, hold.camera_id, hold, fallback=plain_address(hold)
+            )
+            stream.upstream = self.tls.first_choice(hold.address, stream.fallback)
             stream.poller = asyncio.create_task(self._poll(stream))
         session_id = secrets.token_urlsafe(16)
         consumer = Consumer(token, stream.camera_id, lambda: self.end(session_id))
@@ -222,6 +237,12 @@ class HlsServer(Listener):
         """
         try:
             answer = await fetch_same_origin(self._http, stream.playlist_url, MAX_PLAYLIST_BYTES)
+        except TLS_HANDSHAKE_ERRORS as err:
+            plain = self.tls.fall_back(stream.playlist_url, stream.fallback, err)
+            if plain is None:
+                return 502, RelayError(f"relay TLS handshake failed ({type(err).__name__})")
+            stream.upstream = plain
+            return await self._fetch_playlist(stream)
         except RelayError as err:
             return 502, err
         except (ClientError, OSError, TimeoutError) as err:
