@@ -15,9 +15,11 @@ import logging
 import re
 import secrets
 import time
+from typing import Any
 from urllib.parse import urljoin
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .broker import ChannelBroker, Hold
 from .channel import ChannelRequest, Refusal, RelayError, StreamProtocol, parse_stream_id
@@ -46,6 +48,23 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
 MAX_PLAYLIST_BYTES = 256 * 1024
 MAX_SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+class _ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server log for the HLS listener: a malformed request is the client's, at debug.
+
+    aiohttp logs every request it cannot parse (an address like `[::1`, a stray `%`) as an ERROR
+    with a traceback: any local process could fill Home Assistant's log. Anything else it logs,
+    an exception of the handler included, stays an ERROR.
+    """
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log a handler's exception; a request aiohttp could not parse only at debug."""
+        err = kwargs.get("exc_info")
+        if isinstance(err, HttpProcessingError):  # answered 400 by aiohttp: no traceback
+            self.debug("Malformed HTTP request refused: %s", type(err).__name__)
+        else:
+            self.error(msg, *args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +147,12 @@ class HlsServer(Listener):
         """Listen on the host, on a port the OS chooses."""
         # access_log=None: an access log line would carry the auth token of the query.
         self._runner = web.ServerRunner(
-            web.Server(self._handle, access_log=None), shutdown_timeout=SHUTDOWN_TIMEOUT
+            web.Server(
+                self._handle,
+                access_log=None,
+                logger=_ServerLog(logging.getLogger("aiohttp.server")),
+            ),
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
         await self._runner.setup()
         await web.SockSite(self._runner, self._bind()).start()
