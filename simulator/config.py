@@ -29,6 +29,9 @@ class SimConfig:
     require_token: bool = False
     token_methods: set[str] | None = None  # methods needing the token; None: all but the login
     timestamp_zone: str = "Asia/Shanghai"
+    # The zone `startPlayRecReq` reads its period in (and `no_recording` windows); None: the
+    # timestamp zone. A platform may read `_timestamp` in UTC yet keep the stores' local times.
+    recording_zone: str | None = None
     timestamp_window: float = 600.0
     check_timestamp: bool = True
     clock_skew: float = 0.0
@@ -63,7 +66,7 @@ class SimConfig:
     # An HTTP status the relay's still download answers instead of the JPEG (502: a failing image
     # node behind a working platform call). None: the JPEG.
     snapshot_download_status: int | None = None
-    # Daily windows (local time in timestamp_zone) without recording, per device id: a playback
+    # Daily windows (local time in the recording zone) without recording, per device id: a playback
     # lying entirely inside one is answered no_recording_code. Default: camera 1002 of the default
     # account records nothing from 01:00 to 03:00. A window ending before it starts wraps midnight.
     no_recording: dict[int, list[tuple[time, time]]] = field(

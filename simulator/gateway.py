@@ -523,7 +523,7 @@ class Gateway:
     async def _start_play_rec_req(self, params: dict[str, str], token: str | None) -> Reply:
         camera = self._camera(params, "id")
         self._require_online(camera)
-        zone = ZoneInfo(self.config.timestamp_zone)
+        zone = ZoneInfo(self.config.recording_zone or self.config.timestamp_zone)
         try:
             start, end = parse_period(params.get("startTime", ""), params.get("endTime", ""), zone)
             rate = parse_rate(params.get("playRate", ""))

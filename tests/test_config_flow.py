@@ -28,6 +28,7 @@ from custom_components.ovopark.const import (
     CONF_PTZ_STEP,
     CONF_QUALITY,
     CONF_RECORDING_DAYS,
+    CONF_RECORDING_ZONE,
     CONF_REGION,
     CONF_SNAPSHOT_CACHE,
     CONF_STORE_IDS,
@@ -87,6 +88,7 @@ def _data(sim: Simulator, **extra: Any) -> dict[str, Any]:
         CONF_API_KEY: sim.config.api_key,
         CONF_API_SECRET: sim.config.api_secret,
         CONF_TIMESTAMP_ZONE: "Asia/Shanghai",
+        CONF_RECORDING_ZONE: "Asia/Shanghai",
         **extra,
     }
 
@@ -172,25 +174,38 @@ async def test_user_title_counts_the_stores(
     assert simulator.count(DEPARTMENTS) == pages
 
 
-@pytest.mark.parametrize("region", [REGION_CHINA, REGION_INTERNATIONAL])
+@pytest.mark.parametrize(
+    ("region", "recording_zone"),
+    [
+        # The China region's recordings are in China's time, whatever the section says.
+        (REGION_CHINA, "Asia/Shanghai"),
+        (REGION_INTERNATIONAL, "Europe/Berlin"),
+    ],
+)
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_user_region(
     hass: HomeAssistant,
     simulator: Simulator,
     monkeypatch: pytest.MonkeyPatch,
     region: str,
+    recording_zone: str,
 ) -> None:
     # The regions' real API addresses are on the internet: point the chosen one at the simulator.
     monkeypatch.setitem(REGION_URLS, region, simulator.gateway_url)
     result = await _start(hass)
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], _input(simulator, **{CONF_REGION: region, CONF_URL: "ignored"})
+        result["flow_id"],
+        _input(
+            simulator,
+            **{CONF_REGION: region, CONF_URL: "ignored"},
+            advanced={CONF_RECORDING_ZONE: "Europe/Berlin"},
+        ),
     )
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == TWO_STORES
-    assert result["data"] == _data(simulator)
+    assert result["data"] == _data(simulator, recording_zone=recording_zone)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -255,6 +270,22 @@ async def test_user_utc_fallback(hass: HomeAssistant, simulator: Simulator) -> N
     assert result["data"] == _data(simulator, timestamp_zone="UTC")
     # Shanghai stamps are 8 h off for a platform in UTC, resync or not; UTC then works.
     assert [c.code for c in simulator.calls_of(DEPARTMENTS)] == [16, 16, 0]
+
+
+@pytest.mark.parametrize("recording_zone", ["Asia/Shanghai", "America/New_York"])
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_utc_fallback_keeps_the_recording_zone(
+    hass: HomeAssistant, simulator: Simulator, recording_zone: str
+) -> None:
+    simulator.config.timestamp_zone = "UTC"
+    result = await _start(hass)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, advanced={CONF_RECORDING_ZONE: recording_zone})
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == _data(simulator, timestamp_zone="UTC", recording_zone=recording_zone)
 
 
 # --- user step: every error, then recovered to an entry ----------------------------------
@@ -408,6 +439,13 @@ ERROR_CASES = [
         {"base": "invalid_timezone"},
         {},
         id="invalid_timezone",
+    ),
+    pytest.param(
+        _nothing,
+        {SECTION_ADVANCED: {CONF_RECORDING_ZONE: "Mars/Olympus_Mons"}},
+        {"base": "invalid_timezone"},
+        {},
+        id="invalid_recording_zone",
     ),
     pytest.param(
         _nothing,
@@ -780,6 +818,39 @@ async def test_reconfigure(hass: HomeAssistant, simulator: Simulator) -> None:
     assert entry.title == _store_name(simulator)
 
 
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        pytest.param({"recording_zone": "Europe/Lisbon"}, "Europe/Lisbon", id="stored"),
+        pytest.param({}, "Asia/Shanghai", id="absent"),  # an entry 0.1.0 wrote
+    ],
+)
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reconfigure_shows_and_keeps_the_recording_zone(
+    hass: HomeAssistant, simulator: Simulator, stored: dict[str, str], shown: str
+) -> None:
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={k: v for k, v in entry.data.items() if k != CONF_RECORDING_ZONE} | stored
+    )
+    result = await entry.start_reconfigure_flow(hass)
+    schema = result["data_schema"].schema
+    advanced = next(value for key, value in schema.items() if str(key) == SECTION_ADVANCED)
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value") for key in advanced.schema.schema
+    }
+    assert suggested[CONF_RECORDING_ZONE] == shown
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _input(simulator, advanced={CONF_RECORDING_ZONE: shown})
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data == _data(simulator, recording_zone=shown)
+
+
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_reconfigure_region_keeps_store_ids(
     hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
@@ -1065,6 +1136,7 @@ async def test_every_key_the_code_raises_is_translated(hass: HomeAssistant, lang
     exceptions = await async_get_translations(hass, language, "exceptions", {DOMAIN})
     issues = await async_get_translations(hass, language, "issues", {DOMAIN})
     keys = {rule.translation_key for _, rule in RULES} | {FALLBACK.translation_key}
+    keys |= {rule.unnamed_key for _, rule in RULES if rule.unnamed_key is not None}
     prefix = f"component.{DOMAIN}"
     assert [k for k in sorted(keys) if not exceptions.get(f"{prefix}.exceptions.{k}.message")] == []
     assert [r for r in Repair if not issues.get(f"{prefix}.issues.{r}.title")] == []

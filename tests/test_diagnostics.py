@@ -38,12 +38,14 @@ async def test_diagnostics_are_redacted(
         token,
         runtime.streams.token,
         simulator.config.api_key,
+        *(store.address for store in simulator.data.stores.values()),
     ):
         assert secret not in text
     assert len(diagnostics["cameras"]) == 8
     assert len(diagnostics["stores"]) == 2
     assert diagnostics["client"]["open.shopweb.device.getVideoDeviceList"]["calls"] == 2
     assert diagnostics["entry"]["data"]["api_secret"] == "**REDACTED**"
+    assert {store["address"] for store in diagnostics["stores"]} == {"**REDACTED**"}
     assert "gateway" in diagnostics
 
 

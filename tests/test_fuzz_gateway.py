@@ -338,3 +338,147 @@ def test_http_paths_without_the_token() -> None:
     harness = _run_examples(body)
     assert harness.examples >= EXAMPLES
     assert 404 in harness.statuses, "no request was refused for its token: the test proves nothing"
+
+
+# --- the first request's address, anything at all ------------------------------------------
+
+# Pieces an address is made of, and the ones parsers trip on: brackets (IPv6 literals, open or
+# stray), percent-escapes (valid, truncated, not hex, of invalid UTF-8), userinfo, ports, unicode
+# (letters, full-width and replacement characters, combining marks), blanks and backslashes.
+_URI_SAMPLES = [
+    "[",
+    "]",
+    "[::1",
+    "[::1]",
+    "[::1]:554",
+    "[v1.x]",
+    "[fe80::1%25eth0]",
+    ":",
+    "::",
+    "@",
+    "u:p@",
+    ":99999",
+    ":-1",
+    ":x",
+    "//",
+    "/",
+    "?",
+    "#",
+    "&",
+    "=",
+    "auth=",
+    "rtsp://",
+    "RTSP://",
+    "rtsps://",
+    "http://",
+    "%",
+    "%2",
+    "%zz",
+    "%00",
+    "%5B",
+    "%5D",
+    "%2F",
+    "%3F",
+    "%E4%B8%AD",
+    "%C3%28",
+    "%FF",
+    "\\",
+    "é",
+    "中",
+    "\uff3b",
+    "\ufffd",
+    "e\u0301",
+    "1001",
+    "1001~sub",
+    "127.0.0.1",
+    "localhost",
+    "*",
+    " ",
+    "\t",
+]
+URI_PIECES = st.sampled_from(_URI_SAMPLES) | TEXT
+URI_TEXT = st.lists(URI_PIECES, max_size=12).map("".join)
+URI_BYTES = st.lists(
+    st.binary(max_size=6) | URI_PIECES.map(lambda piece: piece.encode("utf-8", "surrogatepass")),
+    max_size=12,
+).map(b"".join)
+# Where the registered token goes: nowhere, or after the address (its own query, or one more)
+TOKEN_SUFFIX = st.sampled_from([b"", b"?auth={TOKEN}", b"&auth={TOKEN}", b"/?auth={TOKEN}"])
+
+
+@st.composite
+def first_requests(draw: st.DrawFn, suffixes: st.SearchStrategy[bytes]) -> bytes:
+    """A first RTSP request, well-formed but for its address: arbitrary text or bytes."""
+    uri = draw(URI_TEXT.map(lambda text: text.encode("utf-8", "surrogatepass")) | URI_BYTES)
+    method = draw(st.sampled_from([b"OPTIONS", b"DESCRIBE", b"SETUP", b"PLAY"]))
+    return method + b" " + uri + draw(suffixes) + b" RTSP/1.0\r\nCSeq: 1\r\n\r\n"
+
+
+@pytest.fixture
+def debug_only(caplog: pytest.LogCaptureFixture) -> Any:
+    """Nothing the gateway (or its HTTP server) logs about a request is above debug."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    loud = [
+        f"{r.name} {r.levelname}: {r.getMessage()}"
+        for r in caplog.get_records("call")
+        if r.name.startswith(("custom_components", "aiohttp"))
+        and (r.exc_info or r.levelno > logging.DEBUG)
+    ]
+    assert loud == []
+
+
+@pytest.mark.usefixtures("socket_enabled", "debug_only")
+def test_rtsp_first_request_with_any_address_and_the_token() -> None:
+    def body(harness: Harness, runner: asyncio.Runner) -> None:
+        @FUZZ
+        @given(raw=first_requests(TOKEN_SUFFIX))
+        def one(raw: bytes) -> None:
+            assert _rtsp_exchange(harness, runner, raw) in {None, 200, 400, 401, 404, 503}, raw
+
+        one()
+
+    harness = _run_examples(body)
+    assert harness.examples >= EXAMPLES
+    assert 400 in harness.statuses, "no address was malformed: the test proves nothing"
+
+
+@pytest.mark.usefixtures("socket_enabled", "debug_only")
+def test_rtsp_first_request_with_any_address_and_no_token() -> None:
+    def body(harness: Harness, runner: asyncio.Runner) -> None:
+        @FUZZ
+        @given(raw=first_requests(st.just(b"")))
+        def one(raw: bytes) -> None:
+            if b"{TOKEN}" in raw:  # the registered token cannot come from the address alone
+                return
+            assert _rtsp_exchange(harness, runner, raw) in {None, 400, 401, 404}, raw
+            assert harness.allocations == [], raw
+
+        one()
+
+    harness = _run_examples(body)
+    assert harness.examples >= EXAMPLES / 2
+    assert {400, 404} <= set(harness.statuses), "malformed and unknown addresses both met"
+
+
+@pytest.mark.usefixtures("socket_enabled", "debug_only")
+def test_http_first_request_with_any_address() -> None:
+    def body(harness: Harness, runner: asyncio.Runner) -> None:
+        @FUZZ
+        @given(target=URI_BYTES | URI_TEXT.map(str.encode), suffix=TOKEN_SUFFIX)
+        def one(target: bytes, suffix: bytes) -> None:
+            harness.examples += 1
+            raw = b"GET " + target + suffix + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            answer = runner.run(
+                _exchange(harness.http_port, raw.replace(b"{TOKEN}", harness.token.encode()))
+            )
+            status = _status(answer, HTTP_STATUS)
+            harness.statuses.append(status)
+            # No 500: an exception in the handler would be answered so.
+            assert status in {None, 200, 400, 401, 404, 405, 414, 502, 503}, (raw, status)
+
+        one()
+
+    harness = _run_examples(body)
+    assert harness.examples >= EXAMPLES
+    assert 400 in harness.statuses, "no target was malformed: the test proves nothing"

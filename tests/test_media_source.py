@@ -28,7 +28,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ovopark.channel import ChannelRequest, Playback, StreamProtocol
-from custom_components.ovopark.const import CONF_TIMESTAMP_ZONE, DOMAIN
+from custom_components.ovopark.const import CONF_RECORDING_ZONE, DOMAIN
 from custom_components.ovopark.media_source import PLAYBACK_STREAMS
 from simulator.config import SimConfig
 from simulator.core import Simulator
@@ -45,9 +45,12 @@ TEN_SECONDS = timedelta(seconds=10)
 
 @pytest.fixture
 def sim_config(request: pytest.FixtureRequest) -> SimConfig:
-    """The platform's zone follows the test's entry zone (parametrized as `zone`, else Shanghai)."""
+    """The platform's recording zone follows the entry's (parametrized, else Shanghai).
+
+    Time stamps stay in Shanghai: clips are asked in the recording zone alone.
+    """
     zone = getattr(request, "param", "Asia/Shanghai")
-    return SimConfig(pull_window=10.0, hls_idle=2.0, no_sub_delay=0.05, timestamp_zone=zone)
+    return SimConfig(pull_window=10.0, hls_idle=2.0, no_sub_delay=0.05, recording_zone=zone)
 
 
 async def _setup(hass: HomeAssistant, sim: Simulator, tmp_path: Path | None = None) -> Any:
@@ -58,7 +61,7 @@ async def _setup(hass: HomeAssistant, sim: Simulator, tmp_path: Path | None = No
     entry = entry_for(
         sim,
         entry_id="01JOVOPARKTESTENTRY0000000",
-        **{CONF_TIMESTAMP_ZONE: sim.config.timestamp_zone},
+        **{CONF_RECORDING_ZONE: sim.config.recording_zone},
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -187,7 +190,7 @@ async def test_a_resolved_clip_plays_its_period_with_one_call(
 
     assert played.mime_type == "application/x-mpegURL"
     assert played.url.startswith("/api/hls/")
-    zone = ZoneInfo(sim_config.timestamp_zone)
+    zone = ZoneInfo(str(sim_config.recording_zone))
     start, end = berlin.astimezone(zone), (berlin + TEN_SECONDS).astimezone(zone)
     assert _plays(simulator) == [(f"{start:%Y-%m-%d %H:%M:%S}", f"{end:%Y-%m-%d %H:%M:%S}")]
     (channel,) = simulator.relay.playbacks()
@@ -315,7 +318,7 @@ async def test_save_recording_across_midnight_plays_one_channel_per_platform_day
     hass: HomeAssistant, simulator: Simulator, tmp_path: Path
 ) -> None:
     await _setup(hass, simulator, tmp_path)
-    zone = ZoneInfo(simulator.config.timestamp_zone)
+    zone = ZoneInfo(str(simulator.config.recording_zone))
     day = datetime.now(zone).date() - timedelta(days=2)
     start = datetime(day.year, day.month, day.day, 23, 59, 50, tzinfo=zone)
 
@@ -363,7 +366,7 @@ async def test_save_recording_of_a_period_without_recording_is_a_translated_erro
     hass: HomeAssistant, simulator: Simulator, tmp_path: Path
 ) -> None:
     await _setup(hass, simulator, tmp_path)
-    zone = ZoneInfo(simulator.config.timestamp_zone)
+    zone = ZoneInfo(str(simulator.config.recording_zone))
     day = datetime.now(zone).date() - timedelta(days=1)
     start = datetime(day.year, day.month, day.day, 1, 20, tzinfo=zone)  # the camera's night gap
     with pytest.raises(HomeAssistantError) as err:

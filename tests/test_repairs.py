@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import socket
 from typing import Any
 
@@ -10,8 +11,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 
+from custom_components.ovopark.channel import ChannelRequest, Playback, Refusal, StreamProtocol
 from custom_components.ovopark.const import DOMAIN
 from custom_components.ovopark.diagnostics import async_get_config_entry_diagnostics
 from simulator.core import Simulator
@@ -266,3 +269,35 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
     assert ir.async_get(hass).async_get_issue(DOMAIN, "permission_denied_1001") is None
     assert hass.states.get(entity_id).state != STATE_UNAVAILABLE
     assert simulator.count(START_MEDIA_PLAY) == 3
+
+
+PLAY_REC = "open.shopweb.device.startPlayRecReq"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="channel_source.async_report clears only the startNewMediaPlay method issue (issue 18 "
+    "part 6: its clearing line must name the method of the channel that worked)",
+)
+async def test_a_playback_method_granted_again_clears_its_repair(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry, _ = await setup_entry(hass, simulator)
+    start = dt_util.now().replace(microsecond=0) - timedelta(days=1)
+    request = ChannelRequest(
+        "1001", StreamProtocol.RTSP, playback=Playback(start, start + timedelta(seconds=10))
+    )
+    issue_id = f"method_not_granted_{PLAY_REC}"
+    simulator.faults.return_code(9, times=1, method=PLAY_REC)
+    assert isinstance(await entry.runtime_data.streams.async_mint_playback(request), Refusal)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+
+    address = await entry.runtime_data.streams.async_mint_playback(request)
+    assert isinstance(address, str)
+    async with RtspClient(address) as rtsp:
+        answer = await rtsp.request("DESCRIBE", headers={"Accept": "application/sdp"})
+    await hass.async_block_till_done()
+
+    assert answer.status == 200
+    assert simulator.count(PLAY_REC) == 2
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -283,7 +283,7 @@ class OvoparkCamera(OvoparkEntity, Camera):
                 translation_key=refusal,
                 translation_placeholders={"path": path},
             )
-        zone = self._online_client().timestamp_zone
+        zone = self._online_client().recording_zone
         playbacks = split_at_midnight(begin, end, zone, rate)
         seconds = await self._async_write(playbacks, path, overwrite)
         return {"path": path, "seconds": round(seconds, 1)}

@@ -38,6 +38,7 @@ from .const import (
     CONF_PTZ_STEP,
     CONF_QUALITY,
     CONF_RECORDING_DAYS,
+    CONF_RECORDING_ZONE,
     CONF_REGION,
     CONF_SNAPSHOT_CACHE,
     CONF_STORE_IDS,
@@ -49,6 +50,7 @@ from .const import (
     DEFAULT_PTZ_STEP,
     DEFAULT_QUALITY,
     DEFAULT_RECORDING_DAYS,
+    DEFAULT_RECORDING_ZONE,
     DEFAULT_SNAPSHOT_CACHE,
     DEFAULT_TIMESTAMP_ZONE,
     DOMAIN,
@@ -123,6 +125,10 @@ def _connection_schema(*, with_key_default: str | None = None) -> probatio.Schem
                         probatio.Optional(CONF_PASSWORD): _PASSWORD_SELECTOR,
                         probatio.Optional(
                             CONF_TIMESTAMP_ZONE, default=DEFAULT_TIMESTAMP_ZONE
+                        ): _ZONE_SELECTOR,
+                        # Read for the international and custom regions only (China: Shanghai).
+                        probatio.Optional(
+                            CONF_RECORDING_ZONE, default=DEFAULT_RECORDING_ZONE
                         ): _ZONE_SELECTOR,
                     }
                 ),
@@ -267,6 +273,9 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
                     CONF_USERNAME: entry.data.get(CONF_USERNAME, ""),
                     CONF_TIMESTAMP_ZONE: entry.data.get(
                         CONF_TIMESTAMP_ZONE, DEFAULT_TIMESTAMP_ZONE
+                    ),
+                    CONF_RECORDING_ZONE: entry.data.get(
+                        CONF_RECORDING_ZONE, DEFAULT_RECORDING_ZONE
                     ),
                 },
             }

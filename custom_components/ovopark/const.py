@@ -19,6 +19,7 @@ CONF_API_SECRET: Final = "api_secret"
 CONF_USERNAME: Final = "username"
 CONF_PASSWORD: Final = "password"
 CONF_TIMESTAMP_ZONE: Final = "timestamp_zone"
+CONF_RECORDING_ZONE: Final = "recording_zone"  # the zone recordings are asked in
 CONF_STORE_IDS: Final = "store_ids"
 
 # Options.
@@ -30,6 +31,8 @@ CONF_RECORDING_DAYS: Final = "recording_days"
 CONF_PTZ_STEP: Final = "ptz_step"
 
 DEFAULT_TIMESTAMP_ZONE: Final = "Asia/Shanghai"
+# The China region's recording zone, and every entry's without the key (0.1.0 wrote none).
+DEFAULT_RECORDING_ZONE: Final = "Asia/Shanghai"
 DEFAULT_PROTOCOL: Final = StreamProtocol.RTSP.value  # options hold the enums' values
 DEFAULT_QUALITY: Final = Quality.MAIN.value
 DEFAULT_SNAPSHOT_CACHE: Final = 30

@@ -30,11 +30,13 @@ from .const import (
     CONF_API_KEY,
     CONF_API_SECRET,
     CONF_PASSWORD,
+    CONF_RECORDING_ZONE,
     CONF_STORE_IDS,
     CONF_STORES,
     CONF_TIMESTAMP_ZONE,
     CONF_URL,
     CONF_USERNAME,
+    DEFAULT_RECORDING_ZONE,
     DEFAULT_TIMESTAMP_ZONE,
     DOMAIN,
     LOGGER,
@@ -90,11 +92,18 @@ async def async_create_client(
 ) -> OvoparkClient:
     """A platform client for config entry data, on Home Assistant's shared session.
 
-    `zone` (an IANA name) overrides the entry's time stamp zone. A zone's first load reads the
+    `zone` (an IANA name) overrides the entry's time stamp zone; recordings are asked in the
+    entry's recording zone (Asia/Shanghai when the entry has none). A zone's first load reads the
     time zone database from disk: `async_get_time_zone` does it off the event loop.
     """
     name = zone or str(data.get(CONF_TIMESTAMP_ZONE) or DEFAULT_TIMESTAMP_ZONE)
-    return _client(hass, data, name, await dt_util.async_get_time_zone(name))
+    recording = str(data.get(CONF_RECORDING_ZONE) or DEFAULT_RECORDING_ZONE)
+    recording_zone = await dt_util.async_get_time_zone(recording)
+    if recording_zone is None:
+        raise ValueError(f"unknown time zone {recording!r}")  # the flows accept only known zones
+    client = _client(hass, data, name, await dt_util.async_get_time_zone(name))
+    client.recording_zone = recording_zone
+    return client
 
 
 def _client(

@@ -11,7 +11,8 @@ from homeassistant.core import HomeAssistant
 from .const import CONF_API_KEY, CONF_API_SECRET, CONF_PASSWORD, CONF_USERNAME
 from .coordinator import OvoparkConfigEntry
 
-TO_REDACT = {CONF_API_SECRET, CONF_PASSWORD, CONF_USERNAME, "token", "authenticator"}
+# "address": a store's street address (Store.address) identifies a place and its people.
+TO_REDACT = {CONF_API_SECRET, CONF_PASSWORD, CONF_USERNAME, "token", "authenticator", "address"}
 
 
 def _partly(value: str) -> str:
@@ -36,7 +37,9 @@ async def async_get_config_entry_diagnostics(
             if coordinator.last_exception
             else None,
         },
-        "stores": [asdict(store) for store in coordinator.data.stores.values()],
+        "stores": async_redact_data(
+            [asdict(store) for store in coordinator.data.stores.values()], TO_REDACT
+        ),
         "cameras": [asdict(camera) for camera in coordinator.data.cameras.values()],
         "devices": coordinator.stale.diagnostics(),
         "polling": coordinator.polling.diagnostics(),

@@ -9,7 +9,7 @@ coordinator, the config flow, the channel source, stills and actions all read it
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
 from functools import wraps
 from typing import Any, Concatenate, Final, Protocol
@@ -72,7 +72,12 @@ def _code(err: Exception, _camera: str) -> dict[str, str]:
 
 
 def _error_name(err: Exception, _camera: str) -> dict[str, str]:
-    return {"error": type(err).__name__}
+    """The error's kind, and the platform's code when it answered one the table does not know."""
+    code = getattr(err, "code", None)
+    if code is None:
+        return {"error": type(err).__name__}
+    codename = getattr(err, "codename", None)
+    return {"error": f"{type(err).__name__}, code {code}" + (f" ({codename})" if codename else "")}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +86,8 @@ class ErrorRule:
 
     translation_key: str
     placeholders: Placeholders = field(default=_none)
+    # The message when no camera is named (a refresh, a store's listing): no empty placeholder.
+    unnamed_key: str | None = None
     flow_error: str = "unknown"
     gateway_status: int = 503
     reauth: bool = False
@@ -117,21 +124,39 @@ RULES: Final[tuple[tuple[type[Exception], ErrorRule], ...]] = (
     ),
     (
         OvoparkDeviceNotFound,
-        ErrorRule(translation_key="device_not_found", placeholders=_camera, gateway_status=404),
+        ErrorRule(
+            translation_key="device_not_found",
+            placeholders=_camera,
+            unnamed_key="device_not_found_unnamed",
+            gateway_status=404,
+        ),
     ),
     (
         OvoparkPermissionError,
         ErrorRule(
             translation_key="permission_denied",
             placeholders=_camera,
+            unnamed_key="permission_denied_unnamed",
             gateway_status=404,
             repair=Repair.PERMISSION,
         ),
     ),
-    (OvoparkCameraOfflineError, ErrorRule(translation_key="camera_offline", placeholders=_camera)),
+    (
+        OvoparkCameraOfflineError,
+        ErrorRule(
+            translation_key="camera_offline",
+            placeholders=_camera,
+            unnamed_key="camera_offline_unnamed",
+        ),
+    ),
     (
         OvoparkNoRecordingError,
-        ErrorRule(translation_key="no_recording", placeholders=_camera, gateway_status=404),
+        ErrorRule(
+            translation_key="no_recording",
+            placeholders=_camera,
+            unnamed_key="no_recording_unnamed",
+            gateway_status=404,
+        ),
     ),
     (
         OvoparkRequestError,
@@ -169,8 +194,14 @@ class Translated:
 
 
 def lookup(err: Exception, camera: str = "") -> Translated:
-    """The rule for an error (the first row whose type it is), with its placeholders."""
+    """The rule for an error (the first row whose type it is), with its placeholders.
+
+    Without a camera (a refresh, a store's listing), a rule that names one gives its unnamed
+    message instead: never "…for the camera ."
+    """
     rule = next((rule for kind, rule in RULES if isinstance(err, kind)), FALLBACK)
+    if not camera and rule.unnamed_key is not None:
+        rule = replace(rule, translation_key=rule.unnamed_key, placeholders=_none)
     return Translated(rule, rule.placeholders(err, camera))
 
 

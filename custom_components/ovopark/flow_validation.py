@@ -24,13 +24,16 @@ from .const import (
     CONF_API_KEY,
     CONF_API_SECRET,
     CONF_PASSWORD,
+    CONF_RECORDING_ZONE,
     CONF_REGION,
     CONF_STORE_IDS,
     CONF_TIMESTAMP_ZONE,
     CONF_URL,
     CONF_USERNAME,
+    DEFAULT_RECORDING_ZONE,
     DEFAULT_TIMESTAMP_ZONE,
     LOGGER,
+    REGION_CHINA,
     REGION_CUSTOM,
     REGION_URLS,
     SECTION_ADVANCED,
@@ -93,14 +96,17 @@ async def async_check(hass: HomeAssistant, data: Mapping[str, Any]) -> Validated
 async def _async_validate(hass: HomeAssistant, data: Mapping[str, Any]) -> Validated:
     """Validate entry data against the platform, falling back to UTC stamps once."""
     zone = data.get(CONF_TIMESTAMP_ZONE) or DEFAULT_TIMESTAMP_ZONE
-    if await dt_util.async_get_time_zone(zone) is None:
-        raise InvalidInputError("base", "invalid_timezone")
+    recording_zone = data.get(CONF_RECORDING_ZONE) or DEFAULT_RECORDING_ZONE
+    for name in (zone, recording_zone):
+        if await dt_util.async_get_time_zone(name) is None:
+            raise InvalidInputError("base", "invalid_timezone")
     try:
         client = await async_create_client(hass, data, zone)
         title = await _async_probe(client, data.get(CONF_STORE_IDS))
     except OvoparkClockError:
         # The client already resynchronised from the server clock, so a 16 that
-        # survives it means the platform reads the stamp in another zone.
+        # survives it means the platform reads the stamp in another zone. Only the stamps' zone:
+        # recordings stay asked in the recording zone.
         if zone == UTC_ZONE:
             raise
         zone = UTC_ZONE
@@ -174,6 +180,10 @@ def entry_data_from_input(user_input: Mapping[str, Any]) -> dict[str, Any]:
         CONF_TIMESTAMP_ZONE: str(
             advanced.get(CONF_TIMESTAMP_ZONE) or DEFAULT_TIMESTAMP_ZONE
         ).strip(),
+        # The China region's stores keep China's time; elsewhere the user says which zone.
+        CONF_RECORDING_ZONE: DEFAULT_RECORDING_ZONE
+        if region == REGION_CHINA
+        else str(advanced.get(CONF_RECORDING_ZONE) or DEFAULT_RECORDING_ZONE).strip(),
     }
     username = str(advanced.get(CONF_USERNAME) or "").strip()
     password = advanced.get(CONF_PASSWORD) or ""

@@ -111,6 +111,7 @@ class StreamGateway:
             "rtsp_consumers": rtsp,
             "hls_sessions": hls,
             "consumers": {cam: rtsp.get(cam, 0) + hls.get(cam, 0) for cam in {*rtsp, *hls}},
+            "hls_tls": self._hls.tls.stats(),
             **self._broker.stats(),
         }
 

@@ -15,9 +15,11 @@ import logging
 import re
 import secrets
 import time
+from typing import Any
 from urllib.parse import urljoin
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .broker import ChannelBroker, Hold
 from .channel import ChannelRequest, Refusal, RelayError, StreamProtocol, parse_stream_id
@@ -31,6 +33,7 @@ from .hls_playlist import (
     origin,
     rewrite_playlist,
 )
+from .hls_tls import TLS_HANDSHAKE_ERRORS, TlsFallback
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +48,23 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
 MAX_PLAYLIST_BYTES = 256 * 1024
 MAX_SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+class _ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server log for the HLS listener: a malformed request is the client's, at debug.
+
+    aiohttp logs every request it cannot parse (an address like `[::1`, a stray `%`) as an ERROR
+    with a traceback: any local process could fill Home Assistant's log. Anything else it logs,
+    an exception of the handler included, stays an ERROR.
+    """
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log a handler's exception; a request aiohttp could not parse only at debug."""
+        err = kwargs.get("exc_info")
+        if isinstance(err, HttpProcessingError):  # answered 400 by aiohttp: no traceback
+            self.debug("Malformed HTTP request refused: %s", type(err).__name__)
+        else:
+            self.error(msg, *args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +99,16 @@ async def fetch_same_origin(http: ClientSession, url: str, limit: int) -> Fetche
     raise RelayError("too many redirects")
 
 
+def plain_address(hold: Hold) -> str | None:
+    """The channel's plain `hls` playlist to fall back to when its address is the `tlshls` one.
+
+    The channel carries it as `fallback` once its source hands out both addresses (the source
+    chooses `tlshls` first); until then every channel has its one address and no fallback.
+    """
+    fallback = getattr(hold.channel, "fallback", None)
+    return fallback if isinstance(fallback, str) and fallback else None
+
+
 @dataclass(eq=False)
 class HlsSession:
     """One consumer of a stream."""
@@ -111,12 +141,18 @@ class HlsServer(Listener):
         self.keepalive = keepalive  # the longest gap between two upstream playlist polls
         self._runner: web.ServerRunner | None = None
         self.sessions: dict[str, HlsSession] = {}
+        self.tls = TlsFallback()  # relays whose TLS handshake failed
 
     async def start(self) -> None:
         """Listen on the host, on a port the OS chooses."""
         # access_log=None: an access log line would carry the auth token of the query.
         self._runner = web.ServerRunner(
-            web.Server(self._handle, access_log=None), shutdown_timeout=SHUTDOWN_TIMEOUT
+            web.Server(
+                self._handle,
+                access_log=None,
+                logger=_ServerLog(logging.getLogger("aiohttp.server")),
+            ),
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
         await self._runner.setup()
         await web.SockSite(self._runner, self._bind()).start()
@@ -182,7 +218,10 @@ class HlsServer(Listener):
             return web.Response(status=hold.status, headers=hold.headers())
         stream = hold.channel.attachment
         if stream is None or stream.status is not None:  # the channel's first session
-            stream = hold.channel.attachment = HlsStream(token, stream_id, hold.camera_id, hold)
+            stream = hold.channel.attachment = HlsStream(
+                token, stream_id, hold.camera_id, hold, fallback=plain_address(hold)
+            )
+            stream.upstream = self.tls.first_choice(hold.address, stream.fallback)
             stream.poller = asyncio.create_task(self._poll(stream))
         session_id = secrets.token_urlsafe(16)
         consumer = Consumer(token, stream.camera_id, lambda: self.end(session_id))
@@ -222,6 +261,12 @@ class HlsServer(Listener):
         """
         try:
             answer = await fetch_same_origin(self._http, stream.playlist_url, MAX_PLAYLIST_BYTES)
+        except TLS_HANDSHAKE_ERRORS as err:
+            plain = self.tls.fall_back(stream.playlist_url, stream.fallback, err)
+            if plain is None:
+                return 502, RelayError(f"relay TLS handshake failed ({type(err).__name__})")
+            stream.upstream = plain
+            return await self._fetch_playlist(stream)
         except RelayError as err:
             return 502, err
         except (ClientError, OSError, TimeoutError) as err:

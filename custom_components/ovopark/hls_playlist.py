@@ -80,11 +80,15 @@ class HlsStream:
     media: OrderedDict[str, Media] = field(default_factory=OrderedDict)
     fetching: dict[str, asyncio.Future[Media | int]] = field(default_factory=dict)
     poller: asyncio.Task[None] | None = None
+    fallback: str | None = None  # the channel's plain `hls` playlist, when `hold.address` is TLS
+    upstream: str | None = (
+        None  # the playlist fetched: the TLS one, or the plain one after it failed
+    )
 
     @property
     def playlist_url(self) -> str:
-        """The channel's upstream playlist."""
-        return self.hold.address
+        """The channel's upstream playlist, as fetched now."""
+        return self.upstream or self.hold.address
 
     def local_name(self, url: str) -> str:
         """Return a stable local name for an upstream URI that reveals no channel id.

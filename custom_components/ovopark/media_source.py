@@ -108,7 +108,7 @@ class OvoparkMediaSource(MediaSource):
         camera = entry.runtime_data.coordinator.data.cameras.get(path.camera_id)
         if camera is None:
             raise Unresolvable(f"Unknown camera: {path.camera_id}")
-        # The clip, or its part on the day it starts in the platform's zone.
+        # The clip, or its part on the day it starts in the recording zone.
         periods = split_at_midnight(path.start, self._clip_end(path.start), _platform_zone(entry))
         if not periods:
             raise Unresolvable(f"Not recorded yet: {item.identifier}")
@@ -280,8 +280,8 @@ def _for_the_browser(path: str) -> str:
 
 
 def _platform_zone(entry: OvoparkConfigEntry) -> tzinfo:
-    """The entry's zone, in which a playback may not cross midnight."""
-    return entry.runtime_data.client.timestamp_zone
+    """The entry's recording zone, in which a playback may not cross midnight."""
+    return entry.runtime_data.client.recording_zone
 
 
 def _by_id(item: Store | Camera) -> int:

@@ -34,11 +34,14 @@ NOON_SHANGHAI = datetime(2024, 1, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, 23:
 
 @pytest.fixture
 def zoned(simulator: Simulator, make_client: ClientFactory) -> Callable[[str], OvoparkClient]:
-    """A client and the simulator both in `zone` (the entry's zone is the platform's)."""
+    """A client and the simulator both asking recordings in `zone` (the entry's recording zone).
+
+    Time stamps stay in Shanghai on both sides: the period follows the recording zone alone.
+    """
 
     def make(zone: str) -> OvoparkClient:
-        simulator.config.timestamp_zone = zone
-        return make_client(timestamp_zone=ZoneInfo(zone))
+        simulator.config.recording_zone = zone
+        return make_client(recording_zone=ZoneInfo(zone))
 
     return make
 
@@ -141,6 +144,27 @@ async def test_same_range_within_one_day_elsewhere_is_played(
     start = datetime(2024, 1, 1, 15, 55, tzinfo=UTC)
     await zoned("UTC").start_playback(CAMERA, start, start + timedelta(minutes=10))
     assert simulator.calls[-1].code == 0
+
+
+async def test_the_timestamp_zone_does_not_move_the_period(
+    simulator: Simulator, make_client: ClientFactory
+) -> None:
+    # A platform reading `_timestamp` in UTC (the flow's fallback) still keeps recordings in
+    # the recording zone: Shanghai by default.
+    simulator.config.timestamp_zone = "UTC"
+    simulator.config.recording_zone = "Asia/Shanghai"
+    client = make_client(timestamp_zone=ZoneInfo("UTC"))
+    await client.start_playback(CAMERA, NOON_SHANGHAI, NOON_SHANGHAI + timedelta(minutes=10))
+    call = simulator.calls[-1]
+    assert (call.code, call.params["startTime"], call.params["endTime"]) == (
+        0,
+        "2024-01-01 12:00:00",
+        "2024-01-01 12:10:00",
+    )
+    assert simulator.relay.history[-1].period == (
+        NOON_SHANGHAI,
+        NOON_SHANGHAI + timedelta(minutes=10),
+    )
 
 
 async def test_last_period_of_a_day_ends_at_235959(

@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+import logging
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 import pytest
 
 from custom_components.ovopark.api import MediaUrls, OvoparkClient, OvoparkConnectionError
 from custom_components.ovopark.gateway import StreamGateway
-from custom_components.ovopark.gateway_hls import SEGMENT_CACHE
+from custom_components.ovopark.gateway_hls import SEGMENT_CACHE, _ServerLog
 from simulator.core import Simulator
 
 from ..common import StubSource, answering, hls_url, platform_source
@@ -450,3 +452,24 @@ async def test_the_segment_cache_keeps_only_what_the_playlist_lists(
             # seg0 left the playlist, and the cache with it: asked again, it is fetched again.
             assert (await _get(http, beside(session_url, "seg0.ts")))[0] == 200
         assert relay.asked("seg0.ts") == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "level", "traceback"),
+    [
+        pytest.param(BadHttpMessage("bad"), logging.DEBUG, False, id="unparsable_request"),
+        pytest.param(RuntimeError("bug"), logging.ERROR, True, id="handler_bug"),
+    ],
+)
+def test_the_hls_listener_logs_only_its_own_bugs_as_errors(
+    caplog: pytest.LogCaptureFixture, error: Exception, level: int, traceback: bool
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    log = _ServerLog(logging.getLogger("aiohttp.server"))
+    try:
+        raise error
+    except Exception as err:  # logged as aiohttp logs a request that failed
+        log.exception("Error handling request from %s", "127.0.0.1", exc_info=err)
+    (record,) = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert record.levelno == level
+    assert (record.exc_info is not None) is traceback

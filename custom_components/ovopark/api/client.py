@@ -82,6 +82,7 @@ class OvoparkClient:
         aid: str = "S107",
         sign_method: str = "md5",
         timestamp_zone: tzinfo = PLATFORM_ZONE,
+        recording_zone: tzinfo = PLATFORM_ZONE,
         account: OvoparkAccount | None = None,
         request_timeout: float = 15.0,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
@@ -97,6 +98,9 @@ class OvoparkClient:
         self.aid = aid
         self.sign_method = sign_method
         self.timestamp_zone = timestamp_zone
+        # Recording periods are asked in this zone; `timestamp_zone` may differ (a platform
+        # reading `_timestamp` in UTC still keeps its recordings on the stores' clocks).
+        self.recording_zone = recording_zone
         self.account = account
         self.request_timeout = request_timeout
         # One delay per retry: the length bounds the number of retries of an idempotent call.
@@ -337,11 +341,11 @@ class OvoparkClient:
     ) -> MediaUrls:
         """Open a relay channel playing the recording of `start`..`end` (aware) at `rate`.
 
-        The times are sent in the client's `timestamp_zone`; the period must lie within one day
+        The times are sent in the client's `recording_zone`; the period must lie within one day
         there, and `rate` be 1, 2, 4 or 8 (ValueError before any call). Never retried: a retry
         could open a second channel. A period without recording raises `OvoparkNoRecordingError`.
         """
-        params = playback_params(device_id, start, end, rate, self.timestamp_zone)
+        params = playback_params(device_id, start, end, rate, self.recording_zone)
         return await self._open_channel(METHOD_PLAYBACK, params)
 
     async def _open_channel(self, method: str, params: Mapping[str, object]) -> MediaUrls:
