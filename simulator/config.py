@@ -66,6 +66,9 @@ class SimConfig:
     # An HTTP status the relay's still download answers instead of the JPEG (502: a failing image
     # node behind a working platform call). None: the JPEG.
     snapshot_download_status: int | None = None
+    # Whether channels offer their TLS addresses (tlshls, tlsflv: the relay's throwaway
+    # self-signed certificate, which a verifying client refuses). False: plain addresses only.
+    tls_addresses: bool = True
     # Daily windows (local time in the recording zone) without recording, per device id: a playback
     # lying entirely inside one is answered no_recording_code. Default: camera 1002 of the default
     # account records nothing from 01:00 to 03:00. A window ending before it starts wraps midnight.

@@ -278,6 +278,9 @@ class Relay:
             urls["flv"] = f"http://{h}:{self.http_port}/rtsp/{cid}/live.flv"
             urls["rtmp"] = f"rtmp://{h}:{self.rtmp_port}/rtsp/{cid}"
             urls["tlsflv"] = f"https://{h}:{self.https_port}/rtsp/{cid}/live.flv"
+        if not getattr(self.config, "tls_addresses", True):
+            urls.pop("tlshls")
+            urls.pop("tlsflv", None)
         urls["vencodingname"] = channel.codec
         return urls
 

@@ -6,6 +6,8 @@ import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+from simulator.config import SimConfig
+
 pytest_plugins = ["simulator.pytest_plugin"]
 
 
@@ -23,3 +25,15 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load this repository's custom_components/ovopark in tests that run it."""
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture
+def sim_config(sim_config: SimConfig) -> SimConfig:
+    """The simulator's relay offers its plain addresses only (see `tls_addresses`).
+
+    Home Assistant's test loop runs in debug mode and reports the relay's side of every refused
+    handshake; the TLS preference and its fallback are tested on the gateway's own session
+    (tests/gateway/test_hls_tls.py, which offers them again).
+    """
+    sim_config.tls_addresses = False
+    return sim_config

@@ -31,7 +31,7 @@ import logging
 import secrets
 from typing import Any
 
-from .channel import PLAYBACK_PREFIX, ChannelRequest, ChannelSource, Refusal
+from .channel import PLAYBACK_PREFIX, ChannelRequest, ChannelSource, Refusal, RelayAddress
 from .refusals import MemoryKey, RefusalMemory, memory_key
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Channel:
     request: ChannelRequest  # what it was opened for
     address: str  # the relay address for the request's protocol
     joinable_until: float  # loop time: past it, a channel never pulled is joined no more
+    fallback: str | None = None  # a plain address to read instead (HLS: `hls` for `tlshls`)
     holders: int = 0
     dead: bool = False
     confirmed: bool = False
@@ -327,7 +328,7 @@ class ChannelBroker:
     ) -> Channel | Refusal:
         """Steps 3 and 5: the refusal memory, then the entry's source under the time limit."""
         remembered = memory_key(token, request)
-        result: str | Refusal | None = self.memory.admit(remembered)
+        result: str | RelayAddress | Refusal | None = self.memory.admit(remembered)
         if result is None:
             result = await self._async_ask(token, source, request)
             if isinstance(result, Refusal):
@@ -349,11 +350,12 @@ class ChannelBroker:
             "camera %s: channel opened for a %s consumer", request.camera_id, request.protocol
         )
         deadline = asyncio.get_running_loop().time() + self.join_window
-        return Channel(key, remembered, source, request, result, deadline)
+        found = result if isinstance(result, RelayAddress) else RelayAddress(result)
+        return Channel(key, remembered, source, request, found.address, deadline, found.fallback)
 
     async def _async_ask(
         self, token: str, source: ChannelSource, request: ChannelRequest
-    ) -> str | Refusal:
+    ) -> str | RelayAddress | Refusal:
         """The entry's source opens a channel, in turn and under the time limit; bugs contained.
 
         A consumer that leaves while its open waits in the queue cancels it: no call is made.

@@ -93,6 +93,17 @@ class Refusal:
         return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
+@dataclass(frozen=True, slots=True)
+class RelayAddress:
+    """A channel's relay address for the consumer's protocol, and a plain one to fall back to.
+
+    An HLS channel is handed out with its `tlshls` playlist and its `hls` one as the fallback.
+    """
+
+    address: str
+    fallback: str | None = None
+
+
 class RelayError(Exception):
     """The relay could not be dialled, did not speak the protocol, or refused the channel."""
 
@@ -104,7 +115,7 @@ class StreamUnavailableError(Exception):
 class ChannelSource(Protocol):
     """Opens relay channels for one config entry's cameras, and hears how they went."""
 
-    async def async_open(self, request: ChannelRequest) -> str | Refusal:
+    async def async_open(self, request: ChannelRequest) -> str | RelayAddress | Refusal:
         """Step 3: a fresh channel's relay address for the request, or why there is none."""
 
     def async_report(self, camera_id: str, cause: Exception | None) -> None:

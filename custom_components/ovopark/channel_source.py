@@ -24,6 +24,7 @@ from .channel import (
     ChannelRequest,
     Quality,
     Refusal,
+    RelayAddress,
     StreamProtocol,
     StreamUnavailableError,
 )
@@ -66,7 +67,7 @@ class EntryChannelSource:
         self._coordinator = coordinator
         self._sub_refused: dict[int, _SubStreamRefused] = {}
 
-    async def async_open(self, request: ChannelRequest) -> str | Refusal:
+    async def async_open(self, request: ChannelRequest) -> str | RelayAddress | Refusal:
         """Step 3 of a live view: check the camera, ask the platform for a channel."""
         camera = self._camera(request.camera_id)
         try:
@@ -78,6 +79,8 @@ class EntryChannelSource:
         except OvoparkError as err:
             self.async_report(request.camera_id, err)
             return Refusal(lookup(err).rule.gateway_status, err)
+        if request.protocol is StreamProtocol.HLS and urls.tlshls:  # verified; `hls` if it fails
+            return RelayAddress(urls.tlshls, urls.hls)
         address = urls.rtsp if request.protocol is StreamProtocol.RTSP else urls.hls
         if not address:
             missing = StreamUnavailableError(f"no {request.protocol} address")

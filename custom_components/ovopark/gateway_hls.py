@@ -100,13 +100,8 @@ async def fetch_same_origin(http: ClientSession, url: str, limit: int) -> Fetche
 
 
 def plain_address(hold: Hold) -> str | None:
-    """The channel's plain `hls` playlist to fall back to when its address is the `tlshls` one.
-
-    The channel carries it as `fallback` once its source hands out both addresses (the source
-    chooses `tlshls` first); until then every channel has its one address and no fallback.
-    """
-    fallback = getattr(hold.channel, "fallback", None)
-    return fallback if isinstance(fallback, str) and fallback else None
+    """The channel's plain `hls` playlist to fall back to when its address is the `tlshls` one."""
+    return hold.channel.fallback or None
 
 
 @dataclass(eq=False)

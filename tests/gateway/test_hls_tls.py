@@ -4,9 +4,8 @@ The simulator's relay serves both on real sockets; its HTTPS listener has a thro
 certificate, which a verifying session (Home Assistant's shared one) does not trust: that is the
 failed handshake. A session trusting that certificate is the relay with a good one.
 
-Until the entry's channel source hands the HLS server both addresses (`Channel.fallback`), the
-source here does what it will do: it answers `tlshls` for an HLS consumer, and the channel's
-plain address is looked up from what the platform answered.
+The source here does what the entry's channel source does: it answers an HLS consumer with the
+`tlshls` playlist and the `hls` one as the channel's fallback (`RelayAddress`).
 """
 
 from __future__ import annotations
@@ -18,11 +17,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.ovopark import gateway_hls
 from custom_components.ovopark.api import MediaUrls, OvoparkClient
-from custom_components.ovopark.broker import Hold
-from custom_components.ovopark.channel import ChannelRequest, Refusal, RelayError, StreamProtocol
+from custom_components.ovopark.channel import (
+    ChannelRequest,
+    Refusal,
+    RelayAddress,
+    RelayError,
+    StreamProtocol,
+)
 from custom_components.ovopark.gateway import StreamGateway
+from simulator.config import SimConfig
 from simulator.core import Simulator
 from simulator.tls import client_context_trusting
 
@@ -30,27 +34,31 @@ from ..common import StubSource, hls_url
 from .helpers import running_gateway, session_url_of
 
 
-class TlsFirstSource(StubSource):
-    """A platform source answering an HLS consumer with the channel's `tlshls` playlist."""
+@pytest.fixture
+def sim_config(sim_config: SimConfig) -> SimConfig:
+    """The relay offers its TLS addresses (as by default: the suite's conftest turns them off)."""
+    sim_config.tls_addresses = True
+    return sim_config
 
-    def __init__(self, client: OvoparkClient) -> None:
+
+class TlsFirstSource(StubSource):
+    """A platform source answering an HLS consumer with `tlshls` (and `hls` as the fallback)."""
+
+    def __init__(self, client: OvoparkClient, *, with_fallback: bool = True) -> None:
         async def allocate(camera_id: str) -> MediaUrls:
             return await client.start_media_play(int(camera_id))
 
         super().__init__(allocate)
+        self.with_fallback = with_fallback
 
-    async def async_open(self, request: ChannelRequest) -> str | Refusal:
+    async def async_open(self, request: ChannelRequest) -> str | RelayAddress | Refusal:
         answer = await super().async_open(request)
         if isinstance(answer, Refusal) or request.protocol is not StreamProtocol.HLS:
             return answer
-        tls = self.urls[-1].tlshls
-        assert tls is not None
-        assert tls.startswith("https://")
-        return tls
-
-    def plain_of(self, hold: Hold) -> str | None:
-        """The channel's `hls` address (what `Channel.fallback` will carry)."""
-        return next((urls.hls for urls in self.urls if urls.tlshls == hold.address), None)
+        urls = self.urls[-1]
+        assert urls.tlshls is not None
+        assert urls.tlshls.startswith("https://")
+        return RelayAddress(urls.tlshls, urls.hls if self.with_fallback else None)
 
 
 class Traced:
@@ -102,7 +110,6 @@ async def test_an_untrusted_relay_falls_back_to_plain_hls_with_one_warning(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     source = TlsFirstSource(client)
-    monkeypatch.setattr(gateway_hls, "plain_address", source.plain_of)
     async with running_gateway(verifying.session, hls_idle=5.0) as gateway:
         token = gateway.register(source).token
 
@@ -128,7 +135,6 @@ async def test_a_trusted_relay_is_read_over_tls(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     source = TlsFirstSource(client)
-    monkeypatch.setattr(gateway_hls, "plain_address", source.plain_of)
     trusting = Traced(aiohttp.TCPConnector(ssl=client_context_trusting(simulator.relay.host)))
     async with trusting.session, running_gateway(trusting.session, hls_idle=5.0) as gateway:
         token = gateway.register(source).token
@@ -145,7 +151,7 @@ async def test_a_trusted_relay_is_read_over_tls(
 async def test_a_failed_handshake_without_a_plain_address_is_a_relay_failure(
     simulator: Simulator, client: OvoparkClient, verifying: Traced, caplog: pytest.LogCaptureFixture
 ) -> None:
-    source = TlsFirstSource(client)  # no plain address handed over: nothing to fall back to
+    source = TlsFirstSource(client, with_fallback=False)  # nothing to fall back to
     async with running_gateway(verifying.session, hls_idle=5.0) as gateway:
         token = gateway.register(source).token
 
