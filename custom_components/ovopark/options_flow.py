@@ -7,6 +7,7 @@ from typing import Any
 
 from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
 from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
     EntitySelector,
@@ -69,7 +70,7 @@ def _known_stores(entry: OvoparkConfigEntry) -> Iterable[Store] | None:
     return entry.runtime_data.coordinator.data.stores.values()
 
 
-def _ptz_cameras(hass: Any, entry: OvoparkConfigEntry) -> dict[str, tuple[int, str]]:
+def _ptz_cameras(hass: HomeAssistant, entry: OvoparkConfigEntry) -> dict[str, tuple[int, str]]:
     """The loaded entry's PTZ camera entities: entity id -> (platform id, camera name)."""
     if entry.state is not ConfigEntryState.LOADED:
         return {}
