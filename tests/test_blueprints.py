@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 import re
 import shutil
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -266,6 +267,9 @@ async def _evidence_automation(
     """The integration, a media folder under tmp_path, the blueprint on a door; notifications."""
     media = tmp_path / "media"
     hass.config.media_dirs = {"local": str(media)}
+    # The platform's clock follows Home Assistant's through the time travel (freezegun's time),
+    # so a period is "recorded" once Home Assistant's clock has passed it.
+    simulator.gateway.clock = time.time  # freezegun's, in these tests
     await setup_ovopark(hass, simulator, tmp_path)
     notes = async_mock_service(hass, "notify", "security")
     assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"door": {}}})
@@ -396,3 +400,55 @@ async def test_evidence_blueprint_without_any_recording_notifies_the_still_only(
     assert note["data"] == {"image": f"/media/local/ovopark/evidence/{still.name}"}
     assert "no recording could be saved" in note["message"]
     assert simulator.relay.playbacks() == []
+
+
+@pytest.mark.media
+@pytest.mark.freeze_time(tick=True)
+async def test_evidence_blueprint_queued_runs_keep_their_trigger_time(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    tmp_path: Path,
+    blueprint_config: Path,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A trigger during a run queues a run of its own; it saves the period around its trigger."""
+    folder, automation, notes = await _evidence_automation(hass, simulator, tmp_path, 0)
+    apart = 5
+
+    for at in range(2):
+        await hass.services.async_call(
+            "input_boolean", "turn_on", {"entity_id": "input_boolean.door"}, blocking=True
+        )
+        await hass.services.async_call(
+            "input_boolean", "turn_off", {"entity_id": "input_boolean.door"}, blocking=True
+        )
+        if not at:
+            await _at_step(hass, automation, "Wait for the recording")
+            await _travel(hass, freezer, apart)
+    assert hass.states.get(automation).attributes["current"] == 2
+    await _travel(hass, freezer, AFTER + WAIT_AFTER - apart)
+    await wait_for(lambda: len(notes) == 1, "the first notification", limit=90)
+    # The queued run starts now; it waits until its own period is over.
+    await _at_step(hass, automation, "Wait for the recording")
+    assert simulator.count(PLAY_REC) == 1
+    await _travel(hass, freezer, apart)
+    await wait_for(lambda: len(notes) == 2, "the second notification", limit=90)
+    await hass.async_block_till_done()
+
+    assert simulator.count(PLAY_REC) == 2  # each run's period was recorded at its first try
+
+    clips = sorted(await hass.async_add_executor_job(lambda: list(folder.glob("*.mp4"))))
+    assert len(clips) == 2
+    zone = dt_util.get_default_time_zone()
+    starts = [
+        datetime.strptime("_".join(clip.stem.rsplit("_", 3)[-3:]), "%Y%m%d_%H%M%S_%f")
+        .replace(tzinfo=zone)
+        .replace(microsecond=0)
+        for clip in clips
+    ]
+    assert (starts[1] - starts[0]).total_seconds() == pytest.approx(apart, abs=1)
+    periods = [channel.period for channel in simulator.relay.playbacks()]
+    assert periods == [(start, start + timedelta(seconds=AFTER)) for start in starts]
+    assert [note.data["data"]["video"] for note in notes] == [
+        f"/media/local/ovopark/evidence/{clip.name}" for clip in clips
+    ]
