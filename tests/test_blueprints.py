@@ -99,6 +99,18 @@ async def test_every_blueprint_loads_and_validates(
         "folder",
         "notify_action",
     }
+    evidence = ours[EVIDENCE_BLUEPRINT]
+    assert {key: evidence.inputs[key].get("default") for key in evidence.inputs} == {
+        "triggers": None,
+        "camera": None,
+        "seconds_before": 30,
+        "seconds_after": 30,
+        "wait_after": 60,  # saved M + 60 s after the trigger
+        "media_folder": "/media",
+        "folder": "ovopark/evidence",
+        "notify_action": "notify.notify",
+    }
+    assert (evidence.data["mode"], evidence.data["max"]) == ("queued", 3)
 
 
 async def test_snapshot_blueprint_captures_every_camera_of_a_store_at_its_time(
