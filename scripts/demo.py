@@ -860,14 +860,21 @@ async def configure_entry(api: HassApi, state: dict[str, Any], sim: dict[str, An
 async def set_protocol(api: HassApi, entry_id: str, protocol: str) -> None:
     """Set the entry's Stream protocol option through its options flow, then reload the entry.
 
-    The options flow keeps every other option as it is (their defaults are the current values);
+    The options flow opens on a menu; its settings form keeps every other option as it is (their
+    defaults are the current values);
     the entry is reloaded before this returns (the flow's own reload is scheduled, not awaited).
     """
-    flow = await api.request(
+    menu = await api.request(
         "POST", "/api/config/config_entries/options/flow", json={"handler": entry_id}
     )
+    if menu.get("type") != "menu":
+        raise DemoError(f"the options flow did not show its menu: {menu}")
+    flow = await api.request(
+        "POST", f"/api/config/config_entries/options/flow/{menu['flow_id']}",
+        json={"next_step_id": "settings"},
+    )  # fmt: skip
     if flow.get("type") != "form":
-        raise DemoError(f"the options flow did not show its form: {flow}")
+        raise DemoError(f"the options flow did not show its settings form: {flow}")
     result = await api.request(
         "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}",
         json={"protocol": protocol},

@@ -668,3 +668,69 @@ async def test_recipe_save_on_door(
     assert platform_calls(simulator, mark) == [PLAY_REC]
     (channel,) = simulator.relay.playbacks()
     assert channel.period[0] == opened - timedelta(minutes=2)  # to the second, as the template
+
+
+@pytest.mark.media
+@pytest.mark.freeze_time(tick=True)
+async def test_recipe_evidence_on_door(
+    hass: HomeAssistant, simulator: Simulator, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """The recipe as written, but saving 2 s before and after instead of 15 (the real video of the
+    period plays to its end while the test waits); its 75 s wait is travelled through."""
+    await setup_ovopark(hass, simulator, tmp_path)
+    name_entrance(hass)
+    notes = async_mock_service(hass, "notify", "mobile_app_phone")
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"door": {}}})
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": {
+                "binary_sensor": {
+                    "name": "Back door",
+                    "state": "{{ is_state('input_boolean.door', 'on') }}",
+                }
+            }
+        },
+    )
+    config = load_recipe("evidence_on_door", tmp_path)
+    actions = config["automation"][0]["actions"]
+    save = actions[2]["data"]
+    assert (actions[1]["delay"], save["duration"]) == ("00:01:15", "00:00:30")
+    assert "timedelta(seconds=15)" in save["start"]
+    save["duration"] = "00:00:04"
+    save["start"] = save["start"].replace("seconds=15", "seconds=2")
+    assert await async_setup_component(hass, "automation", config)
+    await hass.async_block_till_done()
+    (automation,) = hass.states.async_all("automation")
+    script = hass.data["automation"].get_entity(automation.entity_id).action_script
+    mark = len(simulator.calls)
+
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": "input_boolean.door"}, blocking=True
+    )
+    await wait_for(lambda: (script.last_action or "").startswith("delay"), "the wait")
+    (still,) = (tmp_path / "ovopark").glob("back_door_*.jpg")
+    assert await hass.async_add_executor_job(assert_jpeg, still)
+    opened = datetime.strptime(still.stem, "back_door_%Y%m%d_%H%M%S_%f").replace(
+        tzinfo=dt_util.get_default_time_zone(), microsecond=0
+    )
+    freezer.tick(timedelta(seconds=75))
+    async_fire_time_changed(hass)
+    await wait_for(lambda: len(notes) == 1, "the notification", 90)
+    await hass.async_block_till_done()
+
+    assert platform_calls(simulator, mark) == [SNAPSHOT, PLAY_REC]
+    (channel,) = simulator.relay.playbacks()
+    assert channel.period == (opened - timedelta(seconds=2), opened + timedelta(seconds=2))
+    clip = still.with_suffix(".mp4")
+    _, frames, span = await hass.async_add_executor_job(mp4_video, clip)
+    assert span == pytest.approx(4, abs=1)
+    assert frames > 30
+    assert notes[0].data["data"] == {
+        "image": f"/media/local/ovopark/{still.name}",
+        "video": f"/media/local/ovopark/{clip.name}",
+    }
+    assert notes[0].data["message"] == (
+        f"Back door opened: media-source://media_source/local/ovopark/{clip.name}"
+    )

@@ -14,6 +14,7 @@ from unittest.mock import AsyncMock, patch
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -23,7 +24,9 @@ from custom_components.ovopark.api import OvoparkClient
 from custom_components.ovopark.const import (
     CONF_API_KEY,
     CONF_API_SECRET,
+    CONF_CAMERA,
     CONF_PASSWORD,
+    CONF_PRESETS,
     CONF_PROTOCOL,
     CONF_PTZ_STEP,
     CONF_QUALITY,
@@ -44,6 +47,7 @@ from custom_components.ovopark.const import (
     SECTION_ADVANCED,
 )
 from custom_components.ovopark.error_map import FALLBACK, RULES, Repair
+from custom_components.ovopark.presets import PTZ_PRESETS
 from simulator.config import KeyInfo
 from simulator.core import Simulator
 from simulator.data import SimData, generate
@@ -925,15 +929,26 @@ def _store_choices(result: dict[str, Any]) -> list[dict[str, str]]:
     return list(selector.config["options"])
 
 
+async def _settings_form(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
+    """Open the options: the menu first, then its settings form."""
+    result = await hass.config_entries.options.async_init(entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "init"
+    assert result["menu_options"] == ["settings", "ptz_presets"]
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+
+
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> None:
     entry = _entry(simulator)
     entry.add_to_hass(hass)
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _settings_form(hass, entry.entry_id)
 
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "settings"
     assert _store_choices(result) == [
         {"value": str(store.id), "label": f"{store.name} ({store.id})"}
         for store in simulator.data.stores.values()
@@ -992,7 +1007,7 @@ async def test_options_defaults_from_entry(hass: HomeAssistant, simulator: Simul
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, options=options)
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _settings_form(hass, entry.entry_id)
 
     defaults = {str(key): key.default() for key in result["data_schema"].schema}
     assert defaults == {**options, CONF_STORES: [str(SECOND_STORE)]}
@@ -1007,7 +1022,7 @@ async def test_options_platform_unreachable(hass: HomeAssistant, simulator: Simu
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, options={CONF_STORES: [SECOND_STORE]})
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _settings_form(hass, entry.entry_id)
 
     assert _store_choices(result) == [
         {"value": str(SECOND_STORE), "label": f"{SECOND_STORE} ({SECOND_STORE})"}
@@ -1033,7 +1048,7 @@ async def test_options_loaded_entry_reloads(hass: HomeAssistant, simulator: Simu
     runtime = entry.runtime_data
     calls = len(simulator.calls)
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _settings_form(hass, entry.entry_id)
 
     # The coordinator already knows the stores: no platform call to show the form.
     assert len(simulator.calls) == calls
@@ -1051,6 +1066,213 @@ async def test_options_loaded_entry_reloads(hass: HomeAssistant, simulator: Simu
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not runtime
 
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+# --- options: PTZ presets ----------------------------------------------------------------------
+
+PTZ_CAMERA = 1003  # the simulated account's PTZ cameras: 1003 and 1006
+OTHER_PTZ_CAMERA = 1006
+FIXED_CAMERA = 1001
+
+
+def _camera_entity(hass: HomeAssistant, camera_id: int) -> str:
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(camera_id))
+    assert entity_id is not None
+    return entity_id
+
+
+async def _loaded(hass: HomeAssistant, sim: Simulator, **options: Any) -> MockConfigEntry:
+    entry = _entry(sim)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options=options)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def _preset_names_form(
+    hass: HomeAssistant, entry: MockConfigEntry, camera: str
+) -> dict[str, Any]:
+    """Open the options' PTZ presets, pick a camera: its presets form."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "ptz_presets"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "ptz_presets"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CAMERA: camera}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "ptz_preset_names"
+    return result
+
+
+def _suggested(result: dict[str, Any], key: str) -> Any:
+    marker = next(k for k in result["data_schema"].schema if str(k) == key)
+    return (marker.description or {}).get("suggested_value")
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_options_ptz_presets_need_a_loaded_entry(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    entry = _entry(simulator)
+    entry.add_to_hass(hass)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "ptz_presets"}
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_ptz_cameras"
+    assert simulator.calls == []
+
+
+async def test_options_ptz_presets_store_replace_and_remove(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    other = {str(OTHER_PTZ_CAMERA): {"7": "Till"}}
+    entry = await _loaded(hass, simulator, **{CONF_PTZ_STEP: 2.0, PTZ_PRESETS: other})
+    camera = _camera_entity(hass, PTZ_CAMERA)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "ptz_presets"}
+    )
+    # Only the entry's PTZ cameras are offered.
+    (selector,) = result["data_schema"].schema.values()
+    assert selector.config["include_entities"] == sorted(
+        [camera, _camera_entity(hass, OTHER_PTZ_CAMERA)]
+    )
+    assert (selector.config["integration"], selector.config["domain"]) == (DOMAIN, ["camera"])
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CAMERA: camera}
+    )
+    assert result["description_placeholders"]["camera"] == simulator.data.cameras[PTZ_CAMERA].name
+    assert _suggested(result, CONF_PRESETS) == ""
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PRESETS: "2 Till\n\n  1   Front door  \n255 Back"}
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        CONF_PTZ_STEP: 2.0,
+        PTZ_PRESETS: {**other, str(PTZ_CAMERA): {"1": "Front door", "2": "Till", "255": "Back"}},
+    }
+    assert json.loads(json.dumps(dict(entry.options))) == entry.options
+
+    # The current list is the form's text; the settings form keeps the presets.
+    result = await _preset_names_form(hass, entry, camera)
+    assert _suggested(result, CONF_PRESETS) == "1 Front door\n2 Till\n255 Back"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PRESETS: "3 Till"}
+    )
+    await hass.async_block_till_done()
+    assert entry.options[PTZ_PRESETS][str(PTZ_CAMERA)] == {"3": "Till"}
+    result = await _settings_form(hass, entry.entry_id)
+    await hass.config_entries.options.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    assert entry.options[PTZ_PRESETS] == {**other, str(PTZ_CAMERA): {"3": "Till"}}
+
+    # An empty text removes the camera's list, and the last list removes the key.
+    result = await _preset_names_form(hass, entry, camera)
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    assert entry.options[PTZ_PRESETS] == other
+    result = await _preset_names_form(hass, entry, _camera_entity(hass, OTHER_PTZ_CAMERA))
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PRESETS: " \n"}
+    )
+    await hass.async_block_till_done()
+    assert PTZ_PRESETS not in entry.options
+    assert entry.state is ConfigEntryState.LOADED
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "line"),
+    [
+        ("1 Door\nDoor", "preset_bad_line", "Door"),
+        ("1", "preset_bad_line", "1"),
+        ("one Door", "preset_bad_line", "one Door"),
+        ("1.5 Door", "preset_bad_line", "1.5 Door"),
+        ("0 Door", "preset_number_range", "0 Door"),
+        ("256 Door", "preset_number_range", "256 Door"),
+        ("-1 Door", "preset_number_range", "-1 Door"),
+        ("1 Door\n1 Till", "preset_duplicate_number", "1 Till"),
+        ("1 Door\n01 Till", "preset_duplicate_number", "01 Till"),
+        ("1 Door\n2 Door", "preset_duplicate_name", "2 Door"),
+        ("1 Door\n2 DOOR", "preset_duplicate_name", "2 DOOR"),
+        (f"1 {'x' * 41}", "preset_name_too_long", f"1 {'x' * 41}"),
+    ],
+)
+async def test_options_ptz_presets_refuse_bad_lines(
+    hass: HomeAssistant, simulator: Simulator, text: str, error: str, line: str
+) -> None:
+    entry = await _loaded(hass, simulator)
+    options = dict(entry.options)
+    result = await _preset_names_form(hass, entry, _camera_entity(hass, PTZ_CAMERA))
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PRESETS: text}
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_PRESETS: error}
+    assert result["description_placeholders"]["line"] == line
+    assert _suggested(result, CONF_PRESETS) == text  # the text is kept to be corrected
+    assert entry.options == options
+    # A name of exactly 40 characters is taken.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PRESETS: f"1 {'x' * 40}"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_options_ptz_presets_camera_by_registry_id(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    """The selector may answer a registry entry's id: a PTZ camera's is taken, another refused."""
+    entry = await _loaded(hass, simulator)
+    registry = er.async_get(hass)
+    fixed = registry.async_get(_camera_entity(hass, FIXED_CAMERA))
+    ptz = registry.async_get(_camera_entity(hass, PTZ_CAMERA))
+    assert fixed is not None
+    assert ptz is not None
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "ptz_presets"}
+    )
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CAMERA: fixed.id}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_CAMERA: "not_ptz_camera"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CAMERA: ptz.id}
+    )
+    assert result["step_id"] == "ptz_preset_names"
+    assert result["description_placeholders"]["camera"] == simulator.data.cameras[PTZ_CAMERA].name
+    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"next_step_id": "ptz_presets"}
+    )
+    with pytest.raises(InvalidData):  # an entity id must be one the selector offers
+        await hass.config_entries.options.async_configure(
+            flow["flow_id"], {CONF_CAMERA: _camera_entity(hass, FIXED_CAMERA)}
+        )
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 

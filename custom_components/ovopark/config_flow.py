@@ -1,24 +1,21 @@
-"""Config flow for Ovopark cloud cameras: user, store ids, reauth, reconfigure, options."""
+"""Config flow for Ovopark cloud cameras: user, store ids, reauth, reconfigure.
+
+The options flow is in options_flow.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, override
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
-    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlowWithReload,
 )
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -28,44 +25,27 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .api import METHOD_STORES, OvoparkError, Store
-from .channel import Quality, StreamProtocol
+from .api import METHOD_STORES
 from .const import (
     CONF_API_KEY,
     CONF_API_SECRET,
     CONF_PASSWORD,
-    CONF_PROTOCOL,
-    CONF_PTZ_STEP,
-    CONF_QUALITY,
-    CONF_RECORDING_DAYS,
     CONF_RECORDING_ZONE,
     CONF_REGION,
-    CONF_SNAPSHOT_CACHE,
     CONF_STORE_IDS,
-    CONF_STORES,
     CONF_TIMESTAMP_ZONE,
     CONF_URL,
     CONF_USERNAME,
-    DEFAULT_PROTOCOL,
-    DEFAULT_PTZ_STEP,
-    DEFAULT_QUALITY,
-    DEFAULT_RECORDING_DAYS,
     DEFAULT_RECORDING_ZONE,
-    DEFAULT_SNAPSHOT_CACHE,
     DEFAULT_TIMESTAMP_ZONE,
     DOMAIN,
-    MAX_PTZ_STEP,
-    MAX_RECORDING_DAYS,
-    MAX_SNAPSHOT_CACHE,
-    MIN_PTZ_STEP,
-    MIN_SNAPSHOT_CACHE,
     REGION_CHINA,
     REGION_CUSTOM,
     REGION_INTERNATIONAL,
     SECTION_ADVANCED,
     UTC_ZONE,
 )
-from .coordinator import OvoparkConfigEntry, async_create_client
+from .coordinator import OvoparkConfigEntry
 from .flow_validation import (
     InvalidInputError,
     Rejected,
@@ -77,6 +57,7 @@ from .flow_validation import (
     region_of,
     suggested,
 )
+from .options_flow import OvoparkOptionsFlow
 
 _PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _TEXT_SELECTOR = TextSelector(TextSelectorConfig(autocomplete="off"))
@@ -96,13 +77,6 @@ _REGION_SELECTOR = SelectSelector(
         mode=SelectSelectorMode.LIST,
     )
 )
-
-
-def _choice(key: str, options: list[str]) -> SelectSelector:
-    """A translated list of radio choices."""
-    return SelectSelector(
-        SelectSelectorConfig(options=options, translation_key=key, mode=SelectSelectorMode.LIST)
-    )
 
 
 def _connection_schema(*, with_key_default: str | None = None) -> probatio.Schema:
@@ -283,100 +257,3 @@ class OvoparkConfigFlow(ConfigFlow, domain=DOMAIN):
                 current[CONF_URL] = url
             schema = self.add_suggested_values_to_schema(schema, current)
         return await self._async_connection_step("reconfigure", user_input, schema)
-
-
-def _known_stores(entry: OvoparkConfigEntry) -> Iterable[Store] | None:
-    """Return the stores the loaded entry's coordinator knows, without a platform call."""
-    if entry.state is not ConfigEntryState.LOADED:
-        return None
-    return entry.runtime_data.coordinator.data.stores.values()
-
-
-class OvoparkOptionsFlow(OptionsFlowWithReload):
-    """Stream protocol, quality, snapshot cache, the stores to include and the PTZ step."""
-
-    async def _async_store_options(self) -> list[SelectOptionDict]:
-        """Offer the entry's stores: from the coordinator, else from the platform."""
-        entry: OvoparkConfigEntry = self.config_entry
-        stores = _known_stores(entry)
-        if stores is None:
-            try:
-                client = await async_create_client(self.hass, entry.data)
-                stores = await client.stores()
-            except OvoparkError:
-                # Still let the user change the other options; typed ids stay offered.
-                stores = []
-        labels = {store.id: store.name for store in stores}
-        for store_id in [*entry.data.get(CONF_STORE_IDS, []), *entry.options.get(CONF_STORES, [])]:
-            labels.setdefault(store_id, str(store_id))
-        return [
-            SelectOptionDict(value=str(store_id), label=f"{name} ({store_id})")
-            for store_id, name in labels.items()
-        ]
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show and store the options."""
-        if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    CONF_PROTOCOL: user_input[CONF_PROTOCOL],
-                    CONF_QUALITY: user_input[CONF_QUALITY],
-                    CONF_SNAPSHOT_CACHE: int(user_input[CONF_SNAPSHOT_CACHE]),
-                    CONF_RECORDING_DAYS: int(user_input[CONF_RECORDING_DAYS]),
-                    CONF_STORES: sorted(int(value) for value in user_input.get(CONF_STORES, [])),
-                    CONF_PTZ_STEP: float(user_input[CONF_PTZ_STEP]),
-                }
-            )
-        options = self.config_entry.options
-        schema = probatio.Schema(
-            {
-                probatio.Required(
-                    CONF_PROTOCOL, default=options.get(CONF_PROTOCOL, DEFAULT_PROTOCOL)
-                ): _choice(CONF_PROTOCOL, [protocol.value for protocol in StreamProtocol]),
-                probatio.Required(
-                    CONF_QUALITY, default=options.get(CONF_QUALITY, DEFAULT_QUALITY)
-                ): _choice(CONF_QUALITY, [quality.value for quality in Quality]),
-                probatio.Required(
-                    CONF_SNAPSHOT_CACHE,
-                    default=options.get(CONF_SNAPSHOT_CACHE, DEFAULT_SNAPSHOT_CACHE),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_SNAPSHOT_CACHE,
-                        max=MAX_SNAPSHOT_CACHE,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
-                probatio.Required(
-                    CONF_RECORDING_DAYS,
-                    default=options.get(CONF_RECORDING_DAYS, DEFAULT_RECORDING_DAYS),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=1, max=MAX_RECORDING_DAYS, step=1, mode=NumberSelectorMode.BOX
-                    )
-                ),
-                probatio.Required(
-                    CONF_PTZ_STEP, default=options.get(CONF_PTZ_STEP, DEFAULT_PTZ_STEP)
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_PTZ_STEP,
-                        max=MAX_PTZ_STEP,
-                        step=0.1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
-                probatio.Optional(
-                    CONF_STORES,
-                    default=[str(store_id) for store_id in options.get(CONF_STORES, [])],
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=await self._async_store_options(),
-                        multiple=True,
-                        mode=SelectSelectorMode.DROPDOWN,
-                    )
-                ),
-            }
-        )
-        return self.async_show_form(step_id="init", data_schema=schema)

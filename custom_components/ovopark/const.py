@@ -29,6 +29,9 @@ CONF_SNAPSHOT_CACHE: Final = "snapshot_cache"
 CONF_STORES: Final = "stores"
 CONF_RECORDING_DAYS: Final = "recording_days"
 CONF_PTZ_STEP: Final = "ptz_step"
+# The PTZ presets steps' fields (stored under presets.PTZ_PRESETS, per camera).
+CONF_CAMERA: Final = "camera"
+CONF_PRESETS: Final = "presets"
 
 DEFAULT_TIMESTAMP_ZONE: Final = "Asia/Shanghai"
 # The China region's recording zone, and every entry's without the key (0.1.0 wrote none).
