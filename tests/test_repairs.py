@@ -14,6 +14,7 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 
+from custom_components.ovopark import channel_source
 from custom_components.ovopark.channel import ChannelRequest, Playback, Refusal, StreamProtocol
 from custom_components.ovopark.const import DOMAIN
 from custom_components.ovopark.diagnostics import async_get_config_entry_diagnostics
@@ -179,6 +180,44 @@ async def test_sub_stream_quality_and_fallback(hass: HomeAssistant, simulator: S
     ]
 
 
+@pytest.mark.media
+async def test_a_refused_sub_stream_is_asked_again_after_a_growing_cooldown(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10 min, then 20 min after a second refusal; a listing change starts over at once."""
+    now = [1000.0]
+    monkeypatch.setattr(channel_source, "_clock", lambda: now[0])
+    entry = entry_for(simulator, options={"quality": "sub"})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    with_sub = next(c for c in simulator.data.cameras.values() if c.has_sub and c.online)
+    entity_id = er.async_get(hass).async_get_entity_id("camera", DOMAIN, str(with_sub.id))
+
+    simulator.faults.return_code(-500, times=1, method=START_MEDIA_PLAY)
+    await _play(hass, entity_id)  # refused: main at once
+    now[0] += 599
+    await _play(hass, entity_id)  # within 10 min: main only
+    now[0] += 1
+    simulator.faults.return_code(-500, times=1, method=START_MEDIA_PLAY)
+    await _play(hass, entity_id)  # asked again, refused again: now 20 min
+    now[0] += 1199
+    await _play(hass, entity_id)
+    with_sub.name = "Renamed"  # the listing changes: the backoff starts over
+    await entry.runtime_data.coordinator.async_refresh()
+    await _play(hass, entity_id)
+    slaves = [(c.params.get("isSlave"), c.code) for c in simulator.calls_of(START_MEDIA_PLAY)]
+    assert slaves == [
+        ("1", -500),
+        ("0", 0),
+        ("0", 0),
+        ("1", -500),
+        ("0", 0),
+        ("0", 0),
+        ("1", 0),
+    ]
+
+
 @pytest.mark.parametrize("camera_id", ["999999", "lobby"], ids=["unlisted", "not_a_device_id"])
 async def test_a_camera_the_platform_does_not_list_is_refused_without_a_call(
     hass: HomeAssistant, simulator: Simulator, camera_id: str
@@ -274,11 +313,6 @@ async def test_unreachable_relay_leaves_the_refusal_not_ok(
 PLAY_REC = "open.shopweb.device.startPlayRecReq"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="channel_source.async_report clears only the startNewMediaPlay method issue (issue 18 "
-    "part 6: its clearing line must name the method of the channel that worked)",
-)
 async def test_a_playback_method_granted_again_clears_its_repair(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
@@ -292,6 +326,7 @@ async def test_a_playback_method_granted_again_clears_its_repair(
     assert isinstance(await entry.runtime_data.streams.async_mint_playback(request), Refusal)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
 
+    pass_cooldowns(entry)  # (asked again after the refusal's cooldown)
     address = await entry.runtime_data.streams.async_mint_playback(request)
     assert isinstance(address, str)
     async with RtspClient(address) as rtsp:

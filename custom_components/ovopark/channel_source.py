@@ -11,6 +11,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .api import (
     METHOD_MEDIA_PLAY,
+    METHOD_PLAYBACK,
     Camera,
     MediaUrls,
     OvoparkAuthError,
@@ -36,6 +37,7 @@ from .error_map import Repair, lookup
 # sub stream": the simulator answers -500 after ~16 s, like a transient error).
 SUB_STREAM_COOLDOWN = 600.0
 SUB_STREAM_COOLDOWN_MAX = 86400.0
+_clock = time.monotonic  # the sub-stream backoff's clock (tests move it)
 
 
 def signal_channel_result(entry_id: str, camera_id: str) -> str:
@@ -79,6 +81,9 @@ class EntryChannelSource:
         except OvoparkError as err:
             self.async_report(request.camera_id, err)
             return Refusal(lookup(err).rule.gateway_status, err)
+        # The method answered: a "method not granted" repair of it is over.
+        method = METHOD_PLAYBACK if request.playback is not None else METHOD_MEDIA_PLAY
+        ir.async_delete_issue(self._hass, DOMAIN, f"{Repair.METHOD}_{method}")
         if request.protocol is StreamProtocol.HLS and urls.tlshls:  # verified; `hls` if it fails
             return RelayAddress(urls.tlshls, urls.hls)
         address = urls.rtsp if request.protocol is StreamProtocol.RTSP else urls.hls
@@ -121,7 +126,7 @@ class EntryChannelSource:
         if refused.listed != camera:  # the listing changed: the backoff starts over
             del self._sub_refused[camera.id]
             return True
-        return time.monotonic() >= refused.until
+        return _clock() >= refused.until
 
     def _sub_stream_refused(self, camera: Camera) -> None:
         previous = self._sub_refused.get(camera.id)
@@ -130,7 +135,7 @@ class EntryChannelSource:
             if previous is None
             else min(previous.step * 2, SUB_STREAM_COOLDOWN_MAX)
         )
-        self._sub_refused[camera.id] = _SubStreamRefused(time.monotonic() + step, step, camera)
+        self._sub_refused[camera.id] = _SubStreamRefused(_clock() + step, step, camera)
         LOGGER.debug("Sub stream of %s refused; main stream for %d s", camera.name, int(step))
 
     @callback
@@ -140,7 +145,6 @@ class EntryChannelSource:
         name = camera.name if camera else camera_id
         if err is None:
             ir.async_delete_issue(self._hass, DOMAIN, f"{Repair.PERMISSION}_{camera_id}")
-            ir.async_delete_issue(self._hass, DOMAIN, f"{Repair.METHOD}_{METHOD_MEDIA_PLAY}")
         else:
             rule = lookup(err, name).rule
             if rule.reauth:

@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .broker import ChannelBroker, Hold
+from .broker import ChannelBroker
 from .channel import ChannelRequest, Refusal, RelayError, StreamProtocol, parse_stream_id
 from .gateway_listener import Consumer, Listener
 from .hls_playlist import (
@@ -34,6 +34,7 @@ from .hls_playlist import (
     rewrite_playlist,
 )
 from .hls_tls import TLS_HANDSHAKE_ERRORS, TlsFallback
+from .hold import Hold
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from .broker import ChannelBroker, Hold
+from .broker import ChannelBroker
 from .channel import (
     ChannelRequest,
     Refusal,
@@ -27,6 +27,7 @@ from .channel import (
     parse_stream_id,
 )
 from .gateway_listener import Consumer, Listener
+from .hold import Hold
 from .rtsp_message import (
     MAX_HEAD,
     RtspMessage,

@@ -10,7 +10,7 @@ import re
 import secrets
 from urllib.parse import urljoin, urlsplit
 
-from .broker import Hold
+from .hold import Hold
 
 PLAYLIST = "index.m3u8"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"

@@ -19,7 +19,7 @@ from custom_components.ovopark.api import (
     OvoparkServerError,
     OvoparkTimeoutError,
 )
-from custom_components.ovopark.broker import ChannelBroker, Hold
+from custom_components.ovopark.broker import ChannelBroker
 from custom_components.ovopark.channel import (
     ChannelRequest,
     Playback,
@@ -28,6 +28,7 @@ from custom_components.ovopark.channel import (
     RelayError,
     StreamProtocol,
 )
+from custom_components.ovopark.hold import Hold
 from custom_components.ovopark.refusals import CoolingDownError, RefusalMemory
 
 from ..common import StubSource, answering

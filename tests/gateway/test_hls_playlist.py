@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from custom_components.ovopark.api import MediaUrls
-from custom_components.ovopark.broker import Channel, ChannelBroker, Hold
+from custom_components.ovopark.broker import ChannelBroker
 from custom_components.ovopark.channel import ChannelRequest, StreamProtocol
 from custom_components.ovopark.hls_playlist import (
     OFFSITE,
@@ -13,6 +13,7 @@ from custom_components.ovopark.hls_playlist import (
     master_playlist,
     rewrite_playlist,
 )
+from custom_components.ovopark.hold import Channel, Hold
 
 from ..common import StubSource
 from .helpers import CHANNEL
