@@ -30,12 +30,24 @@ from .errors import (
     OvoparkTimeoutError,
     error_for_code,
 )
+from .footfall import (
+    METHOD_FLOW_HOURS,
+    METHOD_FLOW_HOURS_ALT,
+    METHOD_FLOW_STORES,
+    METHOD_FLOW_TOTALS,
+    FootfallHour,
+    StoreFootfall,
+)
 from .models import Camera, MediaUrls, OvoparkAccount, PtzCommand, Store
 from .playback import PLAY_RATES, split_at_midnight
 from .signing import sign
 
 __all__ = [
     "CODE_NAMES",
+    "METHOD_FLOW_HOURS",
+    "METHOD_FLOW_HOURS_ALT",
+    "METHOD_FLOW_STORES",
+    "METHOD_FLOW_TOTALS",
     "METHOD_MEDIA_PLAY",
     "METHOD_PLAYBACK",
     "METHOD_STORES",
@@ -46,6 +58,7 @@ __all__ = [
     "PTZ_SPEED_MAX",
     "PTZ_SPEED_MIN",
     "Camera",
+    "FootfallHour",
     "MediaUrls",
     "OvoparkAccount",
     "OvoparkApiError",
@@ -66,6 +79,7 @@ __all__ = [
     "OvoparkTimeoutError",
     "PtzCommand",
     "Store",
+    "StoreFootfall",
     "error_for_code",
     "sign",
     "split_at_midnight",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import partial
 import logging
 import time
 from typing import Any, Final
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from . import footfall as ff
 from .errors import (
     CLOCK_CODE,
     DEFAULT_RETRY_AFTER,
@@ -105,6 +107,8 @@ class OvoparkClient:
         self._token: str | None = None
         self._login_lock = asyncio.Lock()
         self._stats = CallStats(_LOGGER)
+        # The hourly-figures name that answered last (the other one after a code 9: api/footfall.py).
+        self.footfall_hours_method: str = ff.METHOD_FLOW_HOURS
 
     def __repr__(self) -> str:
         """Describe the client without its secrets."""
@@ -365,6 +369,37 @@ class OvoparkClient:
             {"id": device_id, "commandValue": int(command), "param1": param1, "param2": speed},
             idempotent=False,
         )
+
+    # --- footfall (客流): reads needing the account login; see api/footfall.py --------------
+
+    async def footfall_stores(self) -> list[int]:
+        """Ids of the stores with a counting device."""
+        data = await self._flow_request(ff.METHOD_FLOW_STORES, {})
+        return self._parse(ff.METHOD_FLOW_STORES, ff.parse_flow_stores, data)
+
+    async def footfall_hours(
+        self, store_id: int, start: datetime, end: datetime, *, zone: tzinfo
+    ) -> ff.StoreFootfall:
+        """A store's hours in `start`..`end` (sent and read in `zone`); code 9: the other name."""
+        params = ff.hours_params(store_id, start, end, zone)
+        call = partial(self._flow_request, params=params)
+        method, data = await ff.call_hours_method(call, self.footfall_hours_method)
+        self.footfall_hours_method = method
+        parse = partial(ff.parse_store_hours, store_id=store_id, start=start, zone=zone)
+        return self._parse(method, parse, data)
+
+    async def footfall_totals(
+        self, store_id: int, start: datetime, end: datetime, *, zone: tzinfo
+    ) -> dict[str, int]:
+        """A store's totals in `start`..`end` (`entered`, `passers_by`, `outside`, `left`)."""
+        params = ff.totals_params(store_id, start, end, zone)
+        data = await self._flow_request(ff.METHOD_FLOW_TOTALS, params)
+        return self._parse(ff.METHOD_FLOW_TOTALS, ff.parse_totals, data)
+
+    async def _flow_request(self, method: str, params: Mapping[str, object]) -> Any:
+        if self.account is None:  # the token is required: no call without an account
+            raise ff.no_account_error(method)
+        return await self._request(method, ff.FLOW_VERSION, params, idempotent=True)
 
 
 async def _gather_first_error[T](calls: list[Coroutine[Any, Any, T]]) -> list[T]:
