@@ -20,6 +20,11 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
-    """Let Home Assistant load this repository's custom_components/ovopark in tests that run it."""
+    """Let Home Assistant load this repository's custom_components/ovopark in tests that run it.
+
+    The integration depends on the recorder (footfall statistics): every test that runs Home
+    Assistant gets the test recorder, set up before `hass` as the plugin requires.
+    """
     if "hass" in request.fixturenames:
+        request.getfixturevalue("recorder_mock")
         request.getfixturevalue("enable_custom_integrations")

@@ -27,6 +27,7 @@ CONF_SNAPSHOT_CACHE: Final = "snapshot_cache"
 CONF_STORES: Final = "stores"
 CONF_RECORDING_DAYS: Final = "recording_days"
 CONF_PTZ_STEP: Final = "ptz_step"
+CONF_FOOTFALL: Final = "footfall"  # footfall sensors and statistics: auto, on or off
 
 DEFAULT_TIMESTAMP_ZONE: Final = "Asia/Shanghai"
 DEFAULT_PROTOCOL: Final = StreamProtocol.RTSP.value  # options hold the enums' values
@@ -38,6 +39,10 @@ MAX_RECORDING_DAYS: Final = 31
 DEFAULT_PTZ_STEP: Final = 0.5
 MIN_PTZ_STEP: Final = 0.1
 MAX_PTZ_STEP: Final = 10.0
+FOOTFALL_AUTO: Final = "auto"
+FOOTFALL_ON: Final = "on"
+FOOTFALL_OFF: Final = "off"
+DEFAULT_FOOTFALL: Final = FOOTFALL_AUTO
 
 REGION_CHINA: Final = "china"
 REGION_INTERNATIONAL: Final = "international"
@@ -50,6 +55,8 @@ REGION_URLS: Final = {
 
 STORES_INTERVAL: Final = timedelta(minutes=30)
 CAMERAS_INTERVAL: Final = timedelta(minutes=5)
+FOOTFALL_INTERVAL: Final = timedelta(minutes=15)  # one hourly-figures call per counting store
+FOOTFALL_BACKFILL: Final = timedelta(days=7)  # how far back a new footfall series begins
 
 # A device the platform stops listing is removed only after both of these (see stale.py).
 STALE_AFTER: Final = timedelta(hours=24)
