@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from simulator import SimConfig, Simulator, generate
+from simulator.__main__ import describe, parse_args
 from simulator.data import SimData
 from simulator.footfall import (
     DAY_CURVE,
@@ -462,3 +463,13 @@ async def test_a_parameter_error_is_answered_minus_500(
     body = await raw_call(http, simulator, METHOD_FLOW_TOTALS, {"depId": "S_1"}, token=token)
     assert body["stat"]["code"] == -500
     assert "depId" in body["result"]
+
+
+@pytest.mark.parametrize(("argv", "every"), [([], 3), (["--no-flow-every", "0"], 0)])
+def test_the_command_line_chooses_the_stores_without_devices(argv: list[str], every: int) -> None:
+    assert parse_args(argv).no_flow_every == every
+
+
+async def test_the_command_line_names_the_counting_stores(simulator: Simulator) -> None:
+    simulator.data.stores[263852].flow_devices = False
+    assert describe(simulator)["flow_stores"] == [263851]
