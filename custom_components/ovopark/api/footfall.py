@@ -266,10 +266,7 @@ def entry_time(
         return None
     if clocks:
         year, month, dom = days.pop() if days else day
-        placed = _top_of_hour(year, month, dom, clocks.pop(), zone)
-        if placed is None:
-            return None  # pragma: no cover - the day and the hour were both checked
-        moments.add(placed)
+        moments.add(datetime(year, month, dom, clocks.pop(), tzinfo=zone))  # both checked
     elif days:
         return None
     if len(moments) != 1:
