@@ -25,6 +25,9 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -37,6 +40,7 @@ from custom_components.ovopark.api import (
 )
 from custom_components.ovopark.const import CONF_FOOTFALL, DOMAIN
 from custom_components.ovopark.footfall import ISSUE_NO_LOGIN, ISSUE_NOT_GRANTED, issue_id
+from simulator.config import KeyInfo
 from simulator.core import Simulator
 from simulator.data import SimData, generate
 from simulator.footfall import served_figures
@@ -432,3 +436,76 @@ async def test_manual_refresh_overlapping_the_scheduled_one(
         await hass.async_block_till_done(wait_background_tasks=True)
     await async_wait_recording_done(hass)
     await _assert_series(hass, STORE)
+
+
+async def test_hours_without_a_time_make_no_statistics(
+    hass: HomeAssistant, simulator: Simulator, hass_client: Any
+) -> None:
+    """Hour entries with no identifiable time: no series, unknown sensors, a diagnostics note."""
+    simulator.config.footfall_time_field = None
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = _entry(simulator)
+    await _setup(hass, entry, simulator)
+
+    assert await _rows(hass, STORE, "entered") == []
+    assert _state(hass, STORE, "visitors_today") == STATE_UNKNOWN
+    assert _state(hass, STORE, "capture_rate") == STATE_UNKNOWN
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["footfall"]["notes"][str(STORE)].endswith("without an identifiable time")
+
+
+async def test_diagnostics(hass: HomeAssistant, simulator: Simulator, hass_client: Any) -> None:
+    """Footfall's state, counting stores and last imported hours; no secret."""
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = _entry(simulator)
+    await _setup(hass, entry, simulator)
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    footfall = diagnostics["footfall"]
+    assert footfall["state"] == "active"
+    assert footfall["counting_stores"] == [STORE, 263852]
+    assert footfall["listed_stores"] == [STORE, 263852]
+    assert footfall["calls_per_hour"] == 10
+    last = datetime(2026, 3, 10, 9, tzinfo=ZONE).isoformat()
+    assert footfall["last_imported"] == {
+        f"{DOMAIN}:store_{store}_{series}": datetime.fromisoformat(last).astimezone(UTC).isoformat()
+        for store in (STORE, 263852)
+        for series in SERIES
+    }
+    text = str(diagnostics)
+    assert PASSWORD not in text
+    assert entry.runtime_data.client._token not in text
+
+
+async def test_two_entries_one_store(hass: HomeAssistant, simulator: Simulator) -> None:
+    """Two keys that see the same stores: the first entry loaded polls them and writes the series."""
+    simulator.config.keys["other-key"] = KeyInfo(secret="other-secret")
+    first = _entry(simulator)
+    await _setup(hass, first, simulator)
+    second = entry_for(
+        simulator,
+        api_key="other-key",
+        api_secret="other-secret",
+        username=USER,
+        password=PASSWORD,
+    )
+    second.add_to_hass(hass)
+    before = len(simulator.calls)
+    await _setup(hass, second, simulator)
+
+    hours = [c for c in simulator.calls[before:] if c.method == METHOD_FLOW_HOURS]
+    assert hours == []  # the second entry lists the counting stores, polls none of them
+    assert second.runtime_data.footfall.polled == set()
+    registry = er.async_get(hass)
+    owners = {
+        e.config_entry_id
+        for e in registry.entities.values()
+        if e.unique_id.endswith("_visitors_today")
+    }
+    assert owners == {first.entry_id}
+
+    # When the first entry goes, the second takes the stores over at its next refresh.
+    await _unload(hass, first)
+    await hass.config_entries.async_reload(second.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert second.runtime_data.footfall.polled == {STORE, 263852}
