@@ -301,21 +301,65 @@ async def test_counting_stores_follow_the_store_list(
 
     simulator.data.stores[NOT_COUNTING].flow_devices = True
     simulator.data.stores[STORE].flow_devices = False
-    await _tick(
-        hass, freezer, simulator, 2
-    )  # the counting stores are listed again every 30 minutes
+    # The counting stores are listed again every 30 minutes.
+    await _tick(hass, freezer, simulator, 2)
 
     assert _state(hass, NOT_COUNTING, "visitors_today") not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
     for key in ("visitors_today", "passers_by_today", "capture_rate"):
         assert _state(hass, STORE, key) == STATE_UNAVAILABLE
-    answered = [
-        c for c in _footfall_calls(simulator) if c.method == METHOD_FLOW_HOURS and c.code == 0
-    ]
-    polled = {call.params["id"] for call in answered[-2:]}
+    before = len(simulator.calls)
+    await _tick(hass, freezer, simulator)
+    polled = {
+        c.params["id"]
+        for c in simulator.calls[before:]
+        if c.method == METHOD_FLOW_HOURS and c.code == 0
+    }
     assert polled == {"S_263852", f"S_{NOT_COUNTING}"}
 
 
 # --- statistics ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "time_format", ["datetime", "date_hour", "hour", "hour_minute", "epoch_ms"]
+)
+async def test_every_time_format(
+    hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory, time_format: str
+) -> None:
+    """Each form of the hour's time gives the same series: a request never spans midnight."""
+    simulator.config.footfall_time_format = time_format
+    entry = _entry(simulator)
+    await _setup(hass, entry, simulator)
+    await _tick(hass, freezer, simulator, 2)
+    await _assert_series(hass, STORE)
+
+
+async def test_across_midnight(
+    hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """From 22:50 to 03:50: the sensors start a new day, the series continues; call count."""
+    simulator.config.footfall_time_format = "hour"  # bare hours: placed on the request's day
+    freezer.move_to(datetime(2026, 3, 10, 22, 50, tzinfo=ZONE))
+    entry = _entry(simulator)
+    await _setup(hass, entry, simulator)
+    before = len(simulator.calls)
+    await _tick(hass, freezer, simulator, 4 * 5)
+
+    await _assert_series(hass, STORE)
+    state = hass.states.get(
+        er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"store_{STORE}_visitors_today")
+        or ""
+    )
+    assert state is not None
+    assert state.attributes["last_reset"] == datetime(2026, 3, 11, tzinfo=ZONE).isoformat()
+    hours = [
+        c
+        for c in simulator.calls[before:]
+        if c.method == METHOD_FLOW_HOURS and c.code == 0 and c.params["id"] == f"S_{STORE}"
+    ]
+    # 4 per hour for today; from 00:00 to 03:59 one more per hour for the day before (its last
+    # hours are fetched again until the refetch window has passed midnight): 20 + 4.
+    assert len(hours) == 4 * 5 + 4
 
 
 async def test_backfill_and_steady_state(
@@ -377,7 +421,8 @@ async def test_gap_of_26_hours(
     hours_calls = [
         c for c in simulator.calls[before:] if c.method == METHOD_FLOW_HOURS and c.code == 0
     ]
-    assert len(hours_calls) == 2  # one per counting store
+    # A call per platform day (an answer may carry bare hours of day): yesterday and today.
+    assert len(hours_calls) == 2 * 2
     rows = await _assert_series(hass, STORE)
     print(f"\nstore {STORE}, entered, around a 26-hour gap (HA stopped {stopped:%H:%M} UTC):")
     print(_table(rows, STORE, [stopped, datetime.now(UTC)]))

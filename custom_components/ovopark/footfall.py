@@ -7,9 +7,10 @@ saying which method and what to do, *auto* stays silent. *Off* makes no call. No
 fail the entry's setup: the first fetch (and a new series' backfill) runs in a background task
 after setup has returned.
 
-Each refresh (every 15 minutes) asks the platform for each counting store's hours, once, from
-the earlier of the platform-zone midnight (today's sensors sum today's hours) and where the
-store's statistics continue (`footfall_statistics.py`). The counting stores are listed again
+Each refresh (every 15 minutes) asks the platform for each counting store's hours of today, once
+(today's sensors sum today's hours). When the store's statistics continue on an earlier day
+(`footfall_statistics.py`: after midnight, a restart or a gap) and a complete hour is due for
+import, each earlier day is asked for too, a call per day. The counting stores are listed again
 every 30 minutes, with the store list. When two entries include a store, the first to claim it
 polls it, writes its series and has its sensors; the claim goes with that entry's unload.
 """
@@ -47,7 +48,7 @@ from .const import (
     STORES_INTERVAL,
 )
 from .error_map import lookup
-from .footfall_statistics import FootfallStatistics, midnight
+from .footfall_statistics import FootfallStatistics, days_between, midnight
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -269,41 +270,50 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
         )
 
     async def _store(self, store_id: int, now: datetime) -> StoreToday | None:
-        """One hourly-figures call: today's counts, and the complete hours imported."""
-        day_start = midnight(now, self.zone)
-        start = min(await self.statistics.async_fetch_start(store_id, now), day_start)
+        """Today's hours (one call); earlier days' (a call each) when an hour is due for import.
+
+        A request never spans midnight: an answer may give bare hours of day, which the client
+        places on the request's day.
+        """
+        today = midnight(now, self.zone)
+        start = await self.statistics.async_fetch_start(store_id, now)
+        due = start < today and await self.statistics.async_due(store_id, now)
         try:
-            answer = await self.client.footfall_hours(store_id, start, now, zone=self.zone)
+            earlier: list[StoreFootfall] = []
+            if due:
+                for day, end in days_between(start, today, self.zone):
+                    earlier.append(await self._hours(store_id, max(day, start), end))
+            answer = await self._hours(store_id, today, now)
         except OvoparkMethodError, OvoparkRateLimitError:
             raise
         except OvoparkError as err:
             # Trouble stays with the store: its sensors are unavailable until it answers again.
             LOGGER.debug("Footfall of store %s not fetched: %s", store_id, err)
             return None
-        return await self._answered(store_id, answer, day_start, now)
-
-    async def _answered(
-        self, store_id: int, answer: StoreFootfall, day_start: datetime, now: datetime
-    ) -> StoreToday:
-        if answer.unplaced:
+        if unplaced := sum(a.unplaced for a in (*earlier, answer)):
             # An hour without an identifiable time is never placed by its position.
             LOGGER.debug(
                 "Store %s: %s hour entries without a time; no footfall statistics",
                 store_id,
-                answer.unplaced,
+                unplaced,
             )
-            self._notes[store_id] = f"{answer.unplaced} hour entries without an identifiable time"
-            return StoreToday(day_start=day_start, entered=None, passers_by=None)
+            self._notes[store_id] = f"{unplaced} hour entries without an identifiable time"
+            return StoreToday(day_start=today, entered=None, passers_by=None)
         self._notes.pop(store_id, None)
-        store = self._stores.data.stores.get(store_id) if self._stores.data else None
-        name = store.name if store else str(store_id)
-        await self.statistics.async_import(store_id, name, answer.hours, now)
-        hours = [h for h in answer.hours if h.start >= day_start]
+        if due or start >= today:  # the fetched hours cover every hour the import writes
+            store = self._stores.data.stores.get(store_id) if self._stores.data else None
+            hours = [h for a in (*earlier, answer) for h in a.hours]
+            await self.statistics.async_import(
+                store_id, store.name if store else str(store_id), hours, now
+            )
         return StoreToday(
-            day_start=day_start,
-            entered=sum(h.entered for h in hours),
-            passers_by=sum(h.passers_by for h in hours),
+            day_start=today,
+            entered=sum(h.entered for h in answer.hours if h.start >= today),
+            passers_by=sum(h.passers_by for h in answer.hours if h.start >= today),
         )
+
+    async def _hours(self, store_id: int, start: datetime, end: datetime) -> StoreFootfall:
+        return await self.client.footfall_hours(store_id, start, end, zone=self.zone)
 
     def _refused(self, err: OvoparkMethodError) -> FootfallData:
         """Code 9: footfall stops for this run; *on* raises the repair issue."""

@@ -64,6 +64,17 @@ def midnight(moment: datetime, zone: tzinfo) -> datetime:
     return datetime.combine(moment.astimezone(zone).date(), time(), tzinfo=zone)
 
 
+def days_between(start: datetime, end: datetime, zone: tzinfo) -> list[tuple[datetime, datetime]]:
+    """The days in `zone` from the one `start` lies in up to `end` (a midnight): (day, next day)."""
+    days: list[tuple[datetime, datetime]] = []
+    day = midnight(start, zone)
+    while day < end:
+        following = datetime.combine(day.date() + timedelta(days=1), time(), tzinfo=zone)
+        days.append((day, following))
+        day = following
+    return days
+
+
 def figure(hour: FootfallHour, series: str) -> int:
     """An hour's figure for a series."""
     return hour.entered if series == ENTERED else hour.passers_by
@@ -98,6 +109,15 @@ class FootfallStatistics:
         """The first hour a refresh of the store must fetch for its series."""
         starts = [await self._start(statistic_id(store_id, s), now) for s in SERIES]
         return min(starts)
+
+    async def async_due(self, store_id: int, now: datetime) -> bool:
+        """Whether a complete hour of the store's series has not been imported yet."""
+        last_complete = hour_of(now) - HOUR
+        for series in SERIES:
+            tail = await self._tail(statistic_id(store_id, series))
+            if tail.last is None or tail.last < last_complete:
+                return True
+        return False
 
     async def async_import(
         self, store_id: int, store_name: str, hours: Iterable[FootfallHour], now: datetime
