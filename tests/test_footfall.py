@@ -242,6 +242,9 @@ async def test_no_footfall(
     # The rest of the integration is unaffected.
     assert entry.runtime_data.coordinator.last_update_success
     assert entry.runtime_data.footfall.calls_per_hour == 0
+    # Removing the entry removes its footfall issue.
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    assert not [i for (domain, i) in issues.issues if domain == DOMAIN and i.startswith("footfall")]
 
 
 # --- sensors -----------------------------------------------------------------------------------

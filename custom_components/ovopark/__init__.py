@@ -18,7 +18,7 @@ from .coordinator import (
     async_create_client,
 )
 from .devices import removable_by_hand
-from .footfall import FootfallCoordinator, async_platform_zone
+from .footfall import FootfallCoordinator, async_delete_issues, async_platform_zone
 from .gateway_runtime import async_acquire_gateway, async_release_gateway
 from .ptz import PtzControl
 from .recording import RecordingWorkers
@@ -92,5 +92,6 @@ async def async_remove_config_entry_device(
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> None:
-    """Delete what the entry stored about missing devices, and their repair issues."""
+    """Delete what the entry stored about missing devices, and its repair issues."""
     await async_remove_stored(hass, entry.entry_id)
+    async_delete_issues(hass, entry.entry_id)

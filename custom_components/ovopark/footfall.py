@@ -80,6 +80,12 @@ def issue_id(kind: str, entry_id: str) -> str:
     return f"{kind}_{entry_id}"
 
 
+def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the entry's footfall repair issues (the entry is removed)."""
+    for kind in (ISSUE_NOT_GRANTED, ISSUE_NO_LOGIN):
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))
+
+
 async def async_platform_zone(hass: HomeAssistant, entry: OvoparkConfigEntry) -> tzinfo:
     """The platform zone: the entry's recording zone (its days begin at this zone's midnight)."""
     name = str(entry.data.get(CONF_RECORDING_ZONE) or DEFAULT_RECORDING_ZONE)
