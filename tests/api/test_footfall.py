@@ -191,6 +191,29 @@ async def test_footfall_hours_each_time_format(
     assert footfall.hours == expected_hours(COUNTING, start, start + timedelta(hours=10))
 
 
+@pytest.mark.parametrize(
+    ("time_format", "placed"),
+    [
+        ("datetime", True),
+        ("date_hour", True),
+        ("epoch_ms", True),
+        ("hour", False),  # 22, 23, 00, 01: which day each is on is not in the answer
+        ("hour_minute", False),
+    ],
+)
+async def test_footfall_hours_across_midnight(
+    simulator: Simulator, flow_client: OvoparkClient, time_format: str, placed: bool
+) -> None:
+    simulator.config.footfall_time_format = time_format
+    start, end = DAY - timedelta(hours=2), DAY + timedelta(hours=2)
+    footfall = await flow_client.footfall_hours(COUNTING, start, end, zone=ZONE)
+    expected = expected_hours(COUNTING, start, end)
+    assert len(expected) == 4
+    assert footfall == StoreFootfall(
+        store_id=COUNTING, hours=expected if placed else (), unplaced=0 if placed else 4
+    )
+
+
 @pytest.mark.parametrize("time_field", TIME_FIELDS)
 async def test_footfall_hours_each_time_field(
     simulator: Simulator, flow_client: OvoparkClient, time_field: str

@@ -16,6 +16,7 @@ from custom_components.ovopark.api import (
     StoreFootfall,
 )
 from custom_components.ovopark.api.footfall import (
+    HOUR,
     call_hours_method,
     hours_params,
     parse_flow_stores,
@@ -77,6 +78,30 @@ def test_a_bare_hour_goes_on_the_request_start_day_in_the_zone() -> None:
     start = datetime(2026, 12, 7, 20, tzinfo=UTC)  # 04:00 on the 8th in the zone
     footfall = parse_store_hours({"dataList": [{"hour": "10", **FIGURES}]}, STORE, start, ZONE)
     assert [hour.start for hour in footfall.hours] == [TEN]
+
+
+@pytest.mark.parametrize(
+    ("end", "placed"),
+    [
+        (None, True),
+        (START + timedelta(hours=11), True),
+        (START + timedelta(days=1), True),  # up to the next midnight: still one day
+        (START + timedelta(days=1, seconds=1), False),  # into the next day: which 10:00?
+    ],
+)
+def test_a_bare_hour_needs_a_request_within_one_day(end: datetime | None, placed: bool) -> None:
+    footfall = parse_store_hours({"dataList": [{"hour": "10", **FIGURES}]}, STORE, START, ZONE, end)
+    assert footfall == StoreFootfall(
+        store_id=STORE, hours=(ten(left=4),) if placed else (), unplaced=0 if placed else 1
+    )
+
+
+def test_a_bare_hour_with_a_bare_date_is_placed_in_any_request() -> None:
+    entry = {"date": "2026-12-08", "hour": "10", **FIGURES}
+    footfall = parse_store_hours(
+        {"dataList": [entry]}, STORE, START - timedelta(days=3), ZONE, START + HOUR * 48
+    )
+    assert footfall.hours == (ten(),)
 
 
 @pytest.mark.parametrize(

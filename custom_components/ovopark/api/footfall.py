@@ -36,6 +36,7 @@ TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 TIME_TYPE_HOURLY: Final = 1
 STORE_PREFIX: Final = "S_"
 HOUR: Final = timedelta(hours=1)
+_INSTANT: Final = timedelta(microseconds=1)
 
 # Keys an hour entry's time may be in (compared case-insensitively), and the store id's keys.
 TIME_KEYS: Final = ("dataTime", "statTime", "startTime", "time", "hour", "date", "dateTime")
@@ -245,12 +246,13 @@ def parse_time_value(value: object, zone: tzinfo) -> _TimeValue | None:
 
 
 def entry_time(
-    entry: Mapping[str, Any], zone: tzinfo, day: tuple[int, int, int]
+    entry: Mapping[str, Any], zone: tzinfo, day: tuple[int, int, int] | None
 ) -> datetime | None:
     """The top of the hour an entry stands for, or None when it cannot be identified.
 
     Every time-like field present must parse and agree; a bare hour of day goes on the bare date
-    of another field, else on `day` (the request's start day in `zone`).
+    of another field, else on `day` (the request's start day in `zone`; None: the request spans
+    days, so a bare hour names no one hour).
     """
     values = [
         parse_time_value(value, zone)
@@ -265,7 +267,12 @@ def entry_time(
     if len(clocks) > 1 or len(days) > 1:
         return None
     if clocks:
-        year, month, dom = days.pop() if days else day
+        if days:
+            year, month, dom = days.pop()
+        elif day is not None:
+            year, month, dom = day
+        else:
+            return None
         moments.add(datetime(year, month, dom, clocks.pop(), tzinfo=zone))  # both checked
     elif days:
         return None
@@ -290,18 +297,23 @@ def _shop_for(shops: list[Mapping[str, Any]], store_id: int) -> Mapping[str, Any
     return anonymous[0] if len(shops) == 1 and anonymous else None
 
 
-def parse_store_hours(data: object, store_id: int, start: datetime, zone: tzinfo) -> StoreFootfall:
+def parse_store_hours(
+    data: object, store_id: int, start: datetime, zone: tzinfo, end: datetime | None = None
+) -> StoreFootfall:
     """Parse `getManyShopsPassengerIndicatorData` (hourly) for one store.
 
-    `start` is the request's start: its day in `zone` places a bare hour of day. Entries without
-    any figure are skipped; entries whose hour cannot be identified, or that repeat an hour,
-    are counted in `unplaced`, and then the store gets no hours at all.
+    `start` and `end` are the request's: a bare hour of day goes on the start day in `zone`,
+    unless the request reaches into a later day (then a bare hour names no one hour). Entries
+    without any figure are skipped; entries whose hour cannot be identified, or that repeat an
+    hour, are counted in `unplaced`, and then the store gets no hours at all.
     """
     shop = _shop_for(_shops(data), store_id)
     if shop is None:
         return StoreFootfall(store_id=store_id, hours=(), unplaced=0)
     local = start.astimezone(zone)
-    day = (local.year, local.month, local.day)
+    day: tuple[int, int, int] | None = (local.year, local.month, local.day)
+    if end is not None and (end - _INSTANT).astimezone(zone).date() != local.date():
+        day = None
     hours: dict[datetime, FootfallHour] = {}
     unplaced = 0
     for raw in require_list(shop.get("dataList"), "footfall dataList"):
