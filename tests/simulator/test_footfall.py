@@ -473,3 +473,16 @@ def test_the_command_line_chooses_the_stores_without_devices(argv: list[str], ev
 async def test_the_command_line_names_the_counting_stores(simulator: Simulator) -> None:
     simulator.data.stores[263852].flow_devices = False
     assert describe(simulator)["flow_stores"] == [263851]
+
+
+async def test_the_zone_follows_the_setting(simulator: Simulator) -> None:
+    simulator.config.footfall_now = NOW
+    simulator.config.timestamp_zone = "UTC"
+    [shop] = simulator.footfall.hours(hours_params(start=DAY, end=DAY + HOUR))  # 16:00 UTC
+    assert shop["dataList"][0]["dataTime"] == "2026-12-08 00:00:00"
+    assert (
+        shop["dataList"][0]["passengerFlow"]
+        == served_figures(
+            STORE, datetime(2026, 12, 8, tzinfo=ZoneInfo("UTC")), NOW, ZoneInfo("UTC")
+        ).entered
+    )
