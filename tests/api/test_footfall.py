@@ -191,27 +191,26 @@ async def test_footfall_hours_each_time_format(
     assert footfall.hours == expected_hours(COUNTING, start, start + timedelta(hours=10))
 
 
-@pytest.mark.parametrize(
-    ("time_format", "placed"),
-    [
-        ("datetime", True),
-        ("date_hour", True),
-        ("epoch_ms", True),
-        ("hour", False),  # 22, 23, 00, 01: which day each is on is not in the answer
-        ("hour_minute", False),
-    ],
-)
-async def test_footfall_hours_across_midnight(
-    simulator: Simulator, flow_client: OvoparkClient, time_format: str, placed: bool
+MIDNIGHT = (DAY - timedelta(hours=2), DAY + timedelta(hours=2))
+
+
+@pytest.mark.parametrize("time_format", ["datetime", "date_hour", "epoch_ms"])
+async def test_footfall_hours_across_midnight_with_dated_times(
+    simulator: Simulator, flow_client: OvoparkClient, time_format: str
 ) -> None:
     simulator.config.footfall_time_format = time_format
-    start, end = DAY - timedelta(hours=2), DAY + timedelta(hours=2)
-    footfall = await flow_client.footfall_hours(COUNTING, start, end, zone=ZONE)
-    expected = expected_hours(COUNTING, start, end)
-    assert len(expected) == 4
-    assert footfall == StoreFootfall(
-        store_id=COUNTING, hours=expected if placed else (), unplaced=0 if placed else 4
-    )
+    footfall = await flow_client.footfall_hours(COUNTING, *MIDNIGHT, zone=ZONE)
+    assert footfall.hours == expected_hours(COUNTING, *MIDNIGHT)
+    assert [hour.start.hour for hour in footfall.hours] == [22, 23, 0, 1]
+
+
+@pytest.mark.parametrize("time_format", ["hour", "hour_minute"])
+async def test_footfall_hours_across_midnight_with_bare_hours_are_not_placed(
+    simulator: Simulator, flow_client: OvoparkClient, time_format: str
+) -> None:
+    simulator.config.footfall_time_format = time_format  # 22, 23, 00, 01: on which day each?
+    footfall = await flow_client.footfall_hours(COUNTING, *MIDNIGHT, zone=ZONE)
+    assert footfall == StoreFootfall(store_id=COUNTING, hours=(), unplaced=4)
 
 
 @pytest.mark.parametrize("time_field", TIME_FIELDS)

@@ -81,19 +81,22 @@ def test_a_bare_hour_goes_on_the_request_start_day_in_the_zone() -> None:
 
 
 @pytest.mark.parametrize(
-    ("end", "placed"),
+    "end",
     [
-        (None, True),
-        (START + timedelta(hours=11), True),
-        (START + timedelta(days=1), True),  # up to the next midnight: still one day
-        (START + timedelta(days=1, seconds=1), False),  # into the next day: which 10:00?
+        None,
+        START + timedelta(hours=11),
+        START + timedelta(days=1),  # up to the next midnight: still one day
     ],
 )
-def test_a_bare_hour_needs_a_request_within_one_day(end: datetime | None, placed: bool) -> None:
+def test_a_bare_hour_in_a_request_within_one_day(end: datetime | None) -> None:
     footfall = parse_store_hours({"dataList": [{"hour": "10", **FIGURES}]}, STORE, START, ZONE, end)
-    assert footfall == StoreFootfall(
-        store_id=STORE, hours=(ten(left=4),) if placed else (), unplaced=0 if placed else 1
-    )
+    assert footfall == StoreFootfall(store_id=STORE, hours=(ten(),), unplaced=0)
+
+
+def test_a_bare_hour_in_a_request_across_midnight_is_not_placed() -> None:
+    end = START + timedelta(days=1, seconds=1)  # into the next day: which 10:00?
+    footfall = parse_store_hours({"dataList": [{"hour": "10", **FIGURES}]}, STORE, START, ZONE, end)
+    assert footfall == StoreFootfall(store_id=STORE, hours=(), unplaced=1)
 
 
 def test_a_bare_hour_with_a_bare_date_is_placed_in_any_request() -> None:
