@@ -82,27 +82,29 @@ def format_time(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).strftime(TIME_FORMAT)
 
 
-def hours_params(store_id: int, start: datetime, end: datetime, zone: tzinfo) -> dict[str, object]:
-    """Business parameters of the hourly-figures call (ValueError for a naive or empty period)."""
-    if format_time(end, zone) <= format_time(start, zone):
+def _period(start: datetime, end: datetime, zone: tzinfo) -> tuple[str, str]:
+    """`startTime` and `endTime` (ValueError for a naive time or an end not after the start)."""
+    first, last = format_time(start, zone), format_time(end, zone)
+    if last <= first:
         raise ValueError("footfall period: the end must come after the start")
+    return first, last
+
+
+def hours_params(store_id: int, start: datetime, end: datetime, zone: tzinfo) -> dict[str, object]:
+    """Business parameters of the hourly-figures call."""
+    first, last = _period(start, end, zone)
     return {
         "id": f"{STORE_PREFIX}{store_id}",
-        "startTime": format_time(start, zone),
-        "endTime": format_time(end, zone),
+        "startTime": first,
+        "endTime": last,
         "timeType": TIME_TYPE_HOURLY,
     }
 
 
 def totals_params(store_id: int, start: datetime, end: datetime, zone: tzinfo) -> dict[str, object]:
     """Business parameters of the period-totals call."""
-    if format_time(end, zone) <= format_time(start, zone):
-        raise ValueError("footfall period: the end must come after the start")
-    return {
-        "depId": store_id,
-        "startTime": format_time(start, zone),
-        "endTime": format_time(end, zone),
-    }
+    first, last = _period(start, end, zone)
+    return {"depId": store_id, "startTime": first, "endTime": last}
 
 
 # --- stores with counting devices ------------------------------------------------------------
