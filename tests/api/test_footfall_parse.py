@@ -127,6 +127,8 @@ def test_a_bare_hour_with_a_bare_date_is_placed_in_any_request() -> None:
         {"time": True},
         {"time": ["10"]},
         {"time": "ten o'clock"},
+        {"time": "\u00b2"},  # a digit to str.isdigit, not to int()
+        {"time": "9" * 5000},  # beyond int()'s digit limit
         {"time": "2026-12-08 10:00:00", "hour": "11"},  # disagreeing fields
         {"time": "10", "hour": "11"},
         {"date": "2026-12-08", "statTime": "2026-12-09", "hour": "10"},

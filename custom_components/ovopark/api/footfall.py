@@ -51,6 +51,7 @@ _DATETIME_RE: Final = re.compile(
 _DATE_RE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _CLOCK_RE: Final = re.compile(r"(\d{1,2})(?::(\d{1,2}))?")
 _STORE_ID_RE: Final = re.compile(r"(?:S_)?(\d{1,18})")
+_EPOCH_RE: Final = re.compile(r"[0-9]{1,16}")
 # Epoch milliseconds from 2001 on: no hour of day (0..23) or year can be mistaken for one.
 _EPOCH_MS_MIN: Final = 1_000_000_000_000
 
@@ -219,7 +220,7 @@ def _parse_text_time(text: str, zone: tzinfo) -> _TimeValue | None:
     if match := _CLOCK_RE.fullmatch(text):
         hour, minute = int(match.group(1)), int(match.group(2) or 0)
         return _Clock(hour) if hour < 24 and minute == 0 else None
-    if text.isdigit():
+    if _EPOCH_RE.fullmatch(text):
         return _parse_epoch(int(text), zone)
     return None
 
