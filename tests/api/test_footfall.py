@@ -19,12 +19,14 @@ from custom_components.ovopark.api import (
     OvoparkClient,
     OvoparkMethodError,
     OvoparkRateLimitError,
+    OvoparkResponseError,
     OvoparkServerError,
     StoreFootfall,
 )
 from custom_components.ovopark.api.client import METHOD_LOGIN
 from simulator.core import Simulator
 from simulator.data import SimData, generate
+from simulator.faults import MALFORMED_KINDS
 from simulator.footfall import (
     HOURS_SHAPES,
     STORE_ID_FORMS,
@@ -397,6 +399,20 @@ async def test_transient_codes_outliving_the_retries(
     with pytest.raises(OvoparkServerError):
         await flow_client.footfall_hours(COUNTING, DAY, NOW, zone=ZONE)
     assert flow_calls(simulator) == [(METHOD_FLOW_HOURS, -500)] * 3  # no other name tried
+
+
+@pytest.mark.parametrize("kind", MALFORMED_KINDS)
+@pytest.mark.parametrize(
+    ("method", "call"), [(METHOD_FLOW_STORES, call_stores), (METHOD_FLOW_HOURS, call_hours)]
+)
+async def test_malformed_answers_are_response_errors(
+    simulator: Simulator, flow_client: OvoparkClient, kind: str, method: str, call: Call
+) -> None:
+    simulator.faults.malformed(kind, method=method)
+    with pytest.raises(OvoparkResponseError) as err:
+        await call(flow_client)
+    assert err.value.method == method
+    assert flow_calls(simulator) == [(method, 0)]  # not retried, no other name tried
 
 
 async def test_rate_limit(simulator: Simulator, flow_client: OvoparkClient) -> None:
