@@ -81,9 +81,7 @@ class SimConfig:
     footfall_now: datetime | None = None  # aware: serve figures as of this moment; None: the clock
     footfall_time_field: str | None = "dataTime"  # name of an hour entry's time; None: no time
     footfall_time_format: str = "datetime"  # datetime, date_hour, hour, hour_minute, epoch_ms
-    footfall_hours_shape: str = (
-        "shops"  # shops (data: [shop]), list (data.list), data_list (data: shop)
-    )
+    footfall_hours_shape: str = "shops"  # shops (data: [shop]), list (data.list), data_list
     footfall_stores_shape: str = "data"  # data (data: [row]), list (data.list), rows (data.rows)
     footfall_store_key: str = "depId"  # id, depId, deptId
     footfall_store_id_form: str = "int"  # int, string ("123"), prefixed ("S_123")

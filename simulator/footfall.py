@@ -15,6 +15,7 @@ import math
 import random
 import re
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -189,12 +190,21 @@ class FootfallService:
     """The three footfall methods over one simulated account (answers are `data` objects)."""
 
     def __init__(
-        self, config: SimConfig, data: SimData, clock: Callable[[], float], zone: tzinfo
+        self,
+        config: SimConfig,
+        data: SimData,
+        clock: Callable[[], float],
+        zone: tzinfo | None = None,
     ) -> None:
         self.config = config
         self.data = data
         self.clock = clock  # the platform's clock, epoch seconds
-        self.zone = zone
+        self._zone = zone
+
+    @property
+    def zone(self) -> tzinfo:
+        """The platform's zone: the one given, else `config.timestamp_zone` (read at each call)."""
+        return self._zone if self._zone is not None else ZoneInfo(self.config.timestamp_zone)
 
     def now(self) -> datetime:
         """The moment figures are served as of: `config.footfall_now`, else the platform clock."""

@@ -170,7 +170,7 @@ class Gateway:
             ("open.shopweb.device.startPlayRecReq", "v1"): self._start_play_rec_req,
             (LOGIN_METHOD, "v1"): self._mobile_login,
         }
-        self.footfall = FootfallService(config, data, self.now, ZoneInfo(config.timestamp_zone))
+        self.footfall = FootfallService(config, data, self.now)
         for name in FOOTFALL_METHODS:
             self.methods[(name, FOOTFALL_VERSION)] = self._footfall_handler(name)
 

@@ -19,12 +19,14 @@ from custom_components.ovopark.api import (
     OvoparkClient,
     OvoparkMethodError,
     OvoparkRateLimitError,
+    OvoparkResponseError,
     OvoparkServerError,
     StoreFootfall,
 )
 from custom_components.ovopark.api.client import METHOD_LOGIN
 from simulator.core import Simulator
 from simulator.data import SimData, generate
+from simulator.faults import MALFORMED_KINDS
 from simulator.footfall import (
     HOURS_SHAPES,
     STORE_ID_FORMS,
@@ -189,6 +191,28 @@ async def test_footfall_hours_each_time_format(
     )
     assert footfall.unplaced == 0
     assert footfall.hours == expected_hours(COUNTING, start, start + timedelta(hours=10))
+
+
+MIDNIGHT = (DAY - timedelta(hours=2), DAY + timedelta(hours=2))
+
+
+@pytest.mark.parametrize("time_format", ["datetime", "date_hour", "epoch_ms"])
+async def test_footfall_hours_across_midnight_with_dated_times(
+    simulator: Simulator, flow_client: OvoparkClient, time_format: str
+) -> None:
+    simulator.config.footfall_time_format = time_format
+    footfall = await flow_client.footfall_hours(COUNTING, *MIDNIGHT, zone=ZONE)
+    assert footfall.hours == expected_hours(COUNTING, *MIDNIGHT)
+    assert [hour.start.hour for hour in footfall.hours] == [22, 23, 0, 1]
+
+
+@pytest.mark.parametrize("time_format", ["hour", "hour_minute"])
+async def test_footfall_hours_across_midnight_with_bare_hours_are_not_placed(
+    simulator: Simulator, flow_client: OvoparkClient, time_format: str
+) -> None:
+    simulator.config.footfall_time_format = time_format  # 22, 23, 00, 01: on which day each?
+    footfall = await flow_client.footfall_hours(COUNTING, *MIDNIGHT, zone=ZONE)
+    assert footfall == StoreFootfall(store_id=COUNTING, hours=(), unplaced=4)
 
 
 @pytest.mark.parametrize("time_field", TIME_FIELDS)
@@ -375,6 +399,20 @@ async def test_transient_codes_outliving_the_retries(
     with pytest.raises(OvoparkServerError):
         await flow_client.footfall_hours(COUNTING, DAY, NOW, zone=ZONE)
     assert flow_calls(simulator) == [(METHOD_FLOW_HOURS, -500)] * 3  # no other name tried
+
+
+@pytest.mark.parametrize("kind", MALFORMED_KINDS)
+@pytest.mark.parametrize(
+    ("method", "call"), [(METHOD_FLOW_STORES, call_stores), (METHOD_FLOW_HOURS, call_hours)]
+)
+async def test_malformed_answers_are_response_errors(
+    simulator: Simulator, flow_client: OvoparkClient, kind: str, method: str, call: Call
+) -> None:
+    simulator.faults.malformed(kind, method=method)
+    with pytest.raises(OvoparkResponseError) as err:
+        await call(flow_client)
+    assert err.value.method == method
+    assert flow_calls(simulator) == [(method, 0)]  # not retried, no other name tried
 
 
 async def test_rate_limit(simulator: Simulator, flow_client: OvoparkClient) -> None:

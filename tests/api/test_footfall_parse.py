@@ -16,6 +16,7 @@ from custom_components.ovopark.api import (
     StoreFootfall,
 )
 from custom_components.ovopark.api.footfall import (
+    HOUR,
     call_hours_method,
     hours_params,
     parse_flow_stores,
@@ -80,6 +81,33 @@ def test_a_bare_hour_goes_on_the_request_start_day_in_the_zone() -> None:
 
 
 @pytest.mark.parametrize(
+    "end",
+    [
+        None,
+        START + timedelta(hours=11),
+        START + timedelta(days=1),  # up to the next midnight: still one day
+    ],
+)
+def test_a_bare_hour_in_a_request_within_one_day(end: datetime | None) -> None:
+    footfall = parse_store_hours({"dataList": [{"hour": "10", **FIGURES}]}, STORE, START, ZONE, end)
+    assert footfall == StoreFootfall(store_id=STORE, hours=(ten(),), unplaced=0)
+
+
+def test_a_bare_hour_in_a_request_across_midnight_is_not_placed() -> None:
+    end = START + timedelta(days=1, seconds=1)  # into the next day: which 10:00?
+    footfall = parse_store_hours({"dataList": [{"hour": "10", **FIGURES}]}, STORE, START, ZONE, end)
+    assert footfall == StoreFootfall(store_id=STORE, hours=(), unplaced=1)
+
+
+def test_a_bare_hour_with_a_bare_date_is_placed_in_any_request() -> None:
+    entry = {"date": "2026-12-08", "hour": "10", **FIGURES}
+    footfall = parse_store_hours(
+        {"dataList": [entry]}, STORE, START - timedelta(days=3), ZONE, START + HOUR * 48
+    )
+    assert footfall.hours == (ten(),)
+
+
+@pytest.mark.parametrize(
     "fields",
     [
         {},  # no time at all
@@ -99,6 +127,8 @@ def test_a_bare_hour_goes_on_the_request_start_day_in_the_zone() -> None:
         {"time": True},
         {"time": ["10"]},
         {"time": "ten o'clock"},
+        {"time": "\u00b2"},  # a digit to str.isdigit, not to int()
+        {"time": "9" * 5000},  # beyond int()'s digit limit
         {"time": "2026-12-08 10:00:00", "hour": "11"},  # disagreeing fields
         {"time": "10", "hour": "11"},
         {"date": "2026-12-08", "statTime": "2026-12-09", "hour": "10"},

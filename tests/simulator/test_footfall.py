@@ -23,6 +23,7 @@ from simulator.footfall import (
     METHOD_FLOW_TOTALS,
     FootfallError,
     FootfallService,
+    HourFigures,
     final_figures,
     served_figures,
     upload_fraction,
@@ -72,11 +73,14 @@ def test_figures_are_consistent(store: int) -> None:
     for hour in week():
         figures = final_figures(store, hour, ZONE)
         assert figures.outside == figures.passers_by + figures.entered
-        expected_rate = round(figures.entered / figures.outside * 100, 2) if figures.outside else 0
-        assert figures.rate == expected_rate
+        assert figures.rate == round(figures.entered / max(1, figures.outside) * 100, 2)
         assert figures.left >= figures.entered  # exits count staff and repeat crossings too
         assert 0 <= figures.dressing <= figures.entered
         assert 0 <= figures.duplicated <= figures.entered
+
+
+def test_no_rate_with_nobody_outside() -> None:
+    assert HourFigures(0, 0, 0, 0, 0).rate == HourFigures(0, 0, 0, 0, 0).dressing_rate == 0
 
 
 def test_figures_are_deterministic_by_store_and_hour() -> None:
@@ -92,11 +96,11 @@ def test_figures_are_deterministic_by_store_and_hour() -> None:
 def test_the_daily_curve_closes_at_night_and_peaks_at_noon_and_evening() -> None:
     by_hour: dict[int, list[int]] = {hour: [] for hour in range(24)}
     for moment in week():
-        figures = final_figures(STORE, moment, ZONE)
-        by_hour[moment.hour].append(figures.passers_by)
-        if not DAY_CURVE[moment.hour]:
-            assert (figures.entered, figures.left) == (0, 0)
-            assert figures.passers_by <= 4
+        by_hour[moment.hour].append(final_figures(STORE, moment, ZONE).passers_by)
+    closed = [final_figures(STORE, m, ZONE) for m in week() if not DAY_CURVE[m.hour]]
+    assert len(closed) == 7 * 11
+    assert {(figures.entered, figures.left) for figures in closed} == {(0, 0)}
+    assert max(figures.passers_by for figures in closed) <= 4
     mean = {hour: sum(values) / len(values) for hour, values in by_hour.items()}
     assert [hour for hour in range(24) if not DAY_CURVE[hour]] == [*range(9), 22, 23]
     assert mean[12] > mean[10] > mean[9]
@@ -156,10 +160,9 @@ def test_hours_answer_all_fields_consistently() -> None:
             figures.entered,
             figures.passers_by,
         )
-        if entry["outsidePassengerFlow"]:
-            assert entry["inShopRate"] == pytest.approx(
-                entry["passengerFlow"] / entry["outsidePassengerFlow"] * 100, abs=0.005
-            )
+        assert entry["inShopRate"] == pytest.approx(
+            entry["passengerFlow"] / max(1, entry["outsidePassengerFlow"]) * 100, abs=0.005
+        )
 
 
 def test_hours_start_at_the_top_of_the_start_hour_and_end_before_the_end() -> None:
@@ -473,3 +476,16 @@ def test_the_command_line_chooses_the_stores_without_devices(argv: list[str], ev
 async def test_the_command_line_names_the_counting_stores(simulator: Simulator) -> None:
     simulator.data.stores[263852].flow_devices = False
     assert describe(simulator)["flow_stores"] == [263851]
+
+
+async def test_the_zone_follows_the_setting(simulator: Simulator) -> None:
+    simulator.config.footfall_now = NOW
+    simulator.config.timestamp_zone = "UTC"
+    [shop] = simulator.footfall.hours(hours_params(start=DAY, end=DAY + HOUR))  # 16:00 UTC
+    assert shop["dataList"][0]["dataTime"] == "2026-12-08 00:00:00"
+    assert (
+        shop["dataList"][0]["passengerFlow"]
+        == served_figures(
+            STORE, datetime(2026, 12, 8, tzinfo=ZoneInfo("UTC")), NOW, ZoneInfo("UTC")
+        ).entered
+    )

@@ -385,7 +385,7 @@ class OvoparkClient:
         call = partial(self._flow_request, params=params)
         method, data = await ff.call_hours_method(call, self.footfall_hours_method)
         self.footfall_hours_method = method
-        parse = partial(ff.parse_store_hours, store_id=store_id, start=start, zone=zone)
+        parse = partial(ff.parse_store_hours, store_id=store_id, start=start, zone=zone, end=end)
         return self._parse(method, parse, data)
 
     async def footfall_totals(

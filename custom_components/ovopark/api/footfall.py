@@ -36,6 +36,7 @@ TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 TIME_TYPE_HOURLY: Final = 1
 STORE_PREFIX: Final = "S_"
 HOUR: Final = timedelta(hours=1)
+_INSTANT: Final = timedelta(microseconds=1)
 
 # Keys an hour entry's time may be in (compared case-insensitively), and the store id's keys.
 TIME_KEYS: Final = ("dataTime", "statTime", "startTime", "time", "hour", "date", "dateTime")
@@ -50,6 +51,7 @@ _DATETIME_RE: Final = re.compile(
 _DATE_RE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _CLOCK_RE: Final = re.compile(r"(\d{1,2})(?::(\d{1,2}))?")
 _STORE_ID_RE: Final = re.compile(r"(?:S_)?(\d{1,18})")
+_EPOCH_RE: Final = re.compile(r"[0-9]{1,16}")
 # Epoch milliseconds from 2001 on: no hour of day (0..23) or year can be mistaken for one.
 _EPOCH_MS_MIN: Final = 1_000_000_000_000
 
@@ -81,27 +83,29 @@ def format_time(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).strftime(TIME_FORMAT)
 
 
-def hours_params(store_id: int, start: datetime, end: datetime, zone: tzinfo) -> dict[str, object]:
-    """Business parameters of the hourly-figures call (ValueError for a naive or empty period)."""
-    if format_time(end, zone) <= format_time(start, zone):
+def _period(start: datetime, end: datetime, zone: tzinfo) -> tuple[str, str]:
+    """`startTime` and `endTime` (ValueError for a naive time or an end not after the start)."""
+    first, last = format_time(start, zone), format_time(end, zone)
+    if last <= first:
         raise ValueError("footfall period: the end must come after the start")
+    return first, last
+
+
+def hours_params(store_id: int, start: datetime, end: datetime, zone: tzinfo) -> dict[str, object]:
+    """Business parameters of the hourly-figures call."""
+    first, last = _period(start, end, zone)
     return {
         "id": f"{STORE_PREFIX}{store_id}",
-        "startTime": format_time(start, zone),
-        "endTime": format_time(end, zone),
+        "startTime": first,
+        "endTime": last,
         "timeType": TIME_TYPE_HOURLY,
     }
 
 
 def totals_params(store_id: int, start: datetime, end: datetime, zone: tzinfo) -> dict[str, object]:
     """Business parameters of the period-totals call."""
-    if format_time(end, zone) <= format_time(start, zone):
-        raise ValueError("footfall period: the end must come after the start")
-    return {
-        "depId": store_id,
-        "startTime": format_time(start, zone),
-        "endTime": format_time(end, zone),
-    }
+    first, last = _period(start, end, zone)
+    return {"depId": store_id, "startTime": first, "endTime": last}
 
 
 # --- stores with counting devices ------------------------------------------------------------
@@ -216,7 +220,7 @@ def _parse_text_time(text: str, zone: tzinfo) -> _TimeValue | None:
     if match := _CLOCK_RE.fullmatch(text):
         hour, minute = int(match.group(1)), int(match.group(2) or 0)
         return _Clock(hour) if hour < 24 and minute == 0 else None
-    if text.isdigit():
+    if _EPOCH_RE.fullmatch(text):
         return _parse_epoch(int(text), zone)
     return None
 
@@ -245,12 +249,13 @@ def parse_time_value(value: object, zone: tzinfo) -> _TimeValue | None:
 
 
 def entry_time(
-    entry: Mapping[str, Any], zone: tzinfo, day: tuple[int, int, int]
+    entry: Mapping[str, Any], zone: tzinfo, day: tuple[int, int, int] | None
 ) -> datetime | None:
     """The top of the hour an entry stands for, or None when it cannot be identified.
 
     Every time-like field present must parse and agree; a bare hour of day goes on the bare date
-    of another field, else on `day` (the request's start day in `zone`).
+    of another field, else on `day` (the request's start day in `zone`; None: the request spans
+    days, so a bare hour names no one hour).
     """
     values = [
         parse_time_value(value, zone)
@@ -265,7 +270,12 @@ def entry_time(
     if len(clocks) > 1 or len(days) > 1:
         return None
     if clocks:
-        year, month, dom = days.pop() if days else day
+        if days:
+            year, month, dom = days.pop()
+        elif day is not None:
+            year, month, dom = day
+        else:
+            return None
         moments.add(datetime(year, month, dom, clocks.pop(), tzinfo=zone))  # both checked
     elif days:
         return None
@@ -290,18 +300,23 @@ def _shop_for(shops: list[Mapping[str, Any]], store_id: int) -> Mapping[str, Any
     return anonymous[0] if len(shops) == 1 and anonymous else None
 
 
-def parse_store_hours(data: object, store_id: int, start: datetime, zone: tzinfo) -> StoreFootfall:
+def parse_store_hours(
+    data: object, store_id: int, start: datetime, zone: tzinfo, end: datetime | None = None
+) -> StoreFootfall:
     """Parse `getManyShopsPassengerIndicatorData` (hourly) for one store.
 
-    `start` is the request's start: its day in `zone` places a bare hour of day. Entries without
-    any figure are skipped; entries whose hour cannot be identified, or that repeat an hour,
-    are counted in `unplaced`, and then the store gets no hours at all.
+    `start` and `end` are the request's: a bare hour of day goes on the start day in `zone`,
+    unless the request reaches into a later day (then a bare hour names no one hour). Entries
+    without any figure are skipped; entries whose hour cannot be identified, or that repeat an
+    hour, are counted in `unplaced`, and then the store gets no hours at all.
     """
     shop = _shop_for(_shops(data), store_id)
     if shop is None:
         return StoreFootfall(store_id=store_id, hours=(), unplaced=0)
     local = start.astimezone(zone)
-    day = (local.year, local.month, local.day)
+    day: tuple[int, int, int] | None = (local.year, local.month, local.day)
+    if end is not None and (end - _INSTANT).astimezone(zone).date() != local.date():
+        day = None
     hours: dict[datetime, FootfallHour] = {}
     unplaced = 0
     for raw in require_list(shop.get("dataList"), "footfall dataList"):
