@@ -467,23 +467,38 @@ async def test_late_upload_revises_an_hour(
 async def test_manual_refresh_overlapping_the_scheduled_one(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
-    """update_entity at the moment of the scheduled refresh: the two run one after the other."""
-    assert await async_setup_component(hass, "homeassistant", {})
+    """A refresh asked for while the scheduled one is due: they run one after the other.
+
+    Home Assistant's coordinator runs one refresh at a time (`homeassistant.update_entity` goes
+    through its debouncer, which would merge the two; its own refresh is called here so that both
+    run): the second continues from what the first imported.
+    """
     entry = _entry(simulator)
     await _setup(hass, entry, simulator)
-    entity_id = er.async_get(hass).async_get_entity_id(
-        "sensor", DOMAIN, f"store_{STORE}_visitors_today"
-    )
+    footfall = entry.runtime_data.footfall
+    before = len(simulator.calls)
     for _ in range(5):
         freezer.tick(QUARTER)
         _serve_now(simulator)
-        async_fire_time_changed(hass)
-        await hass.services.async_call(
-            "homeassistant", "update_entity", {"entity_id": entity_id}, blocking=False
-        )
+        async_fire_time_changed(hass)  # the scheduled refresh starts
+        await footfall.async_refresh()  # and a manual one at the same moment
         await hass.async_block_till_done(wait_background_tasks=True)
     await async_wait_recording_done(hass)
     await _assert_series(hass, STORE)
+    # Both refreshes ran each time: two today's-hours calls per store and quarter.
+    hours = [
+        c
+        for c in simulator.calls[before:]
+        if c.method == METHOD_FLOW_HOURS and c.code == 0 and c.params["id"] == f"S_{STORE}"
+    ]
+    assert len(hours) == 2 * 5
+    # One after the other: each refresh asks every store before the next refresh begins.
+    order = [
+        c.params["id"]
+        for c in simulator.calls[before:]
+        if c.method == METHOD_FLOW_HOURS and c.code == 0
+    ]
+    assert order == ["S_263851", "S_263852"] * 2 * 5
 
 
 async def test_hours_without_a_time_make_no_statistics(

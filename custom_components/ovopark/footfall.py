@@ -17,7 +17,6 @@ polls it, writes its series and has its sensors; the claim goes with that entry'
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -171,7 +170,6 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
         self._listed: set[int] | None = None  # the platform's counting stores
         self._listed_at: datetime | None = None
         self._notes: dict[int, str] = {}
-        self._lock = asyncio.Lock()
         # Stores with footfall sensors from earlier runs: shown (unknown) until the first answer.
         self.known = self._registered() if self.state not in STOPPED else set()
 
@@ -233,25 +231,26 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
 
     async def _async_update_data(self) -> FootfallData:
         """List the counting stores (every 30 minutes), fetch and import each one's hours."""
-        async with self._lock:  # a manual refresh waits for the scheduled one, and vice versa
-            if not self.running:
-                return self.data if self.data is not None else FootfallData(counting=frozenset())
-            now = dt_util.utcnow()
-            try:
-                counting = await self._counting(now)
-                today: dict[int, StoreToday] = {}
-                for store_id in sorted(counting):
-                    if (found := await self._store(store_id, now)) is not None:
-                        today[store_id] = found
-            except OvoparkMethodError as err:
-                return self._refused(err)
-            except OvoparkError as err:  # a rate limit, or no list of counting stores yet
-                raise self._failure(err) from err
-            self.state = FootfallState.ACTIVE
-            ir.async_delete_issue(
-                self.hass, DOMAIN, issue_id(ISSUE_NOT_GRANTED, self.config_entry.entry_id)
-            )
-            return FootfallData(counting=frozenset(counting), today=today)
+        # Home Assistant runs one refresh at a time (the debouncer's lock): a manual refresh
+        # waits for the scheduled one, and the other way round.
+        if not self.running:
+            return self.data if self.data is not None else FootfallData(counting=frozenset())
+        now = dt_util.utcnow()
+        try:
+            counting = await self._counting(now)
+            today: dict[int, StoreToday] = {}
+            for store_id in sorted(counting):
+                if (found := await self._store(store_id, now)) is not None:
+                    today[store_id] = found
+        except OvoparkMethodError as err:
+            return self._refused(err)
+        except OvoparkError as err:  # a rate limit, or no list of counting stores yet
+            raise self._failure(err) from err
+        self.state = FootfallState.ACTIVE
+        ir.async_delete_issue(
+            self.hass, DOMAIN, issue_id(ISSUE_NOT_GRANTED, self.config_entry.entry_id)
+        )
+        return FootfallData(counting=frozenset(counting), today=today)
 
     async def _counting(self, now: datetime) -> set[int]:
         """The included, counting stores this entry polls; the list is fetched every 30 minutes."""
