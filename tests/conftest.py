@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
@@ -26,5 +28,8 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     Assistant gets the test recorder, set up before `hass` as the plugin requires.
     """
     if "hass" in request.fixturenames:
+        # The plugin logs every SQL statement at INFO (as Home Assistant core's tests do); the
+        # recorder's statements are not what these tests are about.
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
         request.getfixturevalue("recorder_mock")
         request.getfixturevalue("enable_custom_integrations")

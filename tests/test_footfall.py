@@ -385,7 +385,7 @@ async def test_backfill_and_steady_state(
     }
     assert per_store == {"S_263851": 12, "S_263852": 12}  # 4 per store and hour
     assert sum(1 for c in calls if c.method == METHOD_FLOW_STORES) == 6  # 2 per hour
-    assert entry.runtime_data.footfall.calls_per_hour == 2 * 4 + 2
+    assert entry.runtime_data.footfall.calls_per_hour == pytest.approx(2 * (4 + 4 / 24) + 2)
     await _assert_series(hass, STORE)
     await _assert_series(hass, 263852)
     assert _state(hass, STORE, "visitors_today") == str(
@@ -528,7 +528,7 @@ async def test_diagnostics(hass: HomeAssistant, simulator: Simulator, hass_clien
     assert footfall["state"] == "active"
     assert footfall["counting_stores"] == [STORE, 263852]
     assert footfall["listed_stores"] == [STORE, 263852]
-    assert footfall["calls_per_hour"] == 10
+    assert footfall["calls_per_hour"] == pytest.approx(2 * (4 + 4 / 24) + 2)
     last = datetime(2026, 3, 10, 9, tzinfo=ZONE).isoformat()
     assert footfall["last_imported"] == {
         f"{DOMAIN}:store_{store}_{series}": datetime.fromisoformat(last).astimezone(UTC).isoformat()

@@ -47,7 +47,7 @@ from .const import (
     STORES_INTERVAL,
 )
 from .error_map import lookup
-from .footfall_statistics import FootfallStatistics, days_between, midnight
+from .footfall_statistics import REFETCH_HOURS, FootfallStatistics, days_between, midnight
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -187,11 +187,18 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
 
     @property
     def calls_per_hour(self) -> float:
-        """Footfall calls per hour in steady state: hours per polled store, plus the store list."""
+        """Footfall calls per hour in steady state, averaged over a day (for the polling budget).
+
+        Per polled store: today's hours every 15 minutes (4), and in the first hours after the
+        platform's midnight, while the refetch window reaches back into the day before, one
+        call per hour for that day (REFETCH_HOURS + 2 hours a day); plus the counting stores'
+        list every 30 minutes (2).
+        """
         if not self.running:
             return 0.0
         hour = timedelta(hours=1)
-        return len(self.polled) * (hour / FOOTFALL_INTERVAL) + hour / STORES_INTERVAL
+        per_store = hour / FOOTFALL_INTERVAL + (REFETCH_HOURS + 2) / 24
+        return len(self.polled) * per_store + hour / STORES_INTERVAL
 
     def async_setup_repairs(self) -> None:
         """At setup: the no-login repair (option *on*), or no footfall repair at all."""
