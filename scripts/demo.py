@@ -10,7 +10,8 @@ Python: `.envs/ha/bin/python scripts/demo.py [--port N] [--config DIR] [--ready-
 3. onboards it through the onboarding API (owner user, analytics, integration; the core
    configuration step is marked done in storage before the start, see `seed_onboarding`),
    creates the Ovopark config entry through the real config flow (REST) and saves a dashboard
-   with a picture-entity card per camera (websocket `lovelace/config/save`);
+   with a picture-entity card per camera and a statistics graph of visitors by hour per store
+   with footfall (websocket `lovelace/config/save`);
 4. prints the address and the login, writes `--ready-file` (JSON) and waits;
 5. on SIGINT/SIGTERM stops Home Assistant, then the simulator, by process id.
 
@@ -294,9 +295,13 @@ async def start_simulator(
     out.write_bytes(b"")
     calls = args.config / "simulator-calls.jsonl"  # every gateway call, one JSON line each
     calls.write_bytes(b"")
+    # The account login the footfall methods need (the entry is created with it).
+    state.setdefault("sim_account", {"username": "demo", "password": secrets.token_hex(8)})
+    account = state["sim_account"]
     cmd = [sys.executable, "-m", "simulator", "--stores", str(args.stores),
            "--cameras", str(args.cameras), "--port", str(port), "--json",
-           "--call-log", str(calls)]  # fmt: skip
+           "--call-log", str(calls),
+           "--account", f"{account['username']}:{account['password']}"]  # fmt: skip
     if args.timecode:
         cmd.append("--timecode")
     if args.audio_cameras:
@@ -818,7 +823,8 @@ async def configure_entry(api: HassApi, state: dict[str, Any], sim: dict[str, An
         "url": sim["gateway"],
         "api_key": sim["key"],
         "api_secret": sim["secret"],
-        "advanced": {},
+        # The account login: footfall sensors and statistics (the demo's simulator knows it).
+        "advanced": dict(state.get("sim_account") or {}),
     }
     entry = next((e for e in entries if e["entry_id"] == state.get("entry_id")), None)
     if entry is not None and state.get("entry_gateway") == sim["gateway"]:
@@ -936,8 +942,48 @@ async def wait_cameras(api: HassApi, entry_id: str, expected: int) -> list[dict[
     return sorted(result, key=lambda c: (c["store"], c["entity_id"]))
 
 
-def dashboard_config(cameras: list[dict[str, Any]]) -> dict[str, Any]:
-    """The camera dashboard: one section per store, one picture-entity card per camera."""
+async def footfall_stores(api: HassApi, entry_id: str) -> dict[str, int]:
+    """Store (device) name -> store id of the stores with footfall sensors (waits up to 30 s).
+
+    The sensors come with footfall's first answer, shortly after the entry's setup.
+    """
+    deadline = time.monotonic() + 30
+    found: dict[str, int] = {}
+    while not found and time.monotonic() < deadline:
+        registry = await api.ws("config/entity_registry/list")
+        devices = {d["id"]: d for d in await api.ws("config/device_registry/list")}
+        for entity in registry:
+            match = re.fullmatch(r"store_(\d+)_visitors_today", str(entity.get("unique_id")))
+            if entity.get("config_entry_id") == entry_id and match:
+                device = devices.get(entity.get("device_id") or "", {})
+                found[str(device.get("name") or match.group(1))] = int(match.group(1))
+        if not found:
+            await asyncio.sleep(1)
+    if not found:
+        log("no footfall sensors within 30 s: the dashboard has no footfall cards")
+    return found
+
+
+def footfall_card(store_id: int) -> dict[str, Any]:
+    """A statistics graph of a store's visitors by hour (the integration's complete series)."""
+    return {
+        "type": "statistics-graph",
+        "title": "Visitors by hour",
+        "entities": [f"ovopark:store_{store_id}_entered"],
+        "chart_type": "bar",
+        "period": "hour",
+        "stat_types": ["change"],
+        "days_to_show": 2,
+    }
+
+
+def dashboard_config(
+    cameras: list[dict[str, Any]], footfall: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The camera dashboard: one section per store, one picture-entity card per camera.
+
+    A store with footfall gets a statistics graph of its visitors by hour after its cameras.
+    """
     sections: dict[str, list[dict[str, Any]]] = {}
     for cam in cameras:
         sections.setdefault(cam["store"], []).append(
@@ -950,6 +996,8 @@ def dashboard_config(cameras: list[dict[str, Any]]) -> dict[str, Any]:
                 "tap_action": {"action": "more-info"},
             }
         )
+    for store, store_id in (footfall or {}).items():
+        sections.setdefault(store, []).append(footfall_card(store_id))
     return {
         "title": "Ovopark cameras",
         "views": [
@@ -973,7 +1021,10 @@ def _digest(config: Any) -> str:
 
 
 async def save_dashboard(
-    api: HassApi, state: dict[str, Any], cameras: list[dict[str, Any]]
+    api: HassApi,
+    state: dict[str, Any],
+    cameras: list[dict[str, Any]],
+    footfall: dict[str, int] | None = None,
 ) -> bool:
     """Save the camera dashboard, the default one, unless the user edited it since."""
     dashboards = await api.ws("lovelace/dashboards/list")
@@ -1004,7 +1055,7 @@ async def save_dashboard(
     if current is not None and _digest(current) != state.get("dashboard_digest"):
         log(f"the dashboard /{DASHBOARD} was edited since the demo saved it: left as it is")
         return False
-    config = dashboard_config(cameras)
+    config = dashboard_config(cameras, footfall)
     if current is None or _digest(config) != _digest(current):
         await api.ws("lovelace/config/save", url_path=DASHBOARD, config=config)
         log(f"dashboard /{DASHBOARD} saved with {len(cameras)} camera cards")
@@ -1080,7 +1131,7 @@ async def bootstrap(
                 if args.protocol:
                     await set_protocol(api, entry_id, args.protocol)
                 cameras = await wait_cameras(api, entry_id, int(sim["cameras"]))
-                await save_dashboard(api, state, cameras)
+                await save_dashboard(api, state, cameras, await footfall_stores(api, entry_id))
                 save_state(args.config, state)
                 ready.update(entry_id=entry_id, cameras=cameras, dashboard=f"{base}/{DASHBOARD}")
         finally:

@@ -41,6 +41,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-sub-every", type=int, default=4)
     parser.add_argument("--h265-every", type=int, default=0)
     parser.add_argument(
+        "--no-flow-every",
+        type=int,
+        default=3,
+        help="every N-th store has no passenger-counting device (0: every store counts)",
+    )
+    parser.add_argument(
         "--account", action="append", default=[], metavar="USER:PASSWORD", help="login account"
     )
     parser.add_argument(
@@ -88,6 +94,7 @@ def describe(sim: Simulator) -> dict[str, Any]:
         "aid": sim.config.aid,
         "stores": sorted(sim.data.stores),
         "cameras": len(sim.data.cameras),
+        "flow_stores": [store.id for store in sim.gateway.footfall.counting_stores()],
     }
     for name in ("rtsp_port", "http_port", "https_port", "rtmp_port"):
         value = getattr(sim.relay, name, None)
@@ -138,6 +145,7 @@ async def run(args: argparse.Namespace) -> None:
         ptz_every=args.ptz_every,
         no_sub_every=args.no_sub_every,
         h265_every=args.h265_every,
+        no_flow_every=args.no_flow_every,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
+
+from simulator.footfall import FOOTFALL_METHODS
 
 
 @dataclass
@@ -14,6 +16,8 @@ class KeyInfo:
     aid: str = "S107"
     expired: bool = False
     granted_methods: set[str] | None = None  # None: every method
+    # Methods answered code 9 although registered (e.g. the footfall methods, not granted).
+    ungranted_methods: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -90,16 +94,34 @@ class SimConfig:
     # sine, RTP `mpeg4-generic`); HLS and FLV copy it. Not with `video_file`.
     audio_cameras: set[int] = field(default_factory=set)
 
+    # Footfall (simulator/footfall.py; docs/contracts.md, *Footfall*). Methods of the default key
+    # answered code 9 (not granted), e.g. one or both names of the hourly-figures method.
+    ungranted_methods: set[str] = field(default_factory=set)
+    footfall_token: bool = True  # the footfall methods need the account token (9990001 without)
+    footfall_late_hours: int = 2  # complete hours still growing (late uploads); 0: final at once
+    footfall_now: datetime | None = None  # aware: serve figures as of this moment; None: the clock
+    footfall_time_field: str | None = "dataTime"  # name of an hour entry's time; None: no time
+    footfall_time_format: str = "datetime"  # datetime, date_hour, hour, hour_minute, epoch_ms
+    footfall_hours_shape: str = "shops"  # shops (data: [shop]), list (data.list), data_list
+    footfall_stores_shape: str = "data"  # data (data: [row]), list (data.list), rows (data.rows)
+    footfall_store_key: str = "depId"  # id, depId, deptId
+    footfall_store_id_form: str = "int"  # int, string ("123"), prefixed ("S_123")
+    footfall_numbers_as_strings: bool = False  # every figure as a string ("12", "8.14")
+
     def key_info(self, akey: str) -> KeyInfo | None:
         """Look up the key registered under `akey`, the default key included."""
         if akey in self.keys:
             return self.keys[akey]
         if akey == self.api_key:
-            return KeyInfo(secret=self.api_secret, aid=self.aid)
+            return KeyInfo(
+                secret=self.api_secret, aid=self.aid, ungranted_methods=self.ungranted_methods
+            )
         return None
 
     def needs_token(self, method: str) -> bool:
         """Whether `method` must carry a valid account token."""
+        if self.footfall_token and method in FOOTFALL_METHODS:
+            return True
         if not self.require_token:
             return False
         if self.token_methods is None:

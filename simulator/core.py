@@ -11,6 +11,7 @@ from aiohttp import web
 from simulator.config import SimConfig
 from simulator.data import SimData, generate
 from simulator.faults import FaultInjector
+from simulator.footfall import FootfallService
 from simulator.gateway import GATEWAY_PATH, CallRecord, Gateway, PtzMove
 from simulator.relay import Relay
 
@@ -36,6 +37,11 @@ class Simulator:
     @property
     def ptz_log(self) -> list[PtzMove]:
         return self.gateway.ptz_log
+
+    @property
+    def footfall(self) -> FootfallService:
+        """The footfall methods' state and answers (simulator/footfall.py)."""
+        return self.gateway.footfall
 
     @property
     def tokens(self) -> dict[str, str]:

@@ -51,6 +51,7 @@ class SimStore:
     id: int
     name: str
     address: str = ""
+    flow_devices: bool = True  # has a passenger-counting device (simulator/footfall.py)
 
 
 @dataclass
@@ -83,11 +84,13 @@ def generate(
     ptz_every: int = 3,
     no_sub_every: int = 4,
     h265_every: int = 0,
+    no_flow_every: int = 3,
 ) -> SimData:
     """Build a deterministic account: names mix Chinese and English.
 
     Every n-th camera (counting from 1, over all stores) is offline / PTZ / without
-    sub stream / H.265 when the matching *_every is non-zero.
+    sub stream / H.265 when the matching *_every is non-zero; every `no_flow_every`-th store
+    (counting from 1) has no passenger-counting device.
     """
     rng = random.Random(seed)
     data = SimData()
@@ -95,7 +98,12 @@ def generate(
     for s in range(stores):
         store_id = 263851 + s
         name = f"{rng.choice(_STORE_CITIES)}{rng.choice(_STORE_KINDS)} {s + 1}"
-        data.stores[store_id] = SimStore(id=store_id, name=name, address=f"{s + 1} 南京路")
+        data.stores[store_id] = SimStore(
+            id=store_id,
+            name=name,
+            address=f"{s + 1} 南京路",
+            flow_devices=not (no_flow_every and (s + 1) % no_flow_every == 0),
+        )
         for c in range(cameras_per_store):
             n += 1
             cam_id = 1000 + n

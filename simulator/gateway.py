@@ -19,6 +19,14 @@ from aiohttp import web
 from simulator.config import SimConfig
 from simulator.data import SimCamera, SimData
 from simulator.faults import FaultInjector
+from simulator.footfall import (
+    FOOTFALL_METHODS,
+    FOOTFALL_VERSION,
+    METHOD_FLOW_STORES,
+    METHOD_FLOW_TOTALS,
+    FootfallError,
+    FootfallService,
+)
 from simulator.playback import PeriodError, has_recording, parse_period, parse_rate
 from simulator.signing import SIGN_METHODS, verify
 
@@ -163,6 +171,9 @@ class Gateway:
             ("open.shopweb.device.startPlayRecReq", "v1"): self._start_play_rec_req,
             (LOGIN_METHOD, "v1"): self._mobile_login,
         }
+        self.footfall = FootfallService(config, data, self.now)
+        for name in FOOTFALL_METHODS:
+            self.methods[(name, FOOTFALL_VERSION)] = self._footfall_handler(name)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -374,7 +385,8 @@ class Gateway:
         method, version = params["_mt"], params["_version"]
         if (method, version) not in self.methods:
             return 9
-        if key.granted_methods is not None and method not in key.granted_methods:
+        granted = key.granted_methods is None or method in key.granted_methods
+        if not granted or method in key.ungranted_methods:
             return 9
         return 0
 
@@ -563,6 +575,21 @@ class Gateway:
             )
         )
         return Reply(data={"success": True})
+
+    def _footfall_handler(self, method: str) -> Handler:
+        """The handler of one footfall method (simulator/footfall.py answers it)."""
+        answer = {
+            METHOD_FLOW_STORES: self.footfall.stores,
+            METHOD_FLOW_TOTALS: self.footfall.totals,
+        }.get(method, self.footfall.hours)
+
+        async def handle(params: dict[str, str], token: str | None) -> Reply:
+            try:
+                return Reply(data=answer(params))
+            except FootfallError as err:
+                raise ApiError(err.code, err.result) from None
+
+        return handle
 
     async def _mobile_login(self, params: dict[str, str], token: str | None) -> Reply:
         user = params.get("userName", "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
@@ -22,8 +24,16 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
-    """Let Home Assistant load this repository's custom_components/ovopark in tests that run it."""
+    """Let Home Assistant load this repository's custom_components/ovopark in tests that run it.
+
+    The integration depends on the recorder (footfall statistics): every test that runs Home
+    Assistant gets the test recorder, set up before `hass` as the plugin requires.
+    """
     if "hass" in request.fixturenames:
+        # The plugin logs every SQL statement at INFO (as Home Assistant core's tests do); the
+        # recorder's statements are not what these tests are about.
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+        request.getfixturevalue("recorder_mock")
         request.getfixturevalue("enable_custom_integrations")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import contextlib
+from datetime import datetime, timedelta, timezone
 import json
 from types import TracebackType
 from typing import Any
@@ -25,6 +26,12 @@ from custom_components.ovopark.api import (
     OvoparkClient,
     OvoparkError,
     Store,
+    StoreFootfall,
+)
+from custom_components.ovopark.api.footfall import (
+    parse_flow_stores,
+    parse_store_hours,
+    parse_totals,
 )
 from custom_components.ovopark.api.models import (
     Envelope,
@@ -35,6 +42,9 @@ from custom_components.ovopark.api.models import (
 )
 
 EXAMPLES = 300
+FLOW_ZONE = timezone(timedelta(hours=8))
+FLOW_START = datetime(2026, 12, 8, tzinfo=FLOW_ZONE)
+FLOW_END = datetime(2026, 12, 9, tzinfo=FLOW_ZONE)
 CODES = [0, 0, 0, 1, 2, 7, 9, 16, -100, -500, -999, 103064, 103092, 9990001, 42]
 
 SCALARS = (
@@ -90,6 +100,18 @@ KEYS = st.sampled_from(
         "enterpriseId",
         "deviceName",
         "storeName",
+        "rows",
+        "depId",
+        "deptId",
+        "dataList",
+        "passengerFlow",
+        "passPassengerFlow",
+        "outsidePassengerFlow",
+        "outFlowCount",
+        "dataTime",
+        "time",
+        "hour",
+        "date",
     ]
 )
 # Shaped like a real answer (known keys), with random values: reaches deeper into the parsers.
@@ -224,6 +246,18 @@ CALLS: dict[str, tuple[Callable[[OvoparkClient], Any], Callable[[Any], bool]]] =
     "snapshot": (lambda c: c.snapshot(1001), lambda r: isinstance(r, str)),
     "snapshot_bytes": (lambda c: c.snapshot_bytes(1001), lambda r: isinstance(r, bytes)),
     "ptz": (lambda c: c.ptz(1001, 3), lambda r: r is None),
+    "footfall_stores": (
+        lambda c: c.footfall_stores(),
+        lambda r: all(isinstance(x, int) for x in r),
+    ),
+    "footfall_hours": (
+        lambda c: c.footfall_hours(263851, FLOW_START, FLOW_END, zone=FLOW_ZONE),
+        lambda r: isinstance(r, StoreFootfall) and not (r.hours and r.unplaced),
+    ),
+    "footfall_totals": (
+        lambda c: c.footfall_totals(263851, FLOW_START, FLOW_END, zone=FLOW_ZONE),
+        lambda r: all(isinstance(x, int) for x in r.values()),
+    ),
 }
 
 
@@ -280,6 +314,9 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "media_urls": MediaUrls.from_api,
     "login": parse_login,
     "snapshot": parse_snapshot,
+    "flow_stores": parse_flow_stores,
+    "flow_hours": lambda data: parse_store_hours(data, 263851, FLOW_START, FLOW_ZONE, FLOW_END),
+    "flow_totals": parse_totals,
 }
 
 

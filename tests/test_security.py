@@ -238,7 +238,7 @@ async def test_full_session_secret_audit(
         **{
             f"account token {i}": token
             for i, token in enumerate(
-                {*simulator.tokens.values(), *(c.token for c in simulator.calls if c.token)}
+                {*simulator.tokens, *(c.token for c in simulator.calls if c.token)}
             )
         },
         **{f"_sig {i}": sig for i, sig in enumerate(simulator.signatures)},

@@ -18,6 +18,7 @@ from .coordinator import (
     async_create_client,
 )
 from .devices import removable_by_hand
+from .footfall import FootfallCoordinator, async_delete_issues, async_platform_zone
 from .gateway_runtime import async_acquire_gateway, async_release_gateway
 from .ptz import PtzControl
 from .recording import RecordingWorkers
@@ -55,14 +56,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> b
     entry.async_on_unload(streams.unregister)
     recording = RecordingWorkers()
     entry.async_on_unload(recording.shutdown)
+    zone = await async_platform_zone(hass, entry)
+    footfall = FootfallCoordinator(hass, entry, client, coordinator, zone)
+    footfall.async_setup_repairs()
+    entry.async_on_unload(footfall.async_release)
     entry.runtime_data = OvoparkRuntimeData(
         client=client,
         coordinator=coordinator,
         streams=streams,
         ptz=PtzControl(hass, entry, client),
         recording=recording,
+        footfall=footfall,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Footfall's first fetch and backfill run after setup returns; nothing there fails setup.
+    entry.async_create_background_task(
+        hass, footfall.async_start(), f"{DOMAIN} footfall", eager_start=False
+    )
     return True
 
 
@@ -83,5 +93,6 @@ async def async_remove_config_entry_device(
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OvoparkConfigEntry) -> None:
-    """Delete what the entry stored about missing devices, and their repair issues."""
+    """Delete what the entry stored about missing devices, and its repair issues."""
     await async_remove_stored(hass, entry.entry_id)
+    async_delete_issues(hass, entry.entry_id)

@@ -32,6 +32,7 @@ CONF_PTZ_STEP: Final = "ptz_step"
 # The PTZ presets steps' fields (stored under presets.PTZ_PRESETS, per camera).
 CONF_CAMERA: Final = "camera"
 CONF_PRESETS: Final = "presets"
+CONF_FOOTFALL: Final = "footfall"  # footfall sensors and statistics: auto, on or off
 
 DEFAULT_TIMESTAMP_ZONE: Final = "Asia/Shanghai"
 # The China region's recording zone, and every entry's without the key (0.1.0 wrote none).
@@ -45,6 +46,10 @@ MAX_RECORDING_DAYS: Final = 31
 DEFAULT_PTZ_STEP: Final = 0.5
 MIN_PTZ_STEP: Final = 0.1
 MAX_PTZ_STEP: Final = 10.0
+FOOTFALL_AUTO: Final = "auto"
+FOOTFALL_ON: Final = "on"
+FOOTFALL_OFF: Final = "off"
+DEFAULT_FOOTFALL: Final = FOOTFALL_AUTO
 
 REGION_CHINA: Final = "china"
 REGION_INTERNATIONAL: Final = "international"
@@ -60,6 +65,8 @@ CAMERAS_INTERVAL: Final = budget.REFRESH_INTERVAL  # 5 minutes; budget.py sizes 
 # A store whose device list failed this many of its listings in a row: its cameras are
 # unavailable, and a cause the user can act on raises a repair issue (see polling.py).
 STORE_FAILURES_LIMIT: Final = 3
+FOOTFALL_INTERVAL: Final = timedelta(minutes=15)  # one hourly-figures call per counting store
+FOOTFALL_BACKFILL: Final = timedelta(days=7)  # how far back a new footfall series begins
 
 # A device the platform stops listing is removed only after both of these (see stale.py).
 STALE_AFTER: Final = timedelta(hours=24)

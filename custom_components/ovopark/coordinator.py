@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
+    from .footfall import FootfallCoordinator
     from .gateway import EntryStreams
     from .ptz import PtzControl
     from .recording import RecordingWorkers
@@ -85,6 +86,7 @@ class OvoparkRuntimeData:
     streams: EntryStreams  # the entry's addresses on the stream gateway
     ptz: PtzControl
     recording: RecordingWorkers  # save_recording's threads
+    footfall: FootfallCoordinator  # footfall per counting store (its own polling and failures)
 
 
 async def async_create_client(

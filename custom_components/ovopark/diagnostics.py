@@ -23,7 +23,7 @@ def _partly(value: str) -> str:
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: OvoparkConfigEntry
 ) -> dict[str, Any]:
-    """Entry data and options, stores, cameras, call statistics and gateway state."""
+    """Entry data and options, stores, cameras, call statistics, gateway and footfall state."""
     runtime = entry.runtime_data
     data = async_redact_data(dict(entry.data), TO_REDACT)
     if CONF_API_KEY in data:
@@ -45,4 +45,5 @@ async def async_get_config_entry_diagnostics(
         "polling": coordinator.polling.diagnostics(),
         "client": runtime.client.stats(),
         "gateway": runtime.streams.gateway.stats(),
+        "footfall": runtime.footfall.diagnostics(),
     }

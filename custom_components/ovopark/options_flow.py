@@ -28,6 +28,7 @@ from .api import OvoparkError, Store
 from .channel import Quality, StreamProtocol
 from .const import (
     CONF_CAMERA,
+    CONF_FOOTFALL,
     CONF_PRESETS,
     CONF_PROTOCOL,
     CONF_PTZ_STEP,
@@ -36,12 +37,16 @@ from .const import (
     CONF_SNAPSHOT_CACHE,
     CONF_STORE_IDS,
     CONF_STORES,
+    DEFAULT_FOOTFALL,
     DEFAULT_PROTOCOL,
     DEFAULT_PTZ_STEP,
     DEFAULT_QUALITY,
     DEFAULT_RECORDING_DAYS,
     DEFAULT_SNAPSHOT_CACHE,
     DOMAIN,
+    FOOTFALL_AUTO,
+    FOOTFALL_OFF,
+    FOOTFALL_ON,
     MAX_PTZ_STEP,
     MAX_RECORDING_DAYS,
     MAX_SNAPSHOT_CACHE,
@@ -131,6 +136,7 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                     CONF_RECORDING_DAYS: int(user_input[CONF_RECORDING_DAYS]),
                     CONF_STORES: sorted(int(value) for value in user_input.get(CONF_STORES, [])),
                     CONF_PTZ_STEP: float(user_input[CONF_PTZ_STEP]),
+                    CONF_FOOTFALL: user_input[CONF_FOOTFALL],
                 }
             )
         options = self.config_entry.options
@@ -173,6 +179,9 @@ class OvoparkOptionsFlow(OptionsFlowWithReload):
                         mode=NumberSelectorMode.BOX,
                     )
                 ),
+                probatio.Required(
+                    CONF_FOOTFALL, default=options.get(CONF_FOOTFALL, DEFAULT_FOOTFALL)
+                ): _choice(CONF_FOOTFALL, [FOOTFALL_AUTO, FOOTFALL_ON, FOOTFALL_OFF]),
                 probatio.Optional(
                     CONF_STORES,
                     default=[str(store_id) for store_id in options.get(CONF_STORES, [])],

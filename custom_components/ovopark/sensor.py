@@ -1,4 +1,4 @@
-"""Sensor platform: per store, how many of its cameras are online."""
+"""Sensor platform: per store, how many of its cameras are online, and its footfall today."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from .api import Store
 from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .devices import store_sensor_unique_id
 from .entity import OvoparkStoreEntity, async_add_store_entities
+from .footfall_sensor import async_add_footfall_entities
 
-PARALLEL_UPDATES = 0  # read from the coordinator's listing: no call of its own
+# Read from the coordinators' data (the listing, footfall's refresh): no call of their own.
+PARALLEL_UPDATES = 0
 
 ATTR_TOTAL = "total"
 
@@ -24,11 +26,12 @@ async def async_setup_entry(
     entry: OvoparkConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a cameras-online sensor per store device."""
+    """Add a cameras-online sensor per store device, and footfall sensors per counting store."""
     coordinator = entry.runtime_data.coordinator
     async_add_store_entities(
         entry, async_add_entities, lambda store: [OvoparkCamerasOnline(coordinator, store)]
     )
+    async_add_footfall_entities(entry, async_add_entities)
 
 
 class OvoparkCamerasOnline(OvoparkStoreEntity, SensorEntity):

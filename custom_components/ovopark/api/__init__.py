@@ -4,11 +4,6 @@ from .client import (
     METHOD_MEDIA_PLAY,
     METHOD_PLAYBACK,
     METHOD_STORES,
-    PTZ_DEFAULT_SPEED,
-    PTZ_PRESET_MAX,
-    PTZ_PRESET_MIN,
-    PTZ_SPEED_MAX,
-    PTZ_SPEED_MIN,
     OvoparkClient,
 )
 from .errors import (
@@ -32,12 +27,35 @@ from .errors import (
     error_for_code,
     store_scoped,
 )
-from .models import Camera, MediaUrls, OvoparkAccount, PtzCommand, Store
+from .footfall import (
+    METHOD_FLOW_HOURS,
+    METHOD_FLOW_HOURS_ALT,
+    METHOD_FLOW_STORES,
+    METHOD_FLOW_TOTALS,
+    FootfallHour,
+    StoreFootfall,
+)
+from .models import (
+    PTZ_DEFAULT_SPEED,
+    PTZ_PRESET_MAX,
+    PTZ_PRESET_MIN,
+    PTZ_SPEED_MAX,
+    PTZ_SPEED_MIN,
+    Camera,
+    MediaUrls,
+    OvoparkAccount,
+    PtzCommand,
+    Store,
+)
 from .playback import PLAY_RATES, split_at_midnight
 from .signing import sign
 
 __all__ = [
     "CODE_NAMES",
+    "METHOD_FLOW_HOURS",
+    "METHOD_FLOW_HOURS_ALT",
+    "METHOD_FLOW_STORES",
+    "METHOD_FLOW_TOTALS",
     "METHOD_MEDIA_PLAY",
     "METHOD_PLAYBACK",
     "METHOD_STORES",
@@ -48,6 +66,7 @@ __all__ = [
     "PTZ_SPEED_MAX",
     "PTZ_SPEED_MIN",
     "Camera",
+    "FootfallHour",
     "MediaUrls",
     "OvoparkAccount",
     "OvoparkApiError",
@@ -69,6 +88,7 @@ __all__ = [
     "OvoparkTimeoutError",
     "PtzCommand",
     "Store",
+    "StoreFootfall",
     "error_for_code",
     "sign",
     "split_at_midnight",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import partial
 import logging
 import time
 from typing import Any, Final
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from . import footfall as ff
 from .errors import (
     CLOCK_CODE,
     DEFAULT_RETRY_AFTER,
@@ -26,6 +28,7 @@ from .errors import (
     store_scoped,
 )
 from .models import (
+    PTZ_DEFAULT_SPEED,
     Camera,
     Envelope,
     MediaUrls,
@@ -39,7 +42,7 @@ from .models import (
 )
 from .playback import playback_params
 from .signing import SIGN_METHODS, format_value, sign
-from .transport import CallStats, http_exchange
+from .transport import CallStats, gather_first_error, http_exchange
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,14 +53,6 @@ METHOD_MEDIA_PLAY: Final = "open.shopweb.device.startNewMediaPlay"
 METHOD_SNAPSHOT: Final = "open.shopweb.device.snapshot"
 METHOD_PTZ: Final = "open.shopweb.device.ptzCtrlAll"
 METHOD_PLAYBACK: Final = "open.shopweb.device.startPlayRecReq"
-
-# `ptzCtrlAll`'s ranges: the speed (`param2`; 8 is the platform's recommendation) and a preset
-# (`param1` with `PtzCommand.PRESET`).
-PTZ_SPEED_MIN: Final = 1
-PTZ_SPEED_MAX: Final = 10
-PTZ_DEFAULT_SPEED: Final = 8
-PTZ_PRESET_MIN: Final = 1
-PTZ_PRESET_MAX: Final = 255
 
 CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 HEADER_AUTHENTICATOR: Final = "authenticator"
@@ -111,6 +106,8 @@ class OvoparkClient:
         self._token: str | None = None
         self._login_lock = asyncio.Lock()
         self._stats = CallStats(_LOGGER)
+        # The hourly-figures name that answered last (the other one after a code 9: api/footfall.py).
+        self.footfall_hours_method: str = ff.METHOD_FLOW_HOURS
 
     def __repr__(self) -> str:
         """Describe the client without its secrets."""
@@ -323,7 +320,7 @@ class OvoparkClient:
                     raise
 
         ids = list(dict.fromkeys(store_ids))
-        results = await _gather_first_error([one(store_id) for store_id in ids])
+        results = await gather_first_error([one(store_id) for store_id in ids])
         return dict(zip(ids, results, strict=True))
 
     async def start_media_play(
@@ -387,17 +384,33 @@ class OvoparkClient:
             idempotent=False,
         )
 
+    # --- footfall (客流): reads needing the account login; see api/footfall.py --------------
 
-async def _gather_first_error[T](calls: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run calls concurrently; on the first error cancel the rest and raise it."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(call) for call in calls]
-    except BaseExceptionGroup as errors:
-        first = errors.exceptions[0]
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        if isinstance(first, OvoparkError):
-            raise first from first.__cause__
-        raise
-    return [task.result() for task in tasks]
+    async def footfall_stores(self) -> list[int]:
+        """Ids of the stores with a counting device."""
+        data = await self._flow_request(ff.METHOD_FLOW_STORES, {})
+        return self._parse(ff.METHOD_FLOW_STORES, ff.parse_flow_stores, data)
+
+    async def footfall_hours(
+        self, store_id: int, start: datetime, end: datetime, *, zone: tzinfo
+    ) -> ff.StoreFootfall:
+        """A store's hours in `start`..`end` (sent and read in `zone`); code 9: the other name."""
+        params = ff.hours_params(store_id, start, end, zone)
+        call = partial(self._flow_request, params=params)
+        method, data = await ff.call_hours_method(call, self.footfall_hours_method)
+        self.footfall_hours_method = method
+        parse = partial(ff.parse_store_hours, store_id=store_id, start=start, zone=zone, end=end)
+        return self._parse(method, parse, data)
+
+    async def footfall_totals(
+        self, store_id: int, start: datetime, end: datetime, *, zone: tzinfo
+    ) -> dict[str, int]:
+        """A store's totals in `start`..`end` (`entered`, `passers_by`, `outside`, `left`)."""
+        params = ff.totals_params(store_id, start, end, zone)
+        data = await self._flow_request(ff.METHOD_FLOW_TOTALS, params)
+        return self._parse(ff.METHOD_FLOW_TOTALS, ff.parse_totals, data)
+
+    async def _flow_request(self, method: str, params: Mapping[str, object]) -> Any:
+        if self.account is None:  # the token is required: no call without an account
+            raise ff.no_account_error(method)
+        return await self._request(method, ff.FLOW_VERSION, params, idempotent=True)

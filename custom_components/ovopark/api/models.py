@@ -19,6 +19,15 @@ SYSTIME_MIN_MS: Final = 946_684_800_000
 SYSTIME_MAX_MS: Final = 7_258_118_400_000
 
 
+# `ptzCtrlAll`'s ranges: the speed (`param2`; 8 is the platform's recommendation) and a preset
+# (`param1` with `PtzCommand.PRESET`).
+PTZ_SPEED_MIN: Final = 1
+PTZ_SPEED_MAX: Final = 10
+PTZ_DEFAULT_SPEED: Final = 8
+PTZ_PRESET_MIN: Final = 1
+PTZ_PRESET_MAX: Final = 255
+
+
 class PtzCommand(IntEnum):
     """Values of `commandValue` for `ptzCtrlAll`."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 import logging
 import time
 from typing import Any
@@ -12,6 +12,7 @@ import aiohttp
 
 from .errors import (
     OvoparkConnectionError,
+    OvoparkError,
     OvoparkResponseError,
     OvoparkServerError,
     OvoparkTimeoutError,
@@ -73,3 +74,18 @@ class CallStats:
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """A copy of the counters, per method."""
         return {method: dict(entry) for method, entry in self._stats.items()}
+
+
+async def gather_first_error[T](calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run calls concurrently; on the first error cancel the rest and raise it."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except BaseExceptionGroup as errors:
+        first = errors.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        if isinstance(first, OvoparkError):
+            raise first from first.__cause__
+        raise
+    return [task.result() for task in tasks]
