@@ -25,6 +25,7 @@ from custom_components.ovopark.const import (
     CONF_API_KEY,
     CONF_API_SECRET,
     CONF_CAMERA,
+    CONF_FOOTFALL,
     CONF_PASSWORD,
     CONF_PRESETS,
     CONF_PROTOCOL,
@@ -960,6 +961,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_SNAPSHOT_CACHE: 30,
         CONF_RECORDING_DAYS: 7,
         CONF_PTZ_STEP: 0.5,
+        CONF_FOOTFALL: "auto",
         CONF_STORES: [],
     }
 
@@ -978,6 +980,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
             CONF_SNAPSHOT_CACHE: 60.0,
             CONF_RECORDING_DAYS: 3.0,
             CONF_PTZ_STEP: 1.5,
+            CONF_FOOTFALL: "on",
             CONF_STORES: [str(SECOND_STORE)],
         },
     )
@@ -989,6 +992,7 @@ async def test_options_not_loaded(hass: HomeAssistant, simulator: Simulator) -> 
         CONF_SNAPSHOT_CACHE: 60,
         CONF_RECORDING_DAYS: 3,
         CONF_PTZ_STEP: 1.5,
+        CONF_FOOTFALL: "on",
         CONF_STORES: [SECOND_STORE],
     }
 
@@ -1001,6 +1005,7 @@ async def test_options_defaults_from_entry(hass: HomeAssistant, simulator: Simul
         CONF_SNAPSHOT_CACHE: 60,
         CONF_RECORDING_DAYS: 14,
         CONF_PTZ_STEP: 2.0,
+        CONF_FOOTFALL: "off",
         CONF_STORES: [SECOND_STORE],
     }
     entry = _entry(simulator)
@@ -1035,6 +1040,7 @@ async def test_options_platform_unreachable(hass: HomeAssistant, simulator: Simu
         CONF_SNAPSHOT_CACHE: 30,
         CONF_RECORDING_DAYS: 7,
         CONF_PTZ_STEP: 0.5,
+        CONF_FOOTFALL: "auto",
         CONF_STORES: [],
     }
 

@@ -26,6 +26,9 @@ STORES_INTERVAL: Final = timedelta(minutes=30)
 CALLS_PER_HOUR: Final = 1200
 # Store pages and footfall are not ours to cut: device lists keep at least this share.
 MIN_DEVICE_SHARE: Final = 0.1
+# Footfall's hourly figures take at most this share of the budget: beyond it their interval grows.
+FOOTFALL_SHARE: Final = 0.5
+FOOTFALL_INTERVAL: Final = timedelta(minutes=15)  # one hourly-figures call per counting store
 _HOUR: Final = timedelta(hours=1)
 
 
@@ -62,3 +65,12 @@ def polling_plan(stores: int, pages: int, footfall_per_hour: float = 0.0) -> Pol
         cycle=REFRESH_INTERVAL * math.ceil(stores / size),
         calls_per_hour=size * refreshes_per_hour + fixed,
     )
+
+
+def footfall_interval(stores: int) -> timedelta:
+    """How often each polled store's hourly figures are asked (one call per store each time).
+
+    Every 15 minutes, or less often when that would take more than footfall's share of the budget.
+    """
+    share = CALLS_PER_HOUR * FOOTFALL_SHARE
+    return max(FOOTFALL_INTERVAL, _HOUR * (stores / share))

@@ -65,7 +65,7 @@ CAMERAS_INTERVAL: Final = budget.REFRESH_INTERVAL  # 5 minutes; budget.py sizes 
 # A store whose device list failed this many of its listings in a row: its cameras are
 # unavailable, and a cause the user can act on raises a repair issue (see polling.py).
 STORE_FAILURES_LIMIT: Final = 3
-FOOTFALL_INTERVAL: Final = timedelta(minutes=15)  # one hourly-figures call per counting store
+FOOTFALL_INTERVAL: Final = budget.FOOTFALL_INTERVAL  # the shortest; budget.footfall_interval
 FOOTFALL_BACKFILL: Final = timedelta(days=7)  # how far back a new footfall series begins
 
 # A device the platform stops listing is removed only after both of these (see stale.py).

@@ -170,7 +170,9 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
                 listed, fresh = await self._async_listed_stores()
             included = self._included(list(listed))
             pages = 0 if typed else store_pages(len(listed), self.client.page_size)
-            ids = self.polling.next_slice(included, pages, everything=self.data is None)
+            ids = self.polling.next_slice(
+                included, pages, everything=self.data is None, footfall=self._footfall_per_hour()
+            )
             results = await self.client.cameras_by_store(ids)
         except OvoparkError as err:
             raise self._failure(err) from err
@@ -204,6 +206,11 @@ class OvoparkCoordinator(DataUpdateCoordinator[OvoparkData]):
             store_failures={key: value for key, value in failing.items() if key in listed},
             cooled=self._cooled(),
         )
+
+    def _footfall_per_hour(self) -> float:
+        """The entry's footfall polling, which counts in the same budget."""
+        runtime: OvoparkRuntimeData | None = getattr(self.config_entry, "runtime_data", None)
+        return 0.0 if runtime is None else runtime.footfall.calls_per_hour
 
     def _cooled(self) -> frozenset[str]:
         """Cameras of the entry whose refusal's cooldown ran out (the gateway's memory)."""

@@ -36,6 +36,7 @@ from .api import (
     OvoparkRateLimitError,
     StoreFootfall,
 )
+from .budget import footfall_interval
 from .const import (
     CONF_FOOTFALL,
     CONF_RECORDING_ZONE,
@@ -194,7 +195,7 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
         if not self.running:
             return 0.0
         hour = timedelta(hours=1)
-        per_store = hour / FOOTFALL_INTERVAL + (REFETCH_HOURS + 2) / 24
+        per_store = hour / footfall_interval(len(self.polled)) + (REFETCH_HOURS + 2) / 24
         return len(self.polled) * per_store + hour / STORES_INTERVAL
 
     def async_setup_repairs(self) -> None:
@@ -254,6 +255,7 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
         ir.async_delete_issue(
             self.hass, DOMAIN, issue_id(ISSUE_NOT_GRANTED, self.config_entry.entry_id)
         )
+        self.update_interval = footfall_interval(len(counting))  # within its share of the budget
         return FootfallData(counting=frozenset(counting), today=today)
 
     async def _counting(self, now: datetime) -> set[int]:

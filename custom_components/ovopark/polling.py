@@ -60,9 +60,14 @@ class StorePolling:
             if camera.store_id:
                 self.listings.setdefault(camera.store_id, {})[camera.id] = camera
 
-    def next_slice(self, included: list[int], pages: int, *, everything: bool) -> list[int]:
-        """The stores this refresh lists: the next slice round-robin, or every store."""
-        self.plan = polling_plan(len(included), pages)
+    def next_slice(
+        self, included: list[int], pages: int, *, everything: bool, footfall: float = 0.0
+    ) -> list[int]:
+        """The stores this refresh lists: the next slice round-robin, or every store.
+
+        `footfall`: the entry's footfall calls per hour, which count in the same budget.
+        """
+        self.plan = polling_plan(len(included), pages, footfall)
         if everything or self.plan.slice >= len(included):
             return list(included)
         start = self._cursor % len(included)
