@@ -21,6 +21,7 @@ from . import (
     live_stills,
     playback,
     reconnect_gap,
+    refused_live,
     relay_cpu,
     setup_cost,
     shared_channels,
@@ -46,6 +47,7 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "webrtc": webrtc.run,
     "store_failing": store_polling.one_store_failing,
     "polling_budget": store_polling.polling_budget,
+    "refused_live": refused_live.run,
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
