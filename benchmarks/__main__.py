@@ -16,6 +16,7 @@ import time
 import traceback
 
 from . import (
+    failing_stills,
     first_frame,
     live_calls,
     live_stills,
@@ -48,6 +49,7 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "store_failing": store_polling.one_store_failing,
     "polling_budget": store_polling.polling_budget,
     "refused_live": refused_live.run,
+    "failing_stills": failing_stills.run,
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
