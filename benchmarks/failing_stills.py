@@ -71,7 +71,7 @@ async def _one(fault: str) -> Result:
                 with patch("custom_components.ovopark.camera.time", clock):
                     for fetch in range(WINDOW // POLL):
                         before = sim.count(SNAPSHOT)
-                        token = hass.states.get(entity_id).attributes["access_token"]
+                        token = camera.access_tokens[-1]  # the state's access_token
                         async with client.get(
                             f"/api/camera_proxy/{entity_id}",
                             params={"token": token, "width": 500},
@@ -81,7 +81,7 @@ async def _one(fault: str) -> Result:
                         if made := sim.count(SNAPSHOT) - before:
                             moments.append(f"{fetch * POLL}" + (f" ({made})" if made > 1 else ""))
                         clock.offset += POLL
-            state = hass.states.get(entity_id).state
+            state = camera.state
     finally:
         await sim.stop()
     calls = sim.calls_of(SNAPSHOT)

@@ -164,7 +164,7 @@ async def measure(go2rtc_missing: str | None) -> list[Result]:
                     return await _rtsp_dial(go2rtc_rtsp or source)
 
                 async def card() -> str:
-                    token = hass.states.get(entity_id).attributes["access_token"]
+                    token = camera.access_tokens[-1]  # the state's access_token
                     async with client.get(
                         f"/api/camera_proxy/{entity_id}", params={"token": token, "width": 500}
                     ) as resp:
@@ -217,7 +217,7 @@ async def measure(go2rtc_missing: str | None) -> list[Result]:
         f"HA's stream worker and {who} real); calls at "
         + ", ".join(f"{t:.0f}" for t in inside)
         + f" s (all {refused} answered -100); min spacing "
-        + (f"{spacing:.1f} s" if spacing is not None else "n/a")
+        + (f"{spacing:.2f} s" if spacing is not None else "n/a")
         + f"; HA's stream worker started {worker.get('start_worker', 0)} times; "
         f"{answered} opens answered from memory; {tried}; "
         f"{sim.count(SNAPSHOT)} snapshot calls"
@@ -227,7 +227,7 @@ async def measure(go2rtc_missing: str | None) -> list[Result]:
         Result(
             TITLE,
             f"{len(inside)} calls, min spacing "
-            + (f"{spacing:.1f} s" if spacing is not None else "n/a"),
+            + (f"{spacing:.2f} s" if spacing is not None else "n/a"),
             GOAL,
             met,
             note,
