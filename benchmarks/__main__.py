@@ -16,11 +16,13 @@ import time
 import traceback
 
 from . import (
+    failing_stills,
     first_frame,
     live_calls,
     live_stills,
     playback,
     reconnect_gap,
+    refused_live,
     relay_cpu,
     setup_cost,
     shared_channels,
@@ -46,6 +48,8 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "webrtc": webrtc.run,
     "store_failing": store_polling.one_store_failing,
     "polling_budget": store_polling.polling_budget,
+    "refused_live": refused_live.run,
+    "failing_stills": failing_stills.run,
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
