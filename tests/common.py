@@ -194,13 +194,18 @@ def pass_cooldowns(where: StreamGateway | MockConfigEntry, seconds: float = 3600
     gateway.memory.clock = lambda: earlier() + seconds
 
 
-async def setup_entry(hass: HomeAssistant, sim: Simulator) -> tuple[MockConfigEntry, str]:
-    """The integration set up on the simulator: its entry and camera 1001's entity id."""
+async def setup_loaded(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
+    """The integration set up on the simulator: its loaded entry."""
     entry = entry_for(sim)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    return entry, camera_entity(hass, 1001)
+    return entry
+
+
+async def setup_entry(hass: HomeAssistant, sim: Simulator) -> tuple[MockConfigEntry, str]:
+    """The integration set up on the simulator: its entry and camera 1001's entity id."""
+    return await setup_loaded(hass, sim), camera_entity(hass, 1001)
 
 
 async def setup_ovopark(hass: HomeAssistant, sim: Simulator, tmp_path: Path) -> MockConfigEntry:

@@ -14,7 +14,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_fire_time_changed,
     snapshot_platform,
 )
@@ -23,18 +22,10 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.ovopark.const import DOMAIN
 from simulator.core import Simulator
 
-from .common import DEVICE_LIST, entry_for
+from .common import DEVICE_LIST, setup_loaded
 
 STORE = 263851  # cameras 1001-1004
 CAMERA = 1003
-
-
-async def _setup(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 async def _listing(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
@@ -59,7 +50,7 @@ async def test_entities(
 ) -> None:
     simulator.data.cameras[CAMERA].online = False
     with patch("custom_components.ovopark.PLATFORMS", [platform]):
-        entry = await _setup(hass, simulator)
+        entry = await setup_loaded(hass, simulator)
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
@@ -69,7 +60,7 @@ async def test_devices(
     simulator: Simulator,
     snapshot: SnapshotAssertion,
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     devices = sorted(
         dr.async_entries_for_config_entry(device_registry, entry.entry_id),
         key=lambda device: sorted(device.identifiers),
@@ -91,7 +82,7 @@ async def test_devices(
 async def test_online_offline_online_without_a_platform_call(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
-    await _setup(hass, simulator)
+    await setup_loaded(hass, simulator)
     online = _entity(hass, "binary_sensor", f"{CAMERA}_connectivity")
     camera = _entity(hass, "camera", str(CAMERA))
     count = _entity(hass, "sensor", f"store_{STORE}_cameras_online")
@@ -122,7 +113,7 @@ async def test_online_offline_online_without_a_platform_call(
 async def test_missing_camera_is_off_until_removed_also_after_a_restart(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     online = _entity(hass, "binary_sensor", f"{CAMERA}_connectivity")
     count = _entity(hass, "sensor", f"store_{STORE}_cameras_online")
     del simulator.data.cameras[CAMERA]
@@ -143,7 +134,7 @@ async def test_missing_camera_is_off_until_removed_also_after_a_restart(
 async def test_sensors_unavailable_while_the_platform_fails(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     online = _entity(hass, "binary_sensor", f"{CAMERA}_connectivity")
     count = _entity(hass, "sensor", f"store_{STORE}_cameras_online")
 

@@ -48,7 +48,13 @@ from simulator.core import Simulator
 from simulator.data import SimData, generate
 
 from . import fault_matrix as fm
-from .common import START_MEDIA_PLAY, describe_stream_source, entry_for, pass_cooldowns
+from .common import (
+    START_MEDIA_PLAY,
+    describe_stream_source,
+    entry_for,
+    pass_cooldowns,
+    setup_loaded,
+)
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
 STORE = 263851
@@ -197,14 +203,6 @@ def _matrix_node_ids() -> set[str]:
         if mark.name == "parametrize" and mark.args[0] == "case"
         for param in mark.args[1]
     }
-
-
-async def _setup(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 def _snapshot(entry: MockConfigEntry) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -449,7 +447,7 @@ async def _refresh_with_fault(
 
     Returns how often the camera was logged unavailable and available again.
     """
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     before = _snapshot(entry)
     entities = _entities(hass, entry)
     coordinator = entry.runtime_data.coordinator
@@ -518,7 +516,7 @@ async def test_gateway_allocation(
 ) -> None:
     """The consumer's answer, the camera's availability and the repairs are the row's."""
     expect = case.expect
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     before = _snapshot(entry)
     entity_id = _entity(hass)
     apply_fault(case.fault, simulator, tap)
@@ -553,7 +551,7 @@ async def _set_up_with_fault_on(
     hass: HomeAssistant, simulator: Simulator, tap: ClientTap, case: fm.Case
 ) -> tuple[MockConfigEntry, tuple[dict[str, Any], dict[str, Any]], str]:
     """A loaded entry, then the fault: the entry, its data and options, the camera's entity."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     before = _snapshot(entry)
     entity_id = _entity(hass)
     apply_fault(case.fault, simulator, tap)

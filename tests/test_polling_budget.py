@@ -13,14 +13,14 @@ from pathlib import Path
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.ovopark import budget
 from custom_components.ovopark.budget import polling_plan, store_pages
 from simulator.core import Simulator
 from simulator.data import SimData, SimStore, generate
 
-from .common import DEVICE_LIST, entry_for
+from .common import DEVICE_LIST, setup_loaded
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 README_ZH = Path(__file__).resolve().parent.parent / "README.zh-Hans.md"
@@ -61,14 +61,6 @@ def test_budget_footfall_takes_its_share(footfall: float, slice_: int, cycle: in
         assert plan.calls_per_hour <= budget.CALLS_PER_HOUR
 
 
-async def _setup(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, after: timedelta) -> None:
     freezer.tick(after)
     async_fire_time_changed(hass)
@@ -95,7 +87,7 @@ class TestRoundRobin:
     ) -> None:
         monkeypatch.setattr(budget, "CALLS_PER_HOUR", 120)
         since = len(simulator.calls)
-        entry = await _setup(hass, simulator)
+        entry = await setup_loaded(hass, simulator)
         assert sorted(_listed(simulator, since)) == sorted(simulator.data.stores)  # setup: all
         assert entry.runtime_data.coordinator.polling.plan.slice == 5
 
@@ -118,7 +110,7 @@ class TestRoundRobin:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(budget, "CALLS_PER_HOUR", 120)
-        entry = await _setup(hass, simulator)
+        entry = await setup_loaded(hass, simulator)
         simulator.data.stores[999] = SimStore(id=999, name="新店")
         simulator.data.add_camera(999, "Entrance")
         since = len(simulator.calls)
@@ -136,7 +128,7 @@ class TestRoundRobin:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(budget, "CALLS_PER_HOUR", 120)
-        entry = await _setup(hass, simulator)
+        entry = await setup_loaded(hass, simulator)
         simulator.data.cameras.pop(1001)  # store 263851, in the first slice
         for _ in range(4):
             await _tick(hass, freezer, INTERVAL)
@@ -148,7 +140,7 @@ async def test_listeners_told_only_of_changes(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
     """An unchanged listing calls no listener; a camera going offline does."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     calls: list[None] = []
     unsubscribe = entry.runtime_data.coordinator.async_add_listener(lambda: calls.append(None))
     since = len(simulator.calls)
@@ -171,7 +163,7 @@ async def test_rate_limited_refresh_waits_at_least_the_interval(
     wait: int,
 ) -> None:
     """`-100` on a refresh: the next one after max(retry_after, update interval)."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     entry.runtime_data.client.rate_limit_retry_after = retry_after
     simulator.faults.rate_limit(times=None, method=DEVICE_LIST)
     await _tick(hass, freezer, INTERVAL)

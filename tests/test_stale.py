@@ -37,20 +37,12 @@ from custom_components.ovopark.stale import issue_id, storage_key
 from simulator.core import Simulator
 from simulator.data import SimCamera
 
-from .common import entry_for
+from .common import setup_loaded
 
 CAMERA = 1002  # in STORE, without PTZ
 STORE = 263851  # cameras 1001-1004
 OTHER_STORE = 263852  # cameras 1005-1008
 MINUTES_5 = timedelta(minutes=5)
-
-
-async def _setup(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 async def _listing(
@@ -148,7 +140,7 @@ async def test_missing_camera_goes_after_24_hours_and_3_listings(
     kept_after: list[timedelta],
     removed_after: timedelta,
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     camera_entity = _entity_id(hass, "camera", str(CAMERA))
     _hide(simulator, CAMERA)
 
@@ -171,7 +163,7 @@ async def test_missing_camera_goes_after_24_hours_and_3_listings(
 async def test_camera_missing_briefly_is_never_removed(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     hidden = _hide(simulator, CAMERA)
     await _listing(hass, freezer)
     for _ in range(4):
@@ -203,7 +195,7 @@ async def test_first_missed_time_survives_a_restart(
     listed_again: int,
     removed: bool,
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     hidden = _hide(simulator, CAMERA)
     await _listing(hass, freezer)
     first_missed = dt_util.utcnow()
@@ -229,7 +221,7 @@ async def test_unreadable_stored_rows_start_over_and_the_rest_is_kept(
     simulator: Simulator,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     _hide(simulator, 1002, 1003, 1004, 1005)
     await _listing(hass, freezer)
     await _listing(hass, freezer, timedelta(hours=20))
@@ -264,7 +256,7 @@ async def test_store_listed_empty_for_an_hour_keeps_everything(
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     _customise(hass, entry, 1001)
     before = _registry_view(hass, entry)
     store_cameras = [1001, 1002, 1003, 1004]
@@ -296,7 +288,7 @@ async def test_store_listed_empty_for_an_hour_keeps_everything(
 async def test_store_listed_empty_for_24_hours_loses_its_cameras(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     _hide(simulator, 1001, 1002, 1003, 1004)
     await _listing(hass, freezer)
     await _listing(hass, freezer, timedelta(hours=12))
@@ -314,7 +306,7 @@ async def test_store_listed_empty_for_24_hours_loses_its_cameras(
 async def test_cameras_of_a_deselected_store_go_at_once(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     hass.config_entries.async_update_entry(entry, options={CONF_STORES: [OTHER_STORE]})
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
@@ -354,7 +346,7 @@ async def test_camera_that_comes_back_gets_its_entities_back(
     remove: Any,
 ) -> None:
     assert await async_setup_component(hass, "config", {})
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     _customise(hass, entry, CAMERA)
     before = _registry_view(hass, entry)
     device = _device(hass, entry, str(CAMERA))
@@ -399,7 +391,7 @@ async def test_repair_issue_after_2_hours_names_the_camera_and_its_removal(
     after: timedelta,
     device_left: bool,
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     hidden = _hide(simulator, CAMERA)
     await _listing(hass, freezer)
     first_missed = dt_util.utcnow()
@@ -447,7 +439,7 @@ async def test_delete_a_device_by_hand_only_when_unlisted(
     allowed: bool,
 ) -> None:
     assert await async_setup_component(hass, "config", {})
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     for platform_id in unlisted:  # a camera or a store the platform stops listing
         simulator.data.cameras.pop(platform_id, None)
         simulator.data.stores.pop(platform_id, None)
@@ -477,7 +469,7 @@ async def test_a_device_neither_camera_nor_store_is_left_alone(
 ) -> None:
     """Not the platform's: neither removed as missing nor deletable by hand."""
     assert await async_setup_component(hass, "config", {})
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, identifiers={identifier}
     )
@@ -499,7 +491,7 @@ async def test_no_device_is_deletable_by_hand_while_the_entry_is_unloaded(
 ) -> None:
     """Without a listing nothing proves a device gone, not even one the last listing lacked."""
     assert await async_setup_component(hass, "config", {})
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     _hide(simulator, CAMERA)
     await _listing(hass, freezer)
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -519,7 +511,7 @@ async def test_deleting_a_missing_camera_by_hand_clears_its_issue(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     assert await async_setup_component(hass, "config", {})
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     _hide(simulator, CAMERA)
     await _listing(hass, freezer)
     await _listing(hass, freezer, timedelta(hours=2))
@@ -543,7 +535,7 @@ async def test_deleting_a_missing_camera_by_hand_clears_its_issue(
 async def test_unlisted_store_goes_with_its_cameras_after_24_hours(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     del simulator.data.stores[STORE]
     await _listing(hass, freezer, timedelta(minutes=31))  # the store list is read again
     await _listing(hass, freezer, timedelta(hours=12))
@@ -567,7 +559,7 @@ async def test_removing_the_entry_removes_its_bookkeeping_and_issues(
     simulator: Simulator,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     _hide(simulator, CAMERA)
     await _listing(hass, freezer)
     await _listing(hass, freezer, timedelta(hours=2))

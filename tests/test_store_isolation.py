@@ -23,7 +23,7 @@ from custom_components.ovopark.polling import store_issue_id
 from simulator.core import Simulator
 from simulator.data import SimData, generate
 
-from .common import DEVICE_LIST, camera_entity, entry_for
+from .common import DEVICE_LIST, camera_entity, setup_loaded
 
 STORES = (263851, 263852, 263853)
 FAILING = 263852  # cameras 1003 and 1004
@@ -34,14 +34,6 @@ CAMERAS = {263851: (1001, 1002), 263852: (1003, 1004), 263853: (1005, 1006)}
 def sim_data() -> SimData:
     """Three stores of two cameras, every camera online."""
     return generate(stores=3, cameras_per_store=2)
-
-
-async def _setup(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 async def _refresh(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -86,7 +78,7 @@ async def test_one_failing_store_keeps_the_others(
     hass: HomeAssistant, simulator: Simulator, cause: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The other stores stay available; the failing store's cameras for 2 failed listings."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     devices = _devices(hass, entry)
     _fail_store(simulator, entry, cause)
 
@@ -115,7 +107,7 @@ async def test_one_failing_store_keeps_the_others(
 
 async def test_store_failures_in_diagnostics(hass: HomeAssistant, simulator: Simulator) -> None:
     """Per-store counts and the last cause class, for a transient cause."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     simulator.config.store_device_codes[FAILING] = -500
     await _refresh(hass, entry)
     await _refresh(hass, entry)
@@ -136,7 +128,7 @@ async def test_account_wide_failure_fails_the_refresh(
     hass: HomeAssistant, simulator: Simulator, code: int, reauth: bool
 ) -> None:
     """An account-wide answer from one store's device list fails the whole refresh."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     simulator.config.store_device_codes[FAILING] = code
     await _refresh(hass, entry)
     assert not entry.runtime_data.coordinator.last_update_success
@@ -155,7 +147,7 @@ async def test_repair_names_stores_the_user_can_fix(
     hass: HomeAssistant, simulator: Simulator, code: int, issue: bool
 ) -> None:
     """After 3 failed listings in a row, for no permission / no such store only; gone on recovery."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     issue_id = store_issue_id(entry.entry_id)
     registry = ir.async_get(hass)
     simulator.config.store_device_codes[FAILING] = code
@@ -178,7 +170,7 @@ async def test_every_store_failing_fails_the_refresh(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
     """The refresh fails only when no store could be read."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     for store_id in STORES:
         simulator.config.store_device_codes[store_id] = -500
     await _refresh(hass, entry)
@@ -207,7 +199,7 @@ async def test_store_list_cut_short_keeps_the_last(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A store listing ending before its total is a failed listing: the last list is kept."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     devices = _devices(hass, entry)
     stores = dict(entry.runtime_data.coordinator.data.stores)
     simulator.config.store_list_cut = 1
@@ -228,7 +220,7 @@ async def test_empty_account_is_a_hiccup(
     hass: HomeAssistant, simulator: Simulator, freezer: FrozenDateTimeFactory
 ) -> None:
     """An account that suddenly lists no store removes nothing, now or after a restart."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     devices = _devices(hass, entry)
     simulator.config.list_no_stores = True
     await _listings(hass, freezer, entry, 5)
@@ -252,7 +244,7 @@ async def test_refresh_lists_only_the_stores_read(
     hass: HomeAssistant, simulator: Simulator
 ) -> None:
     """A failed store is asked once per refresh; its failure does not stop the others."""
-    entry = await _setup(hass, simulator)
+    entry = await setup_loaded(hass, simulator)
     simulator.config.store_device_codes[FAILING] = 103064
     since = len(simulator.calls)
     await _refresh(hass, entry)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
@@ -11,11 +11,11 @@ from homeassistant.core import Event, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .api import Camera, Store
 from .const import DOMAIN, LOGGER, STORE_FAILURES_LIMIT
-from .coordinator import OvoparkConfigEntry, OvoparkCoordinator, OvoparkData
+from .coordinator import OvoparkConfigEntry, OvoparkCoordinator
 from .devices import (
     camera_device_info,
     camera_id_of,
@@ -100,26 +100,26 @@ class OvoparkStoreEntity(CoordinatorEntity[OvoparkCoordinator]):
         return super().available and self.store_id in self.coordinator.data.store_devices
 
 
-def _async_follow[T](
+def async_follow[T](
     entry: OvoparkConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    shown: Callable[[OvoparkData], Mapping[int, T]],
+    coordinator: DataUpdateCoordinator[Any],
+    shown: Callable[[], Mapping[int, T]],
     device_of: Callable[[Iterable[Sequence[str]]], int | None],
     create: Callable[[T], Iterable[Entity]],
-    skip: Callable[[T], bool],
+    skip: Callable[[T], bool] = lambda _item: False,
 ) -> None:
-    """Add entities for what the entry shows, later ones as they appear, again after a removal.
+    """Add entities for what a coordinator shows, later ones as they appear, again after removal.
 
     An id counts as added until the registry removes its device (stale devices, or the user);
     listed again, it gets its entities back, and the registry gives them their old entity ids.
     """
-    coordinator = entry.runtime_data.coordinator
     added: set[int] = set()
 
     @callback
     def add_new() -> None:
         entities: list[Entity] = []
-        for key, item in shown(coordinator.data).items():
+        for key, item in shown().items():
             if key not in added:
                 added.add(key)
                 if not skip(item):
@@ -165,10 +165,12 @@ def async_add_camera_entities(
             LOGGER.info("Camera %s is already added by another Ovopark entry", cam.name)
         return True
 
-    _async_follow(
+    coordinator = entry.runtime_data.coordinator
+    async_follow(
         entry,
         async_add_entities,
-        lambda data: data.missing | data.cameras,
+        coordinator,
+        lambda: coordinator.data.missing | coordinator.data.cameras,
         camera_id_of,
         create,
         owned_elsewhere,
@@ -192,10 +194,12 @@ def async_add_store_entities(
         owner = registry.async_get(entity_id) if entity_id else None
         return owner is not None and owner.config_entry_id != entry.entry_id
 
-    _async_follow(
+    coordinator = entry.runtime_data.coordinator
+    async_follow(
         entry,
         async_add_entities,
-        lambda data: data.store_devices,
+        coordinator,
+        lambda: coordinator.data.store_devices,
         store_id_of,
         create,
         owned_elsewhere,

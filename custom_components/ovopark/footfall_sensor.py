@@ -20,14 +20,14 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE
-from homeassistant.core import Event, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.core import callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api import Store
 from .coordinator import OvoparkConfigEntry
 from .devices import store_device_info, store_id_of
+from .entity import async_follow
 from .footfall import SENSOR_KEYS, FootfallCoordinator, StoreToday, footfall_unique_id
 
 
@@ -117,32 +117,17 @@ def async_add_footfall_entities(
     if not footfall.running:
         return
     stores = entry.runtime_data.coordinator
-    added: set[int] = set()
 
-    @callback
-    def add_new() -> None:
-        entities: list[FootfallSensor] = []
-        for store_id in sorted(footfall.polled - added):
-            if (store := stores.data.stores.get(store_id)) is None:
-                continue
-            added.add(store_id)
-            entities.extend(FootfallSensor(footfall, store, d) for d in DESCRIPTIONS)
-        if entities:
-            async_add_entities(entities)
-
-    @callback
-    def device_removed(event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+    def polled() -> dict[int, Store]:
         # A store device removed (stale, or by hand) gets its sensors again if it comes back.
-        if event.data["action"] != "remove":
-            return
-        device = event.data["device"]
-        if device["config_entry_id"] == entry.entry_id and (
-            (store_id := store_id_of(device["identifiers"])) is not None
-        ):
-            added.discard(store_id)
+        listed = stores.data.stores
+        return {i: listed[i] for i in sorted(footfall.polled) if i in listed}
 
-    add_new()
-    entry.async_on_unload(footfall.async_add_listener(add_new))
-    entry.async_on_unload(
-        footfall.hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, device_removed)
+    async_follow(
+        entry,
+        async_add_entities,
+        footfall,
+        polled,
+        store_id_of,
+        lambda store: [FootfallSensor(footfall, store, d) for d in DESCRIPTIONS],
     )
