@@ -267,14 +267,18 @@ ACTION_KEYS: Final = {
 
 
 ASKED_AGAIN: Final = "asked again at once: the same answer, no platform call"
+ASKED_AGAIN_CLIP: Final = (
+    "another clip of the camera asked at once: the same answer, no platform call"
+)
 
 
 def expected(fault: Fault, place: Place) -> Expect:
     """The error map's behaviour for a fault at a place, and the test that checks it."""
     expect = _expected(fault, place)
-    if place.id in ("gateway", "gateway_hls", "playback") and fault.cls != SKEW:
-        return replace(expect, notes=(*expect.notes, ASKED_AGAIN))
-    return expect
+    if fault.cls == SKEW or place.id not in ("gateway", "gateway_hls", "playback"):
+        return expect
+    again = ASKED_AGAIN_CLIP if place.id == "playback" else ASKED_AGAIN
+    return replace(expect, notes=(*expect.notes, again))
 
 
 def _expected(fault: Fault, place: Place) -> Expect:
