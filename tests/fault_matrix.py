@@ -557,6 +557,22 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "camera available; one warning, not one per refresh.",
     ),
     Scenario(
+        "media_browser",
+        "a clip the media browser cannot play",
+        "test_media_browser_clip",
+        ("no_recording", "camera_offline"),
+        "Resolving a clip raises a translated `Unresolvable` that says why; the camera's other "
+        "clips and its live view are not held back by it; once the cause is gone the next clip "
+        "plays.",
+        {
+            "no_recording": "the platform has no recording for the period: `no_recording`, one "
+            "call; a period's answer, not the camera's: it is not remembered, the next clip is "
+            "asked at once",
+            "camera_offline": "the listing shows the camera offline: `camera_offline` with no "
+            "platform call; listed online again, the next clip plays",
+        },
+    ),
+    Scenario(
         "save_recording",
         "`save_recording` into a place it must not write",
         "test_save_recording_refused",

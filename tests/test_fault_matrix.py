@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import time, timedelta
 import errno
 import logging
 from pathlib import Path
@@ -97,6 +97,7 @@ SEVERAL_STORES = {
 }
 # Tests that start Home Assistant streams (a clip's), whose timers may outlive the test.
 STREAMING = {
+    "test_media_browser_clip",
     "test_playback_plays",
     "test_playback_raises_the_error",
     "test_rate_limited_dashboard",
@@ -1343,6 +1344,39 @@ async def test_store_listing_cut_short(
     assert [r.getMessage() for r in warned] == [
         "The platform's store list failed (OvoparkListingCutError); the last one is kept"
     ]
+    assert _snapshot(entry) == before
+    assert_no_tracebacks(logs)
+
+
+@scenario
+@pytest.mark.media
+async def test_media_browser_clip(
+    hass: HomeAssistant, simulator: Simulator, logs: pytest.LogCaptureFixture, variant: str
+) -> None:
+    entry = await _setup_with_clips(hass, simulator)
+    before = _snapshot(entry)
+    camera = simulator.data.cameras[CAMERA]
+    match variant:
+        case "no_recording":
+            simulator.config.no_recording = {CAMERA: [(time(0, 0), time(23, 59))]}
+            key, calls = "no_recording", 1
+        case _:
+            camera.online = False
+            await _refresh(hass, entry)
+            key, calls = "camera_offline", 0
+    try:
+        assert await _clip_error(hass, entry) == key
+        assert simulator.count(PLAY_REC) == calls
+
+        simulator.config.no_recording = {}
+        camera.online = True
+        await _refresh(hass, entry)
+        await _play_clip(hass, entry, minute=30)  # asked at once: nothing was remembered
+        await wait_for(lambda: bool(simulator.relay.playbacks()), "the clip to play")
+        assert simulator.count(PLAY_REC) == calls + 1
+        assert _available(hass, _entity(hass))
+    finally:
+        await _stop_clips(hass)
     assert _snapshot(entry) == before
     assert_no_tracebacks(logs)
 
