@@ -1,5 +1,9 @@
 """The fault matrix as data: every platform fault at every place it can arrive, with the expected behaviour.
 
+Below the matrix, scenarios: stories over time that are no fault-at-a-place product (a refusal
+that clears, `-100` under a dashboard, a store list cut short, files), each variant (a path a
+camera's picture takes, or a kind) one test case with its expected behaviour.
+
 `tests/test_fault_matrix.py` runs one test case per row, in the test function that the row's
 expectation names (`Expect.test`: one function per kind of expectation, so that no test takes
 more than one path); `python -m tests.fault_matrix` (or `scripts/gen_reliability_doc`) writes

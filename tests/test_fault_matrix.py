@@ -5,7 +5,11 @@ Faults are the simulator's own (return codes, HTTP statuses, malformed bodies, l
 skew); a refused connection is the client pointed at a closed loopback port. The only
 instrumentation of the integration is `ClientTap`: it zeroes the client's retry back-off (the
 number of retries is kept) and, for the refused and timeout faults, points clients at the closed
-port or shortens their request timeout, then puts both back.
+port or shortens their request timeout, then puts both back; and, for the scenario of a disk
+that fills up halfway through `save_recording`, a copy step that raises `ENOSPC` after writing.
+Per-store faults are the simulator's (`store_device_codes`, `store_device_http`,
+`store_device_malformed`, `store_device_delay`); the refusal memory's clock is moved with
+`pass_cooldowns`.
 """
 
 from __future__ import annotations
