@@ -282,6 +282,8 @@ def expected(fault: Fault, place: Place) -> Expect:
     if fault.cls == SKEW or place.id not in ("gateway", "gateway_hls", "playback"):
         return expect
     again = ASKED_AGAIN_CLIP if place.id == "playback" else ASKED_AGAIN
+    if place.id == "gateway_hls" and expect.status == 503:
+        again = f"{again} (with `Retry-After`)"
     return replace(expect, notes=(*expect.notes, again))
 
 
