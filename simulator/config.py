@@ -47,6 +47,8 @@ class SimConfig:
     store_device_codes: dict[int, int] = field(default_factory=dict)
     store_device_http: dict[int, int] = field(default_factory=dict)
     store_device_delay: dict[int, float] = field(default_factory=dict)
+    # store id -> a malformed kind (faults.MALFORMED_KINDS) its device list's body is corrupted to.
+    store_device_malformed: dict[int, str] = field(default_factory=dict)
     # `getDepartments` cut short: after this many stores, pages answer no rows ("empty") or the
     # first page's rows again ("repeat") while `total` still counts every store. None: whole.
     store_list_cut: int | None = None

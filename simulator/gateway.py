@@ -301,19 +301,29 @@ class Gateway:
         body = self.envelope(code, data, result)
 
         malformed = self.faults.take("malformed", method)
+        corrupt = self._store_fault(self.config.store_device_malformed, params, method)
         if malformed is not None:
-            fault_name = f"malformed:{malformed.value}"
+            corrupt = str(malformed.value)
+        if corrupt is not None:
+            fault_name = f"malformed:{corrupt}"
         self._record(params, code, fault_name, token)
-        if malformed is not None:
-            return self._malformed(str(malformed.value), body)
+        if corrupt is not None:
+            return self._malformed(corrupt, body)
         return _json_response(json.dumps(body, ensure_ascii=False))
 
     def _store_http_status(self, params: Mapping[str, str], method: str) -> int | None:
         """The HTTP status `store_device_http` gives this call's store, if any."""
-        if method != DEVICE_LIST_METHOD or not self.config.store_device_http:
+        return self._store_fault(self.config.store_device_http, params, method)
+
+    @staticmethod
+    def _store_fault[T](
+        faults: Mapping[int, T], params: Mapping[str, str], method: str
+    ) -> T | None:
+        """A per-store fault of `getVideoDeviceList` for this call's store, if any."""
+        if method != DEVICE_LIST_METHOD or not faults:
             return None
         store_id = params.get("id", "").strip()
-        return self.config.store_device_http.get(int(store_id)) if store_id.isdecimal() else None
+        return faults.get(int(store_id)) if store_id.isdecimal() else None
 
     def _malformed(self, kind: str, body: dict[str, Any]) -> web.Response:
         text = json.dumps(body, ensure_ascii=False)

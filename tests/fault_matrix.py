@@ -1,5 +1,9 @@
 """The fault matrix as data: every platform fault at every place it can arrive, with the expected behaviour.
 
+Below the matrix, scenarios: stories over time that are no fault-at-a-place product (a refusal
+that clears, `-100` under a dashboard, a store list cut short, files), each variant (a path a
+camera's picture takes, or a kind) one test case with its expected behaviour.
+
 `tests/test_fault_matrix.py` runs one test case per row, in the test function that the row's
 expectation names (`Expect.test`: one function per kind of expectation, so that no test takes
 more than one path); `python -m tests.fault_matrix` (or `scripts/gen_reliability_doc`) writes
@@ -13,7 +17,7 @@ anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import sys
 from typing import Final
@@ -131,17 +135,38 @@ FAULTS_BY_ID: Final = {fault.id: fault for fault in FAULTS}
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """Where a fault arrives."""
+    """Where a fault arrives.
+
+    `kinds`: the fault kinds that can arrive there (None: every fault); `why` says why the
+    others cannot (the document names them under the place).
+    """
 
     id: str
     label: str
+    kinds: frozenset[str] | None = None
+    why: str = ""
+
+    def meets(self, fault: Fault) -> bool:
+        """Whether the fault can arrive at this place."""
+        return self.kinds is None or fault.kind in self.kinds
 
 
 PLACES: Final[tuple[Place, ...]] = (
     Place("config_flow", "config flow (user step)"),
     Place("setup", "entry setup (first refresh)"),
     Place("coordinator", "coordinator refresh"),
+    Place(
+        "one_store",
+        "one store's device list among several (coordinator refresh, 3 stores)",
+        frozenset({"code", "http", "timeout", "malformed"}),
+        "a refused connection and a skewed clock are the whole platform's, never one store's",
+    ),
     Place("gateway", "channel allocation in the gateway (RTSP consumer)"),
+    Place("gateway_hls", "channel allocation in the gateway (HLS consumer)"),
+    Place(
+        "playback",
+        "recorded clip played from the media browser (playback open through the gateway)",
+    ),
     Place("snapshot", "still image (`camera.snapshot`, cards)"),
     Place("get_stream_urls", "action `ovopark.get_stream_urls`"),
     Place("ptz", "action `ovopark.ptz`"),
@@ -162,8 +187,13 @@ class Expect:
     - config flow: `flow_error` (form error) or `flow_step` (another step), or `created`;
     - setup: `state` (`loaded`, `setup_retry`, `setup_error`);
     - coordinator: `available` (the cameras while the fault lasts);
-    - gateway: `status` (answer to the consumer), `available` (the camera), `issues` (the
-      repair issues raised, `<camera>` and `<method>` standing for the camera and the method);
+    - one store: `available` (the other stores' cameras), `issues` (`<entry>` standing for the
+      entry's id), `store_kept` (whether the failing store keeps its last listing);
+    - gateway (RTSP, HLS): `status` (answer to the consumer), `available` (the camera), `issues`
+      (the repair issues raised, `<camera>` and `<method>` standing for the camera and the
+      method);
+    - playback: `error_key` (translation key of the `Unresolvable` raised), `available`,
+      `issues` as for the gateway;
     - snapshot and actions: `error_key` (translation key of the raised error) or none.
     `reauth`: whether a reauth flow starts. `tracebacks`: the start of each log message that is
     expected with a traceback, in order — Home Assistant's own log of a `ConfigEntryError`
@@ -182,6 +212,7 @@ class Expect:
     available: bool | None = None
     status: int | None = None
     issues: tuple[str, ...] = ()
+    store_kept: bool | None = None
     error_key: str | None = None
     tracebacks: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -205,7 +236,14 @@ class Expect:
             )
         if self.status is not None:
             parts.append(f"consumer answered {self.status}")
-        if self.available is not None:
+        if self.store_kept is not None:
+            parts.append(
+                "the failing store's cameras as last listed through 2 failed refreshes, "
+                "unavailable at the 3rd; no device removed; the other stores' cameras available"
+                if self.store_kept
+                else "the refresh fails: every camera unavailable; no device removed"
+            )
+        elif self.available is not None:
             parts.append("camera(s) available" if self.available else "camera(s) unavailable")
         parts.extend(f"repair issue `{issue}`" for issue in self.issues)
         if self.error_key:
@@ -232,8 +270,24 @@ ACTION_KEYS: Final = {
 }
 
 
+ASKED_AGAIN: Final = "asked again at once: the same answer, no platform call"
+ASKED_AGAIN_CLIP: Final = (
+    "another clip of the camera asked at once: the same answer, no platform call"
+)
+
+
 def expected(fault: Fault, place: Place) -> Expect:
     """The error map's behaviour for a fault at a place, and the test that checks it."""
+    expect = _expected(fault, place)
+    if fault.cls == SKEW or place.id not in ("gateway", "gateway_hls", "playback"):
+        return expect
+    again = ASKED_AGAIN_CLIP if place.id == "playback" else ASKED_AGAIN
+    if place.id == "gateway_hls" and expect.status == 503:
+        again = f"{again} (with `Retry-After`)"
+    return replace(expect, notes=(*expect.notes, again))
+
+
+def _expected(fault: Fault, place: Place) -> Expect:
     cls = fault.cls
     reauth = cls == AUTH
     match place.id:
@@ -275,8 +329,24 @@ def expected(fault: Fault, place: Place) -> Expect:
                 reauth=reauth,
                 notes=("entry stays loaded",),
             )
-        case "gateway":
-            test = "test_gateway_allocation"
+        case "one_store":
+            if cls in (TRANSIENT, NOT_FOUND, PERMISSION):  # the store's own trouble
+                actionable = cls != TRANSIENT
+                return Expect(
+                    test="test_one_store_keeps_the_others",
+                    store_kept=True,
+                    issues=("store_unreadable_<entry>",) if actionable else (),
+                    notes=(
+                        "the repair issue from the 3rd failed refresh in a row, gone when the "
+                        "store answers",
+                    )
+                    if actionable
+                    else ("no repair issue (transient: counted in diagnostics)",),
+                )
+            # Account-wide (authentication, method, `-100`, clock, a malformed request).
+            return Expect(test="test_one_store_fails_the_refresh", store_kept=False, reauth=reauth)
+        case "gateway" | "gateway_hls":
+            test = "test_gateway_allocation" if place.id == "gateway" else "test_gateway_hls"
             if cls == SKEW:
                 return Expect(test=test, status=200, available=True)
             if cls == NOT_FOUND:
@@ -290,6 +360,28 @@ def expected(fault: Fault, place: Place) -> Expect:
                     test=test, status=503, available=True, issues=("method_not_granted_<method>",)
                 )
             return Expect(test=test, status=503, available=True, reauth=reauth)
+        case "playback":
+            if cls == SKEW:
+                return Expect(test="test_playback_plays")
+            test = "test_playback_raises_the_error"
+            key = ACTION_KEYS[cls]
+            if cls == NOT_FOUND:
+                return Expect(test=test, error_key=key, available=False)
+            if cls == PERMISSION:
+                return Expect(
+                    test=test,
+                    error_key=key,
+                    available=False,
+                    issues=("permission_denied_<camera>",),
+                )
+            if cls == METHOD:
+                return Expect(
+                    test=test,
+                    error_key=key,
+                    available=True,
+                    issues=("method_not_granted_<method>",),
+                )
+            return Expect(test=test, error_key=key, available=True, reauth=reauth)
         case "snapshot":
             if cls == SKEW:
                 return Expect(test="test_snapshot_succeeds")
@@ -308,7 +400,6 @@ def expected(fault: Fault, place: Place) -> Expect:
 
 # Rows where the integration does not (yet) behave as the error map says: run as strict xfail,
 # so the fix turns them into failures to remove from here. Keyed by (place, fault class).
-# Rows whose expected behaviour is known not to hold yet (run as strict xfail): none open.
 KNOWN_BUGS: Final[dict[tuple[str, str], str]] = {}
 
 
@@ -342,7 +433,10 @@ class Case:
 
 
 CASES: Final[tuple[Case, ...]] = tuple(
-    Case(fault, place, expected(fault, place)) for place in PLACES for fault in FAULTS
+    Case(fault, place, expected(fault, place))
+    for place in PLACES
+    for fault in FAULTS
+    if place.meets(fault)
 )
 
 
@@ -359,6 +453,179 @@ def cases_of(test: str) -> list[Case]:
 def tests_for(place_id: str) -> list[str]:
     """The test functions of one place, in the order of their first row."""
     return list(dict.fromkeys(case.test for case in cases_for(place_id)))
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+# The paths a camera's picture takes: a live view over RTSP (Home Assistant's stream worker,
+# go2rtc), over HLS, a still (cards), a recorded clip (the media browser).
+PATHS: Final = ("rtsp", "hls", "still", "playback")
+PATH_LABELS: Final = {
+    "rtsp": "live view over RTSP",
+    "hls": "live view over HLS",
+    "still": "still image",
+    "playback": "recorded clip from the media browser",
+    "recording": "`save_recording` (a recorded period to a file)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A story over time rather than one fault at one place, with its expected behaviour.
+
+    `variants` are the test case's parameter ids (a path, or a kind); `expect` is the behaviour
+    checked, `per_variant` what differs by variant.
+    """
+
+    id: str
+    label: str
+    test: str
+    variants: tuple[str, ...]
+    expect: str
+    per_variant: dict[str, str] = field(default_factory=dict)
+
+
+_REFUSED_ANSWER = {
+    "rtsp": "the consumer answered 404",
+    "hls": "the playlist request answered 404",
+    "still": "translated error `permission_denied`",
+    "playback": "`Unresolvable`, translated `permission_denied`",
+}
+_REFUSED_CAMERA = {
+    "rtsp": "the camera unavailable; repair issue `permission_denied_<camera>`",
+    "hls": "the camera unavailable; repair issue `permission_denied_<camera>`",
+    "still": "the camera stays available and no repair issue: a refused still is the still's "
+    "trouble (the live view may work)",
+    "playback": "the camera unavailable; repair issue `permission_denied_<camera>`",
+}
+
+SCENARIOS: Final[tuple[Scenario, ...]] = (
+    Scenario(
+        "rate_limited_dashboard",
+        "`-100` under an open dashboard",
+        "test_rate_limited_dashboard",
+        (*PATHS, "recording"),
+        "Every call is answered `-100` while a dashboard shows the camera: 3 consumers at "
+        "once (sharing the one open, or answered from memory), then 3 more within the "
+        "cooldown (60 s), cost **one** platform call in all; each is answered the refusal; the camera and the other camera stay available; no repair "
+        "issue, no reauth. After the cooldown, with the platform answering again, the next "
+        "consumer makes one call and works.",
+        {
+            "rtsp": "answered 503; from memory with `Retry-After`",
+            "hls": "answered 503; from memory with `Retry-After`",
+            "still": "translated error `rate_limited`",
+            "playback": "one clip first (a clip is one consumer's own); `Unresolvable`, "
+            "translated `rate_limited`",
+            "recording": "one call first; translated error `rate_limited`; no file written",
+        },
+    ),
+    Scenario(
+        "refusal_clears",
+        "a refusal that later clears",
+        "test_refusal_that_clears",
+        PATHS,
+        "The camera is refused for permission (103064), then granted again. During the "
+        "cooldown the refusal is answered from memory with no call, even across a coordinator "
+        "refresh; after the cooldown one call, which works; the repair issue goes and the "
+        "camera is available.",
+        {path: f"{_REFUSED_ANSWER[path]}; {_REFUSED_CAMERA[path]}" for path in PATHS},
+    ),
+    Scenario(
+        "permanent_refusal",
+        "a permanent refusal",
+        "test_permanent_refusal",
+        PATHS,
+        "The camera stays refused for permission (103064): one platform call per cooldown and "
+        "none in between (a second attempt one second before the cooldown ends costs no call); "
+        "the cooldown doubles at each new refusal; a camera made unavailable is shown available "
+        "again no sooner than the first coordinator refresh after its cooldown.",
+        {
+            "rtsp": "cooldowns 10, 20, 40 s",
+            "hls": "cooldowns 10, 20, 40 s",
+            "still": "cooldowns 30, 30, 40 s (never shorter than the snapshot cache period, 30 s)",
+            "playback": "cooldowns 10, 20, 40 s",
+        },
+    ),
+    Scenario(
+        "listing_cut_short",
+        "a store listing cut short",
+        "test_store_listing_cut_short",
+        ("empty", "repeat"),
+        "The store list ends before the `total` the platform announced (pages answer no rows, or "
+        "the first page again): a failed listing, not a shorter account. The last store list "
+        "is kept through 5 listings spanning the stale-device grace; no device removed; every "
+        "camera available; one warning, not one per refresh.",
+    ),
+    Scenario(
+        "media_browser",
+        "a clip the media browser cannot play",
+        "test_media_browser_clip",
+        ("no_recording", "camera_offline"),
+        "Resolving a clip raises a translated `Unresolvable` that says why; the camera's other "
+        "clips and its live view are not held back by it; once the cause is gone the next clip "
+        "plays.",
+        {
+            "no_recording": "the platform has no recording for the period: `no_recording`, one "
+            "call; a period's answer, not the camera's: it is not remembered, the next clip is "
+            "asked at once",
+            "camera_offline": "the listing shows the camera offline: `camera_offline` with no "
+            "platform call; listed online again, the next clip plays",
+        },
+    ),
+    Scenario(
+        "save_recording",
+        "`save_recording` into a place it must not write",
+        "test_save_recording_refused",
+        ("existing_file", "folder", "disk_fails_halfway"),
+        "Nothing the user owns is lost or overwritten, nothing is left behind (no `.part` "
+        "file), and the error is translated.",
+        {
+            "existing_file": "`ServiceValidationError` `file_exists` before any platform call; "
+            "the file unchanged",
+            "folder": "`ServiceValidationError` `path_is_folder` before any platform call; the "
+            "folder unchanged",
+            "disk_fails_halfway": "the disk fails after part of the video was written (no "
+            "space left): `HomeAssistantError` `recording_failed`; no file, no `.part`; "
+            "another file in the folder unchanged",
+        },
+    ),
+)
+
+# Scenario cases whose expected behaviour does not hold yet (strict xfail): (scenario, variant).
+KNOWN_SCENARIO_BUGS: Final[dict[tuple[str, str], str]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioCase:
+    """One variant of a scenario: one test case."""
+
+    scenario: Scenario
+    variant: str
+
+    @property
+    def bug(self) -> str | None:
+        """The open bug this case shows, if any."""
+        return KNOWN_SCENARIO_BUGS.get((self.scenario.id, self.variant))
+
+    @property
+    def test_case(self) -> str:
+        """The test function and the case's parameter id."""
+        return f"{self.scenario.test}[{self.variant}]"
+
+    @property
+    def node_id(self) -> str:
+        """The pytest node id of the test case."""
+        return f"{TEST_FILE}::{self.test_case}"
+
+
+SCENARIO_CASES: Final[tuple[ScenarioCase, ...]] = tuple(
+    ScenarioCase(scenario, variant) for scenario in SCENARIOS for variant in scenario.variants
+)
+
+
+def scenario_cases_of(test: str) -> list[ScenarioCase]:
+    """The scenario cases that one test function runs."""
+    return [case for case in SCENARIO_CASES if case.scenario.test == test]
 
 
 # --- the document ----------------------------------------------------------------------------
@@ -390,8 +657,11 @@ what is tested. Code 9990001 is tested without an account (an account re-logs in
 Error classes follow the client's error tree in `docs/contracts.md`; the expected behaviour
 follows the error map in the architecture (section 2).
 
-Summary: {faults} faults x {places} places = **{cases} cases**; {bugs} of them show an open
-bug (marked in the row) and run as strict expected failures until it is fixed.
+Summary: {faults} faults at {places} places = **{cases} cases** (a fault that cannot arrive
+at a place has no row there: the place says which and why), and **{scenario_cases} scenario
+cases** (below the matrix: stories over time, on every path a camera's picture takes); {bugs}
+of them show an open bug (marked in the row) and run as strict expected failures until it is
+fixed.
 
 ## Fault classes
 
@@ -402,8 +672,16 @@ bug (marked in the row) and run as strict expected failures until it is fixed.
 
 def render() -> str:
     """The whole of docs/reliability.md."""
-    bugs = sum(1 for case in CASES if case.bug)
-    out = [_HEADER.format(faults=len(FAULTS), places=len(PLACES), cases=len(CASES), bugs=bugs)]
+    bugs = sum(1 for case in CASES if case.bug) + sum(1 for c in SCENARIO_CASES if c.bug)
+    out = [
+        _HEADER.format(
+            faults=len(FAULTS),
+            places=len(PLACES),
+            cases=len(CASES),
+            scenario_cases=len(SCENARIO_CASES),
+            bugs=bugs,
+        )
+    ]
     for cls, error in CLASS_ERRORS.items():
         members = ", ".join(fault.label for fault in FAULTS if fault.cls == cls)
         out.append(f"| {cls} | {members} | {error} |\n")
@@ -411,6 +689,8 @@ def render() -> str:
     for place in PLACES:
         tests = "".join(f"\n- `{TEST_FILE}::{test}`" for test in tests_for(place.id))
         out.append(f"\n### {place.label}\n\nTests:\n{tests}\n\n")
+        if absent := [fault.label for fault in FAULTS if not place.meets(fault)]:
+            out.append(f"No row for {', '.join(absent)}: {place.why}.\n\n")
         out.append("| fault | class | expected behaviour | test case |\n|---|---|---|---|\n")
         for case in cases_for(place.id):
             bug = f" — **open bug** (strict xfail): {case.bug}" if case.bug else ""
@@ -418,7 +698,29 @@ def render() -> str:
                 f"| {case.fault.label} | {case.fault.cls} | {case.expect.describe()}{bug} "
                 f"| `{case.test_case}` |\n"
             )
+    out.append(_SCENARIOS_HEADER)
+    for scenario in SCENARIOS:
+        out.append(f"\n### {scenario.label}\n\n{scenario.expect}\n\n")
+        out.append("| variant | also expected | test case |\n|---|---|---|\n")
+        for case in scenario_cases_of(scenario.test):
+            if case.scenario is not scenario:
+                continue
+            label = PATH_LABELS.get(case.variant, case.variant.replace("_", " "))
+            bug = f" — **open bug** (strict xfail): {case.bug}" if case.bug else ""
+            also = scenario.per_variant.get(case.variant, "—")
+            out.append(f"| {label} | {also}{bug} | `{case.test_case}` |\n")
     return "".join(out)
+
+
+_SCENARIOS_HEADER = """
+## Scenarios
+
+Stories the matrix's one-fault-one-place rows cannot tell: a refusal over time, a dashboard of
+consumers, a store list cut short, files. Each variant is one test case of
+`tests/test_fault_matrix.py`, run by real Home Assistant against the simulator; the clock of
+the refusal memory is moved, never waited for. Besides what the scenario says: the config
+entry's data and options are unchanged and no exception traceback is logged.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from .api import (
 )
 from .channel import RelayError, StreamUnavailableError
 from .const import DOMAIN
+from .refusals import CoolingDownError
 
 
 class Repair(StrEnum):
@@ -198,7 +199,10 @@ def lookup(err: Exception, camera: str = "") -> Translated:
 
     Without a camera (a refresh, a store's listing), a rule that names one gives its unnamed
     message instead: never "…for the camera ."
+    A refusal answered from memory reads as the refusal remembered.
     """
+    if isinstance(err, CoolingDownError) and err.cause is not None:
+        err = err.cause
     rule = next((rule for kind, rule in RULES if isinstance(err, kind)), FALLBACK)
     if not camera and rule.unnamed_key is not None:
         rule = replace(rule, translation_key=rule.unnamed_key, placeholders=_none)

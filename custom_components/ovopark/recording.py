@@ -29,6 +29,7 @@ from .api import split_at_midnight as split_periods
 from .channel import ChannelRequest, Playback, Refusal, StreamProtocol
 from .const import DOMAIN
 from .coordinator import OvoparkConfigEntry
+from .refusals import CoolingDownError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,7 +102,10 @@ async def async_save(
         request = ChannelRequest(str(camera_id), StreamProtocol.RTSP, playback=playback)
         address = await runtime.streams.async_mint_playback(request)
         if isinstance(address, Refusal):
-            raise address.cause or RuntimeError("playback refused")
+            cause = address.cause
+            if isinstance(cause, CoolingDownError):  # answered from memory: the refusal itself
+                cause = cause.cause
+            raise cause or RuntimeError("playback refused")
         return address
 
     def open_from_worker(playback: Playback) -> str:
