@@ -48,6 +48,11 @@ class SimConfig:
     # 551 as GStreamer answers a `Require`, 404 for a channel it lost, 503 while warming up).
     # The connection stays open; its next request is served as usual. Empty: none.
     relay_first_answers: list[int] = field(default_factory=list)
+    # Static addresses (a baseline for the soak, not the platform's behaviour): every camera stream
+    # also answers at a fixed RTSP address, `relay.static_address(device_id)`, without any
+    # startNewMediaPlay, pull window or closing when its last puller leaves; a kill cuts its
+    # connections and the address keeps answering. False: no such address (404).
+    static_addresses: bool = False
     # Daily windows (local time in timestamp_zone) without recording, per device id: a playback
     # lying entirely inside one is answered no_recording_code. Default: camera 1002 of the default
     # account records nothing from 01:00 to 03:00. A window ending before it starts wraps midnight.
