@@ -118,9 +118,8 @@ class SoakReport:
     kills: list[Kill] = field(default_factory=list)
     injected_500: int = 0
     platform_calls: int = 0  # startNewMediaPlay
-    channels: int = (
-        0  # channels the relay opened (baseline: connections its static addresses played)
-    )
+    # channels the relay opened (baseline: connections its static addresses played)
+    channels: int = 0
     initial_channels: int = 0
     rss_start: int = 0
     rss_end: int = 0
@@ -137,12 +136,12 @@ class SoakReport:
 
     @property
     def rss_slope(self) -> float | None:
-        """Least-squares slope of RSS after the first 10 minutes, MiB per hour."""
+        """Least-squares slope of RSS after `settle` (10 minutes), MiB per hour."""
         return slope([(s[0], s[1]) for s in self.settled()])
 
     @property
     def heap_slope(self) -> float | None:
-        """Slope of the traced Python heap after the first 10 minutes (tracemalloc), MiB/h."""
+        """Slope of the traced Python heap after `settle` (tracemalloc), MiB per hour."""
         points = self.settled()
         if not points or points[0][3] < 0:
             return None
@@ -457,10 +456,12 @@ async def run_soak(
         while True:
             now = time.monotonic()
             if now >= next_sample:
+                if settled_heap is None and tracemalloc.is_tracing() and now - started >= settle:
+                    # Before the sample: the snapshot (itself on the Python heap, kept to the end)
+                    # is in every sample the slopes read.
+                    settled_heap = _heap_snapshot()
                 _sample(report, now - started)
                 next_sample += SAMPLE_EVERY
-                if settled_heap is None and tracemalloc.is_tracing() and now - started >= settle:
-                    settled_heap = _heap_snapshot()
             for viewer in viewers:
                 viewer.look()
             for kill in list(pending):
