@@ -8,6 +8,7 @@ by `tests/soak.py::test_soak`) replaces the stored run of its kind in `docs/soak
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 import sys
@@ -78,7 +79,7 @@ def main_table(ours: dict[str, Any] | None, base: dict[str, Any] | None) -> list
     return [
         "| measure | ours | baseline | goal |",
         "|---|---|---|---|",
-        row("RSS slope after the first 10 minutes", lambda r: _mib_h(r["rss_slope"]), "see below"),
+        row("RSS slope after the first 10 minutes", lambda r: _mib_h(r["rss_slope"]), "next row"),
         f"| **ours ≤ 1.2 × baseline + 1 MiB/h** | {verdict(ours, base)} | | |",
         row("open fds after the first 10 minutes (fewest .. most)", _fds, "flat"),
         row("unrecovered kills", lambda r: f"{r['unrecovered']} of {r['kills']}", "0"),
@@ -187,9 +188,12 @@ def render(runs: dict[str, Any]) -> str:
             text += [f"### {key}", "", "```", *run["lines"], "```", ""]
     text += ["## Samples (every 5 minutes)", "", *samples_table(ours, base), "", "## Runs", ""]
     for key, run in sorted(runs.items()):
+        end = dt.datetime.strptime(run["date"], "%Y-%m-%d %H:%M UTC")
+        start = end - dt.timedelta(minutes=run["minutes_asked"])
         text += [
-            f"- {key}: {run['date']} (end), {run['minutes_asked']:g} minutes asked; load average "
-            f"at the start {run['load_start']}, at the end {run['load_end']}",
+            f"- {key}: about {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC, "
+            f"{run['minutes_asked']:g} minutes asked; load average at the start "
+            f"{run['load_start']}, at the end {run['load_end']}",
         ]
     machines = {line for run in runs.values() for line in run["machine"]}
     text += ["", *(f"- {line}" for line in sorted(machines))]
