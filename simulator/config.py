@@ -75,6 +75,11 @@ class SimConfig:
     # Whether channels offer their TLS addresses (tlshls, tlsflv: the relay's throwaway
     # self-signed certificate, which a verifying client refuses). False: plain addresses only.
     tls_addresses: bool = True
+    # Static addresses (a baseline for the soak, not the platform's behaviour): every camera stream
+    # also answers at a fixed RTSP address, `relay.static_address(device_id)`, without any
+    # startNewMediaPlay, pull window or closing when its last puller leaves; a kill cuts its
+    # connections and the address keeps answering. False: no such address (404).
+    static_addresses: bool = False
     # Daily windows (local time in the recording zone) without recording, per device id: a playback
     # lying entirely inside one is answered no_recording_code. Default: camera 1002 of the default
     # account records nothing from 01:00 to 03:00. A window ending before it starts wraps midnight.

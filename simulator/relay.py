@@ -15,6 +15,12 @@ it was the last puller); a standing channel lives until ``standing_until`` (``st
 nobody pulls then); ``kill``/``kill_device`` close now and cut pullers (``killed``); ``stop()``
 closes the rest (``relay_stopped``). Closed channels answer HTTP 404 / RTSP 404.
 
+Static addresses (``config.static_addresses``, a soak baseline, not the platform): every camera
+stream also answers at ``rtsp://H:P/rtsp/static-<device>[-sub]`` (``static_address``), a channel no
+call opens, with no pull window, never closed by its pullers leaving; ``kill``/``kill_device`` cut its
+connections (``cuts`` counts them) and it stays open. Such channels are not in ``channels`` or
+``history``; RTSP only (HTTP routes answer 404).
+
 A playback channel (``open_playback``, ``startPlayRecReq``) follows the same rules; its stream is a
 recorded period on its own backend mount, and it ends (``simulator.playback``).
 """
@@ -53,6 +59,7 @@ HLS_IDLE = "hls_idle"
 STANDING_EXPIRED = "standing_expired"
 KILLED = "killed"
 RELAY_STOPPED = "relay_stopped"
+STATIC_PREFIX = "static-"
 
 
 @dataclass(eq=False)
@@ -85,6 +92,8 @@ class Channel:
     # connections attached to the channel (pulling or not yet)
     _conns: set[Any] = field(default_factory=set, repr=False)
     _window_over: bool = field(default=False, repr=False)
+    static: bool = False  # a fixed address (config.static_addresses): never closes, a kill cuts
+    cuts: int = 0  # static: kills that cut its connections
 
     @property
     def is_open(self) -> bool:
@@ -146,6 +155,7 @@ class Relay:
         self._jpeg_cache: dict[int, tuple[float, bytes]] = {}
         self._jpeg_lock = asyncio.Lock()
         self._play_gates: dict[str, PlayGate] = {}
+        self.static: dict[str, Channel] = {}  # static channels by id, made on first use
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -288,7 +298,13 @@ class Relay:
         return f"http://{self.host}:{self.http_port}/snapshot/{camera.id}.jpg"
 
     def kill(self, channel_id: str) -> bool:
-        """Close a channel now, cutting its pullers. False if it was not open."""
+        """Close a channel now, cutting its pullers (a static one: cut, left open).
+
+        False if it was not open.
+        """
+        if (static := self.static.get(channel_id)) is not None:
+            self._cut(static)
+            return True
         channel = self.channels.get(channel_id)
         if channel is None:
             return False
@@ -296,11 +312,58 @@ class Relay:
         return True
 
     def kill_device(self, device_id: int) -> int:
-        """Close every open channel of a device now; returns how many."""
+        """Close every open channel of a device now; cut the connections of its static channels.
+
+        Returns how many channels were closed or cut.
+        """
         victims = [c for c in self.channels.values() if c.device_id == device_id]
         for channel in victims:
             self._close(channel, KILLED)
-        return len(victims)
+        cut = [c for c in self.static.values() if c.device_id == device_id]
+        for channel in cut:
+            self._cut(channel)
+        return len(victims) + len(cut)
+
+    # ------------------------------------------------------------------ static addresses
+
+    def static_address(self, device_id: int, sub_stream: bool = False) -> str:
+        """The fixed RTSP address of a camera stream (answers only with config.static_addresses)."""
+        suffix = "-sub" if sub_stream else ""
+        return f"rtsp://{self.host}:{self.rtsp_port}/rtsp/{STATIC_PREFIX}{device_id}{suffix}"
+
+    def _static_channel(self, channel_id: str) -> Channel | None:
+        """The static channel of an id (made on first use), if static addresses are on."""
+        if channel_id in self.static:
+            return self.static[channel_id]
+        if not getattr(self.config, "static_addresses", False):
+            return None
+        name = channel_id.removeprefix(STATIC_PREFIX)
+        sub = name.endswith("-sub")
+        device = name.removesuffix("-sub")
+        if name == channel_id or not device.isdigit() or str(int(device)) != device:
+            return None
+        camera = self.data.cameras.get(int(device))
+        if camera is None or (sub and not camera.has_sub):
+            return None
+        channel = Channel(
+            id=channel_id,
+            device_id=camera.id,
+            sub_stream=sub,
+            standing_until=None,
+            codec=str(camera.codec).upper(),
+            camera=camera,
+            static=True,
+        )
+        channel._window_over = True
+        self.static[channel_id] = channel
+        return channel
+
+    def _cut(self, channel: Channel) -> None:
+        """A kill of a static channel: cut its connections; the address keeps answering."""
+        channel.cuts += 1
+        for conn in list(channel._conns):
+            conn.abort()
+        _LOGGER.debug("static channel of device %s cut", channel.device_id)
 
     # ------------------------------------------------------------------ inspection helpers
 
@@ -370,7 +433,7 @@ class Relay:
 
     def open_channel_by_id(self, channel_id: str) -> Channel | None:
         """Return the open channel with this id (for the listeners), else None."""
-        return self.channels.get(channel_id)
+        return self.channels.get(channel_id) or self._static_channel(channel_id)
 
     def attach(self, channel: Channel, conn: Any) -> None:
         channel._conns.add(conn)
@@ -378,7 +441,8 @@ class Relay:
     def detach(self, channel: Channel, conn: Any) -> None:
         channel._conns.discard(conn)
         if (
-            channel.closed_at is None
+            not channel.static
+            and channel.closed_at is None
             and channel._window_over
             and channel.pullers == 0
             and not channel._conns
@@ -398,7 +462,7 @@ class Relay:
 
     def puller_left(self, channel: Channel, protocol: str) -> None:
         channel.pullers = max(0, channel.pullers - 1)
-        if channel.closed_at is not None or channel.pullers > 0:
+        if channel.static or channel.closed_at is not None or channel.pullers > 0:
             return
         if self._standing_now(channel):
             return  # a standing channel waits for its time (its timer is still set)
