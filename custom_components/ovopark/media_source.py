@@ -74,13 +74,20 @@ class _Path:
                 minute=int(parts[5]) if len(parts) > 5 else None,
             )
         except ValueError as err:
-            raise Unresolvable(f"Unknown media item: {identifier}") from err
+            raise _unresolvable("media_unknown_item", item=str(identifier)) from err
 
     @property
     def start(self) -> datetime:
         """Where a clip (or an hour) starts."""
         assert self.day is not None
         return self.day.replace(hour=self.hour or 0, minute=self.minute or 0)
+
+
+def _unresolvable(key: str, **placeholders: str) -> Unresolvable:
+    """A translated error for a media identifier that names nothing (no platform call made)."""
+    return Unresolvable(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
 
 
 def _midnight(text: str) -> datetime:
@@ -103,15 +110,15 @@ class OvoparkMediaSource(MediaSource):
         """Open the clip's playback channel and start a Home Assistant stream on it."""
         path = _Path.parse(item.identifier)
         if path.minute is None or path.camera_id is None:
-            raise Unresolvable(f"Not a clip: {item.identifier}")
+            raise _unresolvable("media_not_a_clip", item=str(item.identifier))
         entry = self._entry(path.entry_id)
         camera = entry.runtime_data.coordinator.data.cameras.get(path.camera_id)
         if camera is None:
-            raise Unresolvable(f"Unknown camera: {path.camera_id}")
+            raise _unresolvable("media_unknown_camera", item=str(item.identifier))
         # The clip, or its part on the day it starts in the recording zone.
         periods = split_at_midnight(path.start, self._clip_end(path.start), _platform_zone(entry))
         if not periods:
-            raise Unresolvable(f"Not recorded yet: {item.identifier}")
+            raise _unresolvable("media_not_recorded_yet", item=str(item.identifier))
         start, end = periods[0]
         request = ChannelRequest(str(camera.id), StreamProtocol.RTSP, playback=Playback(start, end))
         runtime = entry.runtime_data
@@ -163,12 +170,12 @@ class OvoparkMediaSource(MediaSource):
         data = entry.runtime_data.coordinator.data
         store = data.stores.get(path.store_id) if path.store_id is not None else None
         if store is None:
-            raise Unresolvable(f"Unknown store: {item.identifier}")
+            raise _unresolvable("media_unknown_store", item=str(item.identifier))
         if path.camera_id is None:
             return self._store(entry, store)
         camera = data.cameras.get(path.camera_id)
         if camera is None:
-            raise Unresolvable(f"Unknown camera: {item.identifier}")
+            raise _unresolvable("media_unknown_camera", item=str(item.identifier))
         base = f"{entry.entry_id}/{store.id}/{camera.id}"
         if path.day is None:
             return self._days(entry, base, camera)
@@ -186,7 +193,7 @@ class OvoparkMediaSource(MediaSource):
     def _entry(self, entry_id: str | None) -> OvoparkConfigEntry:
         entry = next((e for e in self._entries() if e.entry_id == entry_id), None)
         if entry is None:
-            raise Unresolvable(f"Unknown or unloaded entry: {entry_id}")
+            raise _unresolvable("media_unknown_entry", item=str(entry_id))
         return entry
 
     def _root(self) -> BrowseMediaSource:
