@@ -43,9 +43,19 @@ from custom_components.ovopark.api import (
 )
 from custom_components.ovopark.const import DEFAULT_PTZ_STEP, DOMAIN, MAX_PTZ_STEP, MIN_PTZ_STEP
 from custom_components.ovopark.ptz import DIRECTIONS
+from simulator.config import SimConfig
 from simulator.core import Simulator
 
 from .common import START_MEDIA_PLAY, camera_entity, setup_entry
+
+
+@pytest.fixture
+def sim_config(sim_config: SimConfig) -> SimConfig:
+    """Channels offer every address the platform gives, TLS ones included (get_stream_urls
+    returns them all; nothing here fetches a TLS playlist)."""
+    sim_config.tls_addresses = True
+    return sim_config
+
 
 PTZ = "open.shopweb.device.ptzCtrlAll"
 PLAY_REC = "open.shopweb.device.startPlayRecReq"
