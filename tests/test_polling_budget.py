@@ -174,3 +174,16 @@ async def test_rate_limited_refresh_waits_at_least_the_interval(
     assert _listed(simulator, since) == []  # not asked again sooner
     await _tick(hass, freezer, timedelta(seconds=10))
     assert _listed(simulator, since)
+
+
+@pytest.mark.parametrize(
+    ("counting_stores", "interval"),
+    [(1, 15), (150, 15), (300, 30), (600, 60), (1200, 120)],
+)
+def test_footfall_takes_at_most_half_the_budget(counting_stores: int, interval: int) -> None:
+    """Every 15 minutes, or less often once the counting stores would take over 600 calls/h."""
+    every = budget.footfall_interval(counting_stores)
+    assert every == timedelta(minutes=interval)
+    assert counting_stores * (timedelta(hours=1) / every) <= max(
+        budget.CALLS_PER_HOUR * budget.FOOTFALL_SHARE, counting_stores * 4
+    )
