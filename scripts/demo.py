@@ -10,8 +10,9 @@ Python: `.envs/ha/bin/python scripts/demo.py [--port N] [--config DIR] [--ready-
 3. onboards it through the onboarding API (owner user, analytics, integration; the core
    configuration step is marked done in storage before the start, see `seed_onboarding`),
    creates the Ovopark config entry through the real config flow (REST) and saves a dashboard
-   with a picture-entity card per camera and a statistics graph of visitors by hour per store
-   with footfall (websocket `lovelace/config/save`);
+   with a picture-entity card per camera, a tile of the *Preset* select of the PTZ camera whose
+   presets the demo names through the options flow (`set_presets`), and a statistics graph of
+   visitors by hour per store with footfall (websocket `lovelace/config/save`);
 4. prints the address and the login, writes `--ready-file` (JSON) and waits;
 5. on SIGINT/SIGTERM stops Home Assistant, then the simulator, by process id.
 
@@ -891,6 +892,83 @@ async def set_protocol(api: HassApi, entry_id: str, protocol: str) -> None:
     log(f"stream protocol option: {protocol}")
 
 
+# The demo's named presets of its first PTZ camera (`<number> <name>` lines, as a user types them).
+DEMO_PRESETS = "1 Entrance\n2 Checkout\n3 Shelves"
+
+
+async def set_presets(api: HassApi, state: dict[str, Any], entry_id: str) -> None:
+    """Name a few presets of the entry's first PTZ camera through the options flow, once.
+
+    The flow's camera step offers the entry's PTZ cameras (its selector's `include_entities`);
+    the first gets DEMO_PRESETS, hence a *Preset* select. Done once per entry: a list the user
+    changed or emptied later is left alone. The flow reloads the entry; this waits for it.
+    """
+    if state.get("presets_entry") == entry_id:
+        return
+    options = "/api/config/config_entries/options/flow"
+    menu = await api.request("POST", options, json={"handler": entry_id})
+    if menu.get("type") != "menu":
+        raise DemoError(f"the options flow did not show its menu: {menu}")
+    flow = await api.request(
+        "POST", f"{options}/{menu['flow_id']}", json={"next_step_id": "ptz_presets"}
+    )
+    if flow.get("type") == "abort":
+        log(f"no PTZ camera for presets ({flow.get('reason')}): the dashboard has no preset select")
+        state["presets_entry"] = entry_id
+        return
+    fields = {field["name"]: field for field in flow.get("data_schema", [])}
+    ptz = fields.get("camera", {}).get("selector", {}).get("entity", {}).get("include_entities")
+    if flow.get("type") != "form" or not ptz:
+        raise DemoError(f"the options flow did not offer PTZ cameras: {flow}")
+    names = await api.request("POST", f"{options}/{flow['flow_id']}", json={"camera": ptz[0]})
+    if names.get("type") != "form":
+        raise DemoError(f"the options flow did not ask for the presets: {names}")
+    result = await api.request(
+        "POST", f"{options}/{names['flow_id']}", json={"presets": DEMO_PRESETS}
+    )
+    if result.get("type") != "create_entry":
+        raise DemoError(f"the options flow did not store the presets: {result}")
+    await api.request("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+    state["presets_entry"] = entry_id
+    log(f"PTZ presets named for {ptz[0]}: {DEMO_PRESETS.replace(chr(10), ', ')}")
+
+
+async def preset_selects(api: HassApi, entry_id: str) -> dict[str, str]:
+    """Camera entity id -> its *Preset* select's entity id, for the entry's cameras that have one."""
+    registry = [
+        e
+        for e in await api.ws("config/entity_registry/list")
+        if e.get("config_entry_id") == entry_id
+    ]
+    cameras = {
+        e["unique_id"]: e["entity_id"]
+        for e in registry
+        if e["entity_id"].startswith("camera.") and str(e.get("unique_id")).isdecimal()
+    }
+    found = {}
+    for entity in registry:
+        match = re.fullmatch(r"(\d+)_preset", str(entity.get("unique_id")))
+        if entity["entity_id"].startswith("select.") and match and match.group(1) in cameras:
+            found[cameras[match.group(1)]] = entity["entity_id"]
+    return found
+
+
+def preset_card(select: str) -> dict[str, Any]:
+    """A tile of a PTZ camera's *Preset* select, the preset names in a drop-down beside its name.
+
+    The tile shows no state: a preset select's is always unknown (the camera can be moved by
+    other means). It spans the section's width, as the camera's picture above it.
+    """
+    return {
+        "type": "tile",
+        "entity": select,
+        "hide_state": True,
+        "features": [{"type": "select-options"}],
+        "features_position": "inline",
+        "grid_options": {"columns": 12},
+    }
+
+
 async def wait_go2rtc_entry(api: HassApi) -> None:
     """Wait until Home Assistant's go2rtc entry (created by its own discovery) is loaded."""
     deadline = time.monotonic() + GO2RTC_ENTRY_TIMEOUT
@@ -978,11 +1056,14 @@ def footfall_card(store_id: int) -> dict[str, Any]:
 
 
 def dashboard_config(
-    cameras: list[dict[str, Any]], footfall: dict[str, int] | None = None
+    cameras: list[dict[str, Any]],
+    footfall: dict[str, int] | None = None,
+    presets: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The camera dashboard: one section per store, one picture-entity card per camera.
 
-    A store with footfall gets a statistics graph of its visitors by hour after its cameras.
+    A PTZ camera with named presets has its *Preset* select's tile right after its picture; a
+    store with footfall gets a statistics graph of its visitors by hour after its cameras.
     """
     sections: dict[str, list[dict[str, Any]]] = {}
     for cam in cameras:
@@ -996,6 +1077,8 @@ def dashboard_config(
                 "tap_action": {"action": "more-info"},
             }
         )
+        if select := (presets or {}).get(cam["entity_id"]):
+            sections[cam["store"]].append(preset_card(select))
     for store, store_id in (footfall or {}).items():
         sections.setdefault(store, []).append(footfall_card(store_id))
     return {
@@ -1025,6 +1108,7 @@ async def save_dashboard(
     state: dict[str, Any],
     cameras: list[dict[str, Any]],
     footfall: dict[str, int] | None = None,
+    presets: dict[str, str] | None = None,
 ) -> bool:
     """Save the camera dashboard, the default one, unless the user edited it since."""
     dashboards = await api.ws("lovelace/dashboards/list")
@@ -1055,7 +1139,7 @@ async def save_dashboard(
     if current is not None and _digest(current) != state.get("dashboard_digest"):
         log(f"the dashboard /{DASHBOARD} was edited since the demo saved it: left as it is")
         return False
-    config = dashboard_config(cameras, footfall)
+    config = dashboard_config(cameras, footfall, presets)
     if current is None or _digest(config) != _digest(current):
         await api.ws("lovelace/config/save", url_path=DASHBOARD, config=config)
         log(f"dashboard /{DASHBOARD} saved with {len(cameras)} camera cards")
@@ -1130,8 +1214,12 @@ async def bootstrap(
                 entry_id = await configure_entry(api, state, sim)
                 if args.protocol:
                     await set_protocol(api, entry_id, args.protocol)
+                await wait_cameras(api, entry_id, int(sim["cameras"]))
+                await set_presets(api, state, entry_id)
                 cameras = await wait_cameras(api, entry_id, int(sim["cameras"]))
-                await save_dashboard(api, state, cameras, await footfall_stores(api, entry_id))
+                footfall = await footfall_stores(api, entry_id)
+                presets = await preset_selects(api, entry_id)
+                await save_dashboard(api, state, cameras, footfall, presets)
                 save_state(args.config, state)
                 ready.update(entry_id=entry_id, cameras=cameras, dashboard=f"{base}/{DASHBOARD}")
         finally:

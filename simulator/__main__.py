@@ -106,13 +106,16 @@ def describe(sim: Simulator) -> dict[str, Any]:
 
 
 def _call_writer(out: TextIO) -> Callable[[CallRecord], None]:
-    """A gateway call sink writing each call to `out` as one JSON line (the token left out)."""
+    """A gateway call sink writing each call to `out` as one JSON line (the token left out, the
+    account password masked).
+    """
 
     def write(call: CallRecord) -> None:
+        params = {k: "****" if k == "password" else v for k, v in call.params.items()}
         record = {
             "method": call.method,
             "version": call.version,
-            "params": call.params,
+            "params": params,
             "code": call.code,
             "time": call.time,
             "fault": call.fault,
