@@ -32,7 +32,10 @@ from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from homeassistant import loader
-from homeassistant.components.recorder.statistics import get_last_statistics
+from homeassistant.components.recorder.statistics import (
+    get_last_statistics,
+    statistics_during_period,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.setup import async_setup_component
@@ -89,7 +92,7 @@ def _entry(url: str, key: str, secret: str, options: dict[str, Any] | None = Non
 
 
 class Clock:
-    """Home Assistant's `dt_util.utcnow` moved forward at will; the simulator's footfall clock too."""
+    """`dt_util.utcnow` moved forward at will, and the simulator's footfall clock with it."""
 
     def __init__(self, sim: Simulator) -> None:
         self._real = dt_util.utcnow
@@ -150,6 +153,27 @@ async def _last_hours(hass: HomeAssistant, stores: list[int]) -> dict[str, datet
         rows = last.get(sid)
         found[sid] = dt_util.utc_from_timestamp(rows[0]["start"]) if rows else None
     return found
+
+
+async def _broken(hass: HomeAssistant, stores: list[int], start: datetime) -> int:
+    """Series whose hours from `start` to the last complete one have a hole or a bad sum."""
+    broken = 0
+    end = _last_complete()
+    for store, series in itertools.product(stores, SERIES):
+        sid = f"{DOMAIN}:store_{store}_{series}"
+        stats = await get_instance(hass).async_add_executor_job(
+            statistics_during_period, hass, start, None, {sid}, "hour", None, {"state", "sum"}
+        )
+        rows = stats.get(sid, [])
+        starts = [dt_util.utc_from_timestamp(r["start"]) for r in rows]
+        hours = int((end - start) / HOUR) + 1
+        whole = starts == [start + i * HOUR for i in range(hours)]
+        sums = all(
+            (b.get("sum") or 0.0) - (a.get("sum") or 0.0) == b.get("state")
+            for a, b in itertools.pairwise(rows)
+        )
+        broken += not (whole and sums)
+    return broken
 
 
 def _last_complete() -> datetime:
@@ -229,7 +253,8 @@ async def steady() -> list[Result]:
         f"hourly-figures calls ({', '.join(HOURS_METHODS)}) per store per hour, averaged over the "
         f"day; worst 60-min window {max(windows):.2f} per store; platform-zone clock hours "
         f"other than 4 per store: {night or 'none'} (the day before's last hours are fetched "
-        f"again after midnight); separately {list_total} counting-store list calls "
+        f"again after midnight), the other {24 - len(night)} hours 4 per store each; "
+        f"separately {list_total} counting-store list calls "
         f"({METHOD_FLOW_STORES}) = {list_total / day_hours:.2f} per hour for the account "
         f"({list_total / day_hours / STEADY_STORES:.2f} per store; with them "
         f"{per_store_hour + list_total / day_hours / STEADY_STORES:.2f} per store per hour); "
@@ -292,6 +317,8 @@ async def gap() -> list[Result]:
                     refreshes += 1
                     last = await _last_hours(hass, stores)
                 complete = all(h == _last_complete() for h in last.values())
+                last_before = max(h for h in before_gap.values() if h is not None)
+                broken = await _broken(hass, stores, last_before - 2 * HOUR)
                 calls = sim.calls[since:]
                 restarted = clock.utcnow()
     finally:
@@ -304,7 +331,6 @@ async def gap() -> list[Result]:
     lists = len(_list_calls(calls))
     refused = sum(1 for c in [*hours, *_list_calls(calls)] if c.code != 0)
     worst = max(per_store.values())
-    last_before = max(h for h in before_gap.values() if h is not None)
     note = (
         f"{GAP_STORES} counting stores; HA stopped (entry unloaded) at "
         f"{stopped.astimezone(ZONE):%m-%d %H:%M} platform time with every series at "
@@ -314,14 +340,17 @@ async def gap() -> list[Result]:
         f"hourly-figures calls per store {sorted(set(per_store.values()))} (max {worst}, "
         f"{len(hours)} in all: a call per platform day, the day of the stop and today), plus "
         f"{lists} counting-store list call(s) for the account "
-        f"(with them {(len(hours) + lists) / GAP_STORES:.1f} per store); non-zero codes: {refused}"
+        f"(with them {(len(hours) + lists) / GAP_STORES:.1f} per store); "
+        f"non-zero codes: {refused}; "
+        f"series with a hole or a sum difference unequal to the hour's figure from 2 h before "
+        f"the stop's last hour on: {broken} of {2 * GAP_STORES}"
     )
     return [
         Result(
             f"footfall calls to fill a 24-hour gap, {GAP_STORES} stores (hourly figures per store)",
             f"{worst} per store",
             f"≤ {GOAL_GAP} per store",
-            worst <= GOAL_GAP and complete,
+            worst <= GOAL_GAP and complete and not broken,
             note,
         )
     ]
