@@ -64,6 +64,7 @@ from custom_components.ovopark.const import (
 from simulator import SimConfig, Simulator, generate
 
 from .common import REPO, Result, home_assistant, median
+from .machine import load_average
 
 HOURS_METHODS = (METHOD_FLOW_HOURS, METHOD_FLOW_HOURS_ALT)
 USER = "bench-manager"
@@ -466,6 +467,7 @@ async def _one(mode: str, sim: dict[str, Any], call_log: Path) -> _Run:
 
 async def setup_time() -> list[Result]:
     """Setup time with 200 counting stores, footfall auto (with the login) ÷ footfall off."""
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="ovopark-bench-ff-") as tmp:
         call_log = Path(tmp) / "calls.jsonl"
         call_log.touch()
@@ -493,7 +495,8 @@ async def setup_time() -> list[Result]:
         f"{restart:.2f}; figure: the larger. Until the background footfall fetch finished: "
         f"first setup (7-day backfill, {median([r.calls for r in runs['auto']]):.0f} footfall "
         f"calls) {med('auto', 'fresh_done'):.2f} s, after an unload "
-        f"{med('auto', 'restart_done'):.2f} s"
+        f"{med('auto', 'restart_done'):.2f} s; load average before {load_before}, after "
+        f"{load_average()}"
     )
     return [
         Result(
