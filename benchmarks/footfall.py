@@ -416,19 +416,28 @@ class _Run:
         self.restart = 0.0  # the setup call again after an unload (footfall sensors registered)
         self.restart_done = 0.0
         self.calls = 0  # footfall calls of the first fetch (fresh setup)
+        self.fresh_call = 0.0  # the setup call alone (async_setup returned)
+        self.within = 0  # footfall calls before async_block_till_done returned (fresh setup)
 
 
-async def _timed_setup(hass: HomeAssistant, entry: Any) -> tuple[float, float]:
+async def _timed_setup(hass: HomeAssistant, entry: Any, call_log: Path) -> tuple[float, ...]:
+    """Seconds: the setup call, with async_block_till_done, until background tasks are done.
+
+    Last, the footfall calls made before async_block_till_done returned.
+    """
     gc.collect()
+    before = _footfall_lines(call_log)
     t0 = time.perf_counter()
     ok = await hass.config_entries.async_setup(entry.entry_id)
+    call = time.perf_counter() - t0
     await hass.async_block_till_done()
     setup = time.perf_counter() - t0
+    within = _footfall_lines(call_log) - before
     await hass.async_block_till_done(wait_background_tasks=True)
     done = time.perf_counter() - t0
     if not ok:
         raise RuntimeError(f"entry did not set up: {entry.state}")
-    return setup, done
+    return call, setup, done, within
 
 
 async def _one(mode: str, sim: dict[str, Any], call_log: Path) -> _Run:
@@ -444,13 +453,15 @@ async def _one(mode: str, sim: dict[str, Any], call_log: Path) -> _Run:
         entry = _entry(sim["gateway"], sim["key"], sim["secret"], options)
         entry.add_to_hass(hass)
         before = _footfall_lines(call_log)
-        run.fresh, run.fresh_done = await _timed_setup(hass, entry)
+        fresh = await _timed_setup(hass, entry, call_log)
+        run.fresh_call, run.fresh, run.fresh_done, within = fresh
+        run.within = int(within)
         run.calls = _footfall_lines(call_log) - before
         await async_wait_recording_done(hass)
         if not await hass.config_entries.async_unload(entry.entry_id):
             raise RuntimeError("entry did not unload")
         await hass.async_block_till_done()
-        run.restart, run.restart_done = await _timed_setup(hass, entry)
+        _, run.restart, run.restart_done, _ = await _timed_setup(hass, entry, call_log)
         await async_wait_recording_done(hass)
         sensors = len(
             [
@@ -495,7 +506,10 @@ async def setup_time() -> list[Result]:
         f"{restart:.2f}; figure: the larger. Until the background footfall fetch finished: "
         f"first setup (7-day backfill, {median([r.calls for r in runs['auto']]):.0f} footfall "
         f"calls) {med('auto', 'fresh_done'):.2f} s, after an unload "
-        f"{med('auto', 'restart_done'):.2f} s; load average before {load_before}, after "
+        f"{med('auto', 'restart_done'):.2f} s. First setup, the setup call alone (before "
+        f"async_block_till_done) {med('auto', 'fresh_call'):.2f} s vs "
+        f"{med('off', 'fresh_call'):.2f} s; footfall calls made before async_block_till_done "
+        f"returned: {median([r.within for r in runs['auto']]):.0f} (median); load average before {load_before}, after "
         f"{load_average()}"
     )
     return [
