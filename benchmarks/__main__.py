@@ -18,6 +18,7 @@ import traceback
 from . import (
     failing_stills,
     first_frame,
+    footfall,
     live_calls,
     live_stills,
     playback,
@@ -50,6 +51,9 @@ MEASURES: dict[str, Callable[[], Awaitable[list[Result]]]] = {
     "polling_budget": store_polling.polling_budget,
     "refused_live": refused_live.run,
     "failing_stills": failing_stills.run,
+    "footfall_steady": footfall.steady,
+    "footfall_gap": footfall.gap,
+    "footfall_setup": footfall.setup_time,
 }
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"

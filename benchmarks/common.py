@@ -21,6 +21,7 @@ from homeassistant import loader
 from homeassistant.components.stream.const import HLS_PROVIDER
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.helpers import entity_registry as er, frame
+from homeassistant.helpers.recorder import async_initialize_recorder
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
@@ -97,6 +98,9 @@ async def home_assistant(*, running: bool = True) -> AsyncIterator[HomeAssistant
         ) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
             frame.async_setup(hass)
+            # What Home Assistant's bootstrap does before the recorder (a dependency of the
+            # integration, for footfall statistics) can be set up.
+            async_initialize_recorder(hass)
             try:
                 yield hass
             finally:
