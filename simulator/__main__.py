@@ -106,8 +106,9 @@ def describe(sim: Simulator) -> dict[str, Any]:
 
 
 def _call_writer(out: TextIO) -> Callable[[CallRecord], None]:
-    """A gateway call sink writing each call to `out` as one JSON line (the token left out, the
-    account password masked).
+    """A gateway call sink writing each call to `out` as one JSON line.
+
+    The token is left out and the account password masked: the file is a log.
     """
 
     def write(call: CallRecord) -> None:
