@@ -168,6 +168,8 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
         self._listed: set[int] | None = None  # the platform's counting stores
         self._listed_at: datetime | None = None
         self._notes: dict[int, str] = {}
+        # Stores whose answers give bare hours of day: asked a call per platform day.
+        self._bare_hours: set[int] = set()
         # Stores with footfall sensors from earlier runs: shown (unknown) until the first answer.
         self.known = self._registered() if self.state not in STOPPED else set()
 
@@ -187,16 +189,21 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
     def calls_per_hour(self) -> float:
         """Footfall calls per hour in steady state, averaged over a day (for the polling budget).
 
-        Per polled store: today's hours every 15 minutes (4), and in the first hours after the
-        platform's midnight, while the refetch window reaches back into the day before, one
-        call per hour for that day (REFETCH_HOURS + 2 hours a day); plus the counting stores'
-        list every 30 minutes (2).
+        Per polled store: its hours every 15 minutes (4; the call reaches back over midnight when
+        an hour is due for import); a store answering bare hours of day is asked a call per
+        platform day, one more per hour in the first hours after midnight (REFETCH_HOURS + 2
+        hours a day); plus the counting stores' list every 30 minutes (2).
         """
         if not self.running:
             return 0.0
         hour = timedelta(hours=1)
-        per_store = hour / footfall_interval(len(self.polled)) + (REFETCH_HOURS + 2) / 24
-        return len(self.polled) * per_store + hour / STORES_INTERVAL
+        polled = self.polled
+        per_day_extra = len(polled & self._bare_hours) * (REFETCH_HOURS + 2) / 24
+        return (
+            len(polled) * (hour / footfall_interval(len(polled)))
+            + per_day_extra
+            + hour / STORES_INTERVAL
+        )
 
     def async_setup_repairs(self) -> None:
         """At setup: the no-login repair (option *on*), or no footfall repair at all."""
@@ -281,20 +288,29 @@ class FootfallCoordinator(DataUpdateCoordinator[FootfallData]):
         )
 
     async def _store(self, store_id: int, now: datetime) -> StoreToday | None:
-        """Today's hours (one call); earlier days' (a call each) when an hour is due for import.
+        """Today's hours, from the import's start when an hour is due for import: one call.
 
-        A request never spans midnight: an answer may give bare hours of day, which the client
-        places on the request's day.
+        An answer whose hours are bare hours of day cannot be placed across midnight (the client
+        leaves them unplaced): then the store is asked again, a call per platform day, and so
+        from then on.
         """
         today = midnight(now, self.zone)
         start = await self.statistics.async_fetch_start(store_id, now)
         due = start < today and await self.statistics.async_due(store_id, now)
         try:
             earlier: list[StoreFootfall] = []
-            if due:
+            answer: StoreFootfall | None = None
+            if due and store_id not in self._bare_hours:
+                answer = await self._hours(store_id, start, now)
+                if answer.unplaced:
+                    self._bare_hours.add(store_id)  # (asked a call per day from now on)
+                    answer = None
+            if due and answer is None:
+                # Bare hours of day cannot be placed across midnight: a call per platform day.
                 for day, end in days_between(start, today, self.zone):
                     earlier.append(await self._hours(store_id, max(day, start), end))
-            answer = await self._hours(store_id, today, now)
+            if answer is None:
+                answer = await self._hours(store_id, today, now)
         except OvoparkMethodError, OvoparkRateLimitError:
             raise
         except OvoparkError as err:
