@@ -123,6 +123,10 @@ class _Run:
 
 async def _one(kind: str, sim: dict[str, Any], *, trace: bool) -> _Run:
     async with home_assistant() as hass:
+        # The recorder (ovopark depends on it, for footfall's statistics) is up before the timed
+        # window on both sides, as in any Home Assistant with default_config.
+        db = f"sqlite:///{hass.config.path('bench-recorder.db')}"
+        assert await async_setup_component(hass, "recorder", {"recorder": {"db_url": db}})
         for platform in PLATFORMS:
             assert await async_setup_component(hass, platform, {})
         domain = "ovopark" if kind == "ovopark" else STATIC
