@@ -230,31 +230,35 @@ def clear_fault(sim: Simulator, tap: ClientTap) -> None:
     tap.reset()
 
 
-def matrix[T: Callable[..., Awaitable[None]]](test: T) -> T:
-    """Parametrize a test with the rows of the matrix that name it (`Expect.test`)."""
+def _rows(argname: str, rows: list[tuple[Any, str, str | None]]) -> Any:
+    """A parametrize mark of (value, id, open bug) rows; an open bug runs as a strict xfail."""
     return pytest.mark.parametrize(
-        "case",
+        argname,
         [
             pytest.param(
-                case,
-                id=case.fault.id,
-                marks=[pytest.mark.xfail(strict=True, reason=case.bug)] if case.bug else [],
+                value, id=row_id, marks=[pytest.mark.xfail(strict=True, reason=bug)] if bug else []
             )
-            for case in fm.cases_of(test.__name__)
+            for value, row_id, bug in rows
         ],
-    )(test)
+    )
 
 
-def _matrix_node_ids() -> set[str]:
-    """The node ids of every test case this module parametrizes with a row of the matrix."""
+def _node_ids(argname: str) -> set[str]:
+    """The node ids of every test case this module parametrizes over `argname`."""
     return {
         f"{fm.TEST_FILE}::{name}[{param.id}]"
         for name, test in globals().items()
         if name.startswith("test_")
         for mark in getattr(test, "pytestmark", [])
-        if mark.name == "parametrize" and mark.args[0] == "case"
+        if mark.name == "parametrize" and mark.args[0] == argname
         for param in mark.args[1]
     }
+
+
+def matrix[T: Callable[..., Awaitable[None]]](test: T) -> T:
+    """Parametrize a test with the rows of the matrix that name it (`Expect.test`)."""
+    rows = [(case, case.fault.id, case.bug) for case in fm.cases_of(test.__name__)]
+    return _rows("case", rows)(test)
 
 
 def _snapshot(entry: MockConfigEntry) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -1068,28 +1072,8 @@ async def test_action_ptz_preset_raises_the_error(
 
 def scenario[T: Callable[..., Awaitable[None]]](test: T) -> T:
     """Parametrize a test with the variants of the scenario that names it."""
-    return pytest.mark.parametrize(
-        "variant",
-        [
-            pytest.param(
-                case.variant,
-                id=case.variant,
-                marks=[pytest.mark.xfail(strict=True, reason=case.bug)] if case.bug else [],
-            )
-            for case in fm.scenario_cases_of(test.__name__)
-        ],
-    )(test)
-
-
-def _scenario_node_ids() -> set[str]:
-    return {
-        f"{fm.TEST_FILE}::{name}[{param.id}]"
-        for name, test in globals().items()
-        if name.startswith("test_")
-        for mark in getattr(test, "pytestmark", [])
-        if mark.name == "parametrize" and mark.args[0] == "variant"
-        for param in mark.args[1]
-    }
+    rows = [(case.variant, case.variant, case.bug) for case in fm.scenario_cases_of(test.__name__)]
+    return _rows("variant", rows)(test)
 
 
 # The platform method each path's open costs.
@@ -1453,8 +1437,8 @@ def test_every_row_has_a_test() -> None:
     assert len(fm.CASES) == sum(place.meets(f) for place in fm.PLACES for f in fm.FAULTS)
     assert len({case.node_id for case in fm.CASES}) == len(fm.CASES)
     # Every row is one test case of this module, under the node id the document names.
-    assert _matrix_node_ids() == {case.node_id for case in fm.CASES}
-    assert _scenario_node_ids() == {case.node_id for case in fm.SCENARIO_CASES}
+    assert _node_ids("case") == {case.node_id for case in fm.CASES}
+    assert _node_ids("variant") == {case.node_id for case in fm.SCENARIO_CASES}
 
 
 def test_reliability_doc_is_up_to_date() -> None:
