@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.entity import Entity
@@ -118,6 +119,10 @@ def async_follow[T](
 
     @callback
     def add_new() -> None:
+        # A coordinator of an entry being unloaded (a refresh finishing meanwhile) adds nothing:
+        # its platform is gone, and the reloaded entry adds the same unique ids.
+        if entry.state not in (ConfigEntryState.SETUP_IN_PROGRESS, ConfigEntryState.LOADED):
+            return
         entities: list[Entity] = []
         for key, item in shown().items():
             if key not in added:
