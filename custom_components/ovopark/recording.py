@@ -122,7 +122,11 @@ async def async_save(
         return await workers.async_run(
             copy_to_mp4, playbacks, open_from_worker, path, workers.stopping, overwrite
         )
-    except RecordingStoppedError as err:
+    except Exception as err:
+        # The entry unloads: whatever the stop cut first (the copy's loop, or the gateway's
+        # connection under it), the call ends for that reason.
+        if not (isinstance(err, RecordingStoppedError) or workers.stopping.is_set()):
+            raise
         raise HomeAssistantError(
             translation_domain=HOMEASSISTANT_DOMAIN,
             translation_key="service_config_entry_not_loaded",
